@@ -1,0 +1,291 @@
+// Package analysis answers the questions users ask of a policy set — can A
+// reach B and why, what is the whole connectivity matrix — on top of the
+// policy core. It formats nothing: the CLI and the UI render its results.
+package analysis
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/palisade-net/palisade/internal/cluster"
+	"github.com/palisade-net/palisade/internal/policy"
+)
+
+// CheckRequest is one "can From reach To on Port" question.
+type CheckRequest struct {
+	From, To string // NS/POD, NS/SERVICE (To only), node/NAME, or an IP
+	Port     int32
+	Protocol corev1.Protocol
+	// Namespace is used for names given without one.
+	Namespace string
+	Family    int
+}
+
+// Source is where an object or rule stands in the input files.
+type Source = string
+
+// PolicyRef names a policy and where it was written.
+type PolicyRef struct {
+	Policy string `json:"policy"`
+	Source Source `json:"source,omitempty"`
+}
+
+// RuleRef names one rule and where it was written.
+type RuleRef struct {
+	Policy string `json:"policy"`
+	Rule   string `json:"rule"`
+	Source Source `json:"source,omitempty"`
+}
+
+// NamedPort records how a rule's named port was resolved.
+type NamedPort struct {
+	Rule     string `json:"rule"`
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+	Port     int32  `json:"port"`
+}
+
+// Side explains one side's decision.
+type Side struct {
+	Pod        string      `json:"pod,omitempty"`
+	Allowed    bool        `json:"allowed"`
+	Reason     string      `json:"reason"`
+	Summary    string      `json:"summary"`
+	IsolatedBy []PolicyRef `json:"isolatedBy"`
+	AllowedBy  []RuleRef   `json:"allowedBy"`
+	NamedPorts []NamedPort `json:"namedPorts,omitempty"`
+}
+
+// Connection is the verdict on one concrete connection (after DNAT).
+type Connection struct {
+	From     string `json:"from"`
+	To       string `json:"to"`
+	SrcIP    string `json:"srcIP,omitempty"`
+	DstIP    string `json:"dstIP,omitempty"`
+	Protocol string `json:"protocol"`
+	Port     int32  `json:"port"`
+	Allowed  bool   `json:"allowed"`
+	Egress   Side   `json:"egress"`
+	Ingress  Side   `json:"ingress"`
+}
+
+// ServiceHop describes how a service port was translated.
+type ServiceHop struct {
+	Service    string   `json:"service"`
+	ClusterIP  string   `json:"clusterIP,omitempty"`
+	Port       int32    `json:"port"`
+	TargetPort string   `json:"targetPort"`
+	Unresolved []string `json:"unresolved,omitempty"`
+}
+
+// CheckResult is the answer: allowed only when every connection the
+// request stands for is allowed.
+type CheckResult struct {
+	From        string       `json:"from"`
+	To          string       `json:"to"`
+	Protocol    string       `json:"protocol"`
+	Port        int32        `json:"port"`
+	Allowed     bool         `json:"allowed"`
+	Service     *ServiceHop  `json:"service,omitempty"`
+	Connections []Connection `json:"connections"`
+}
+
+// NotFoundError is returned when a named pod or service does not exist.
+type NotFoundError struct{ Kind, Namespace, Name string }
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s %q not found in namespace %q", e.Kind, e.Name, e.Namespace)
+}
+
+// Check answers a request against a snapshot and its engine.
+func Check(s *cluster.Snapshot, e *policy.Engine, req CheckRequest) (*CheckResult, error) {
+	if req.Protocol == "" {
+		req.Protocol = corev1.ProtocolTCP
+	}
+	if req.Port < 1 || req.Port > 65535 {
+		return nil, fmt.Errorf("--port must be between 1 and 65535, got %d", req.Port)
+	}
+	ns := req.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	src, err := endpoint(s, e, req.From, ns)
+	if err != nil {
+		return nil, err
+	}
+	res := &CheckResult{From: req.From, To: req.To, Protocol: string(req.Protocol), Port: req.Port}
+	type target struct {
+		ep   policy.Endpoint
+		port int32
+	}
+	var targets []target
+	if svcKey, ok := serviceFor(e, req.To, ns); ok {
+		st, err := e.ResolveService(svcKey, req.Port, req.Protocol)
+		if err != nil {
+			return nil, err
+		}
+		hop := &ServiceHop{Service: svcKey.String(), Port: req.Port, TargetPort: st.ServicePort.TargetPort.String()}
+		if ips := policy.ClusterIPs(e.Service(svcKey)); len(ips) > 0 {
+			hop.ClusterIP = ips[0].String()
+		}
+		if hop.TargetPort == "0" {
+			hop.TargetPort = strconv.Itoa(int(req.Port))
+		}
+		for _, u := range st.Unresolved {
+			hop.Unresolved = append(hop.Unresolved, u.String())
+		}
+		res.Service = hop
+		if len(st.Backends) == 0 {
+			return nil, fmt.Errorf("service %s has no endpoints for port %d/%s: no pod matches its selector with that target port", svcKey, req.Port, req.Protocol)
+		}
+		for _, b := range st.Backends {
+			k := b.Pod
+			targets = append(targets, target{policy.Endpoint{Pod: &k}, b.Port})
+		}
+	} else {
+		dst, err := endpoint(s, e, req.To, ns)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, target{dst, req.Port})
+	}
+	res.Allowed = true
+	for _, t := range targets {
+		v := e.Explain(policy.Conn{Src: src, Dst: t.ep, Protocol: req.Protocol, Port: t.port, Family: req.Family})
+		c := Connection{
+			From: src.String(), To: t.ep.String(), Protocol: string(req.Protocol), Port: t.port, Allowed: v.Allowed,
+			Egress:  side(s, v.Egress, src),
+			Ingress: side(s, v.Ingress, t.ep),
+		}
+		if v.SrcIP.IsValid() {
+			c.SrcIP = v.SrcIP.String()
+		}
+		if v.DstIP.IsValid() {
+			c.DstIP = v.DstIP.String()
+		}
+		res.Connections = append(res.Connections, c)
+		res.Allowed = res.Allowed && v.Allowed
+	}
+	return res, nil
+}
+
+func endpoint(snap *cluster.Snapshot, e *policy.Engine, s, ns string) (policy.Endpoint, error) {
+	if rest, ok := strings.CutPrefix(s, "node/"); ok {
+		return policy.Endpoint{Node: rest}, nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		if k, ok := e.PodByIP(a); ok {
+			return policy.Endpoint{Pod: &k, IP: a}, nil
+		}
+		return policy.Endpoint{IP: a}, nil
+	}
+	k := policy.ParseKey(s, ns)
+	if e.HasPod(k) {
+		return policy.Endpoint{Pod: &k}, nil
+	}
+	// Workload pods have generated names; let users name the workload when
+	// it has exactly one pod, as `kubectl exec deploy/NAME` does.
+	pods := workloadPods(snap, k)
+	switch len(pods) {
+	case 1:
+		return policy.Endpoint{Pod: &pods[0]}, nil
+	case 0:
+		return policy.Endpoint{}, &NotFoundError{Kind: "pods", Namespace: k.Namespace, Name: k.Name}
+	}
+	names := make([]string, len(pods))
+	for i, p := range pods {
+		names[i] = p.String()
+	}
+	return policy.Endpoint{}, fmt.Errorf("%s names a workload with %d pods (%s): name one pod", k, len(pods), strings.Join(names, ", "))
+}
+
+// workloadPods lists the pods created by the workload named k.
+func workloadPods(snap *cluster.Snapshot, k policy.PodKey) []policy.PodKey {
+	if snap == nil {
+		return nil
+	}
+	var out []policy.PodKey
+	for ref, o := range snap.Origin {
+		if ref.Kind == "Pod" && o.Kind != "Pod" && o.Namespace == k.Namespace && o.Name == k.Name {
+			out = append(out, policy.PodKey{Namespace: ref.Namespace, Name: ref.Name})
+		}
+	}
+	policy.SortKeys(out)
+	return out
+}
+
+// serviceFor says whether the destination names a service (by NS/NAME or
+// cluster IP). A pod of the same name wins, as the pod is the more specific
+// answer.
+func serviceFor(e *policy.Engine, s, ns string) (policy.PodKey, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return e.ServiceByIP(a)
+	}
+	if strings.HasPrefix(s, "node/") {
+		return policy.PodKey{}, false
+	}
+	k := policy.ParseKey(s, ns)
+	if e.HasPod(k) {
+		return policy.PodKey{}, false
+	}
+	return k, e.Service(k) != nil
+}
+
+func source(s *cluster.Snapshot, kind string, k policy.PodKey, fieldPath string) string {
+	if s == nil {
+		return ""
+	}
+	o := s.Origin[cluster.Ref{Kind: kind, Namespace: k.Namespace, Name: k.Name}]
+	if o == nil {
+		return ""
+	}
+	if fieldPath != "" {
+		return o.FieldSource(fieldPath).String()
+	}
+	return o.Src.String()
+}
+
+func side(s *cluster.Snapshot, v policy.SideVerdict, self policy.Endpoint) Side {
+	out := Side{Allowed: v.Allowed, Reason: v.Reason, IsolatedBy: []PolicyRef{}, AllowedBy: []RuleRef{}}
+	if self.Pod != nil {
+		out.Pod = self.Pod.String()
+	}
+	for _, k := range v.Isolating {
+		out.IsolatedBy = append(out.IsolatedBy, PolicyRef{Policy: k.String(), Source: source(s, "NetworkPolicy", k, "")})
+	}
+	for _, r := range v.AllowedBy {
+		out.AllowedBy = append(out.AllowedBy, RuleRef{Policy: r.Policy.String(), Rule: r.Field(), Source: source(s, "NetworkPolicy", r.Policy, r.Field())})
+	}
+	for _, p := range v.Ports {
+		out.NamedPorts = append(out.NamedPorts, NamedPort{Rule: p.Rule.Policy.String() + " " + p.Rule.Field(), Name: p.Name, Protocol: string(p.Protocol), Port: p.Port})
+	}
+	dir := strings.ToLower(v.Direction.String())
+	switch v.Reason {
+	case "not-a-pod":
+		out.Summary = "not a pod: no " + dir + " policy applies"
+	case "host-network":
+		out.Summary = "hostNetwork pod: pod policies do not apply"
+	case "self":
+		out.Summary = "a pod's traffic to itself is always allowed"
+	case "node":
+		out.Summary = "traffic between a pod and its node is always allowed"
+	case "not-isolated":
+		out.Summary = fmt.Sprintf("not isolated for %s: no NetworkPolicy with %s in its policyTypes selects %s", dir, v.Direction, out.Pod)
+	case "allowed-by-rule":
+		out.Summary = fmt.Sprintf("isolated for %s by %d %s; allowed by %d %s", dir, len(v.Isolating), plural(len(v.Isolating), "policy", "policies"), len(v.AllowedBy), plural(len(v.AllowedBy), "rule", "rules"))
+	case "no-rule-matches":
+		out.Summary = fmt.Sprintf("isolated for %s by %d %s, and no %s rule of them admits this peer and port", dir, len(v.Isolating), plural(len(v.Isolating), "policy", "policies"), dir)
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-net/palisade/internal/cluster"
+	"github.com/palisade-net/palisade/internal/manifest"
+)
+
+// inputFlags are the manifest flags every offline command shares.
+type inputFlags struct {
+	files     []string
+	namespace string
+}
+
+func (f *inputFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVarP(&f.files, "filename", "f", nil,
+		"manifest file, directory (read recursively for .yaml, .yml, .json) or - for stdin; repeatable")
+	cmd.Flags().StringVarP(&f.namespace, "namespace", "n", "",
+		"namespace for objects and names given without one (default \"default\")")
+}
+
+func (f *inputFlags) ns() string {
+	if f.namespace == "" {
+		return "default"
+	}
+	return f.namespace
+}
+
+// load reads the manifests; kubectl-style notes go to stderr.
+func (f *inputFlags) load(cmd *cobra.Command, s *streams) (*manifest.Result, error) {
+	if len(f.files) == 0 {
+		return nil, fail(exitBadUsage, "error: must specify one of -f and -k\nSee '%s --help' for usage.", cmd.CommandPath())
+	}
+	res, err := manifest.Load(manifest.Options{
+		DefaultNamespace:  f.namespace,
+		ExplicitNamespace: cmd.Flags().Changed("namespace"),
+		Stdin:             s.in,
+	}, f.files...)
+	if err != nil {
+		return nil, fail(exitBadUsage, "error: %v", err)
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(s.err, "%s: %s\n", n.Src, n.Msg)
+	}
+	return res, nil
+}
+
+// snapshot loads, validates and builds the cluster. Invalid objects are
+// reported one per line, exactly as `palisade validate` prints them, and
+// nothing is evaluated.
+func (f *inputFlags) snapshot(cmd *cobra.Command, s *streams) (*cluster.Snapshot, error) {
+	res, err := f.load(cmd, s)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := cluster.Build(res.Objects, cluster.Options{})
+	var inv *cluster.InvalidError
+	if errors.As(err, &inv) {
+		for _, p := range inv.Problems {
+			fmt.Fprintln(s.err, p)
+		}
+		return nil, fail(exitNo, "error: %d invalid %s; nothing was evaluated (run 'palisade validate' for details)",
+			len(inv.Problems), plural(len(inv.Problems), "field", "fields"))
+	}
+	if err != nil {
+		return nil, fail(exitBadUsage, "error: %v", err)
+	}
+	for _, w := range snap.Warnings {
+		fmt.Fprintln(s.err, w)
+	}
+	return snap, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

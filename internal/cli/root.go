@@ -1,0 +1,83 @@
+// Package cli is the palisade command line: cobra commands that turn flags
+// into calls on the packages that do the work, and results into output.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, as kubectl users expect them: 0 success, 1 a negative answer
+// (invalid object, denied connection, mismatch), 2 unusable input.
+const (
+	exitOK       = 0
+	exitNo       = 1
+	exitBadUsage = 2
+)
+
+// exitError carries an exit code; its message (if any) has already been
+// printed or is printed by Main.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func fail(code int, format string, args ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// streams are the command's standard files, passed down so tests can drive
+// the CLI in-process.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// Main runs the CLI and returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	s := &streams{in: stdin, out: stdout, err: stderr}
+	root := newRoot(s)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, ee.msg)
+		}
+		return ee.code
+	}
+	// Cobra's own errors (unknown flag, wrong arguments) are usage errors.
+	fmt.Fprintf(stderr, "error: %v\nSee '%s --help' for usage.\n", err, root.CommandPath())
+	return exitBadUsage
+}
+
+func newRoot(s *streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "palisade",
+		Short: "Palisade: Kubernetes NetworkPolicy, enforced, explained and measured",
+		Long: `Palisade turns networking.k8s.io/v1 NetworkPolicies into verdicts you can trust.
+
+Offline analysis works on plain manifests (the files you would kubectl apply,
+or a 'kubectl get -A -o yaml' dump) and needs no cluster:
+
+  palisade validate -f policies/             check objects exactly like kube-apiserver
+  palisade check -f app/ --from x/a --to x/b --port 80
+                                             can a reach b, and which rules say so
+  palisade matrix -f app/ --port 80          who can reach whom on a port`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.AddCommand(newValidate(s), newCheck(s), newMatrix(s), newVersion(s))
+	return root
+}

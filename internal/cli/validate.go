@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-net/palisade/internal/cluster"
+)
+
+func newValidate(s *streams) *cobra.Command {
+	var in inputFlags
+	cmd := &cobra.Command{
+		Use:   "validate -f PATH...",
+		Short: "Validate manifests exactly like kube-apiserver would",
+		Long: `Validate applies the API server's v1 defaulting to every NetworkPolicy and
+validates it with kube-apiserver v1.37's rules (metadata, label selectors,
+peers, ipBlock CIDRs, ports, named ports, endPort, policyTypes). Namespaces,
+pods, services and workloads get the checks Palisade relies on.
+
+Each error is one line on stdout:
+
+  FILE:LINE: KIND NAMESPACE/NAME: FIELD: MESSAGE
+
+where FIELD: MESSAGE is the API server's own text. The API server's warnings
+go to stderr. Exit status: 0 all valid, 1 invalid, 2 unreadable input.`,
+		Example: `  palisade validate -f policies/
+  kubectl get netpol -A -o yaml | palisade validate -f -`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := in.load(cmd, s)
+			if err != nil {
+				return err
+			}
+			errs, warnings := cluster.Validate(res.Objects)
+			for _, w := range warnings {
+				fmt.Fprintln(s.err, w)
+			}
+			for _, e := range errs {
+				fmt.Fprintln(s.out, e)
+			}
+			if len(errs) > 0 {
+				return fail(exitNo, "")
+			}
+			fmt.Fprintf(s.err, "%d %s valid\n", len(res.Objects), plural(len(res.Objects), "object", "objects"))
+			return nil
+		},
+	}
+	in.register(cmd)
+	return cmd
+}

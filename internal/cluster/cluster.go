@@ -1,0 +1,359 @@
+// Package cluster turns decoded manifests into a cluster snapshot: the
+// namespaces, pods, services and policies a real cluster would hold after
+// `kubectl apply` of the same files. Workloads become their pods, every
+// object is defaulted and validated the way the API server does, and pods and
+// services without addresses get deterministic ones. It is pure: manifests in,
+// a Snapshot (and the policy Engine built from it) out.
+package cluster
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/palisade-net/palisade/internal/manifest"
+	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
+	"github.com/palisade-net/palisade/internal/workload"
+)
+
+// Options chooses the address ranges for objects that carry none.
+type Options struct {
+	PodCIDR     netip.Prefix // default 10.244.0.0/16
+	PodCIDR6    netip.Prefix // default fd00:10:244::/64; used when DualStack
+	ServiceCIDR netip.Prefix // default 10.96.0.0/16
+	DualStack   bool
+	// Nodes spread DaemonSet pods; empty means one implicit node.
+	Nodes []string
+}
+
+func (o *Options) defaults() {
+	if !o.PodCIDR.IsValid() {
+		o.PodCIDR = netip.MustParsePrefix("10.244.0.0/16")
+	}
+	if !o.PodCIDR6.IsValid() {
+		o.PodCIDR6 = netip.MustParsePrefix("fd00:10:244::/64")
+	}
+	if !o.ServiceCIDR.IsValid() {
+		o.ServiceCIDR = netip.MustParsePrefix("10.96.0.0/16")
+	}
+}
+
+// Ref names an object by kind, namespace and name.
+type Ref struct {
+	Kind, Namespace, Name string
+}
+
+func (r Ref) String() string {
+	if r.Namespace == "" {
+		return r.Kind + " " + r.Name
+	}
+	return r.Kind + " " + r.Namespace + "/" + r.Name
+}
+
+// Snapshot is the state of a cluster, sorted by namespace and name.
+type Snapshot struct {
+	Namespaces []*corev1.Namespace
+	Pods       []*corev1.Pod
+	Services   []*corev1.Service
+	Policies   []*networkingv1.NetworkPolicy
+	// Origin says which manifest document produced an object (pods point at
+	// the workload that made them).
+	Origin map[Ref]*manifest.Object
+	// Warnings are the API server's warnings and kubectl's notes, in order.
+	Warnings []Problem
+}
+
+// Problem is one validation error or warning, located in its file.
+type Problem struct {
+	Src     manifest.Source
+	Object  Ref
+	Field   string // the API field path, "" when the problem is the whole object
+	Message string // "FIELD: MESSAGE" exactly as the API server prints it
+}
+
+// String renders the contract line: FILE:LINE: KIND NAMESPACE/NAME: FIELD: MESSAGE.
+func (p Problem) String() string {
+	obj := p.Object.Kind + " " + p.Object.Name
+	if p.Object.Namespace != "" {
+		obj = p.Object.Kind + " " + p.Object.Namespace + "/" + p.Object.Name
+	}
+	return fmt.Sprintf("%s: %s: %s", p.Src, obj, p.Message)
+}
+
+// InvalidError carries every problem found; nothing of the input is used
+// when it is returned.
+type InvalidError struct{ Problems []Problem }
+
+func (e *InvalidError) Error() string {
+	if len(e.Problems) == 1 {
+		return e.Problems[0].String()
+	}
+	return fmt.Sprintf("%s (and %d more errors)", e.Problems[0], len(e.Problems)-1)
+}
+
+// Validate defaults and validates every object, as the API server would on
+// create, and returns the errors and the warnings. Objects are modified in
+// place by defaulting.
+func Validate(objs []*manifest.Object) (errs, warnings []Problem) {
+	for _, o := range objs {
+		ref := Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+		report := func(list field.ErrorList, into *[]Problem) {
+			for _, fe := range list {
+				*into = append(*into, Problem{Src: o.FieldSource(fe.Field), Object: ref, Field: fe.Field, Message: fe.Error()})
+			}
+		}
+		switch obj := o.Obj.(type) {
+		case *networkingv1.NetworkPolicy:
+			validation.DefaultNetworkPolicy(obj)
+			report(validation.ValidateNetworkPolicy(obj), &errs)
+			for _, w := range validation.NetworkPolicyWarnings(obj) {
+				warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: "Warning: " + w})
+			}
+		case *corev1.Namespace:
+			report(validation.ValidateNamespace(obj), &errs)
+		case *corev1.Pod:
+			report(validation.ValidatePodMeta(obj, field.NewPath("spec")), &errs)
+		case *corev1.Service:
+			report(validation.ValidateService(obj), &errs)
+		}
+	}
+	return errs, warnings
+}
+
+// Build validates the objects and assembles the snapshot. On any validation
+// error it returns an *InvalidError and no snapshot: an invalid policy is
+// never half-used.
+func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
+	opts.defaults()
+	errs, warnings := Validate(objs)
+	if len(errs) > 0 {
+		return nil, &InvalidError{Problems: errs}
+	}
+	s := &Snapshot{Origin: map[Ref]*manifest.Object{}, Warnings: warnings}
+	namespaces := map[string]*corev1.Namespace{}
+	pods := map[Ref]*corev1.Pod{}
+	services := map[Ref]*corev1.Service{}
+	policies := map[Ref]*networkingv1.NetworkPolicy{}
+	seen := map[Ref]manifest.Source{}
+	for _, o := range objs {
+		ref := Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+		if prev, dup := seen[ref]; dup {
+			// kubectl apply would apply both in order: the later one wins.
+			s.Warnings = append(s.Warnings, Problem{Src: o.Src, Object: ref,
+				Message: fmt.Sprintf("Warning: %s is also defined at %s; this later definition wins", ref, prev)})
+		}
+		seen[ref] = o.Src
+		s.Origin[ref] = o
+		switch obj := o.Obj.(type) {
+		case *corev1.Namespace:
+			namespaces[obj.Name] = obj
+		case *corev1.Service:
+			services[ref] = obj
+		case *networkingv1.NetworkPolicy:
+			policies[ref] = obj
+		default:
+			expanded, err := workload.Expand(o.Obj, workload.Options{Nodes: opts.Nodes})
+			if err != nil {
+				return nil, &InvalidError{Problems: []Problem{{Src: o.Src, Object: ref, Message: err.Error()}}}
+			}
+			for _, p := range expanded {
+				pr := Ref{Kind: "Pod", Namespace: p.Namespace, Name: p.Name}
+				pods[pr] = p
+				s.Origin[pr] = o
+			}
+		}
+	}
+	// Namespaces referenced but not declared exist implicitly, and every
+	// namespace carries the automatic name label, as the API server sets it.
+	ensure := func(name string) {
+		if name != "" && namespaces[name] == nil {
+			namespaces[name] = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		}
+	}
+	for r := range pods {
+		ensure(r.Namespace)
+	}
+	for r := range services {
+		ensure(r.Namespace)
+	}
+	for r := range policies {
+		ensure(r.Namespace)
+	}
+	for _, n := range namespaces {
+		if n.Labels[policy.NamespaceNameLabel] != n.Name {
+			n = n.DeepCopy()
+			if n.Labels == nil {
+				n.Labels = map[string]string{}
+			}
+			n.Labels[policy.NamespaceNameLabel] = n.Name
+			namespaces[n.Name] = n
+		}
+		s.Namespaces = append(s.Namespaces, n)
+	}
+	sort.Slice(s.Namespaces, func(i, j int) bool { return s.Namespaces[i].Name < s.Namespaces[j].Name })
+	for _, p := range pods {
+		s.Pods = append(s.Pods, p)
+	}
+	sortObjs(s.Pods, func(p *corev1.Pod) metav1.Object { return p })
+	for _, v := range services {
+		s.Services = append(s.Services, v)
+	}
+	sortObjs(s.Services, func(p *corev1.Service) metav1.Object { return p })
+	for _, v := range policies {
+		s.Policies = append(s.Policies, v)
+	}
+	sortObjs(s.Policies, func(p *networkingv1.NetworkPolicy) metav1.Object { return p })
+	assignPodIPs(s.Pods, opts)
+	assignServiceIPs(s.Services, opts)
+	return s, nil
+}
+
+func sortObjs[T any](xs []T, meta func(T) metav1.Object) {
+	sort.Slice(xs, func(i, j int) bool {
+		a, b := meta(xs[i]), meta(xs[j])
+		if a.GetNamespace() != b.GetNamespace() {
+			return a.GetNamespace() < b.GetNamespace()
+		}
+		return a.GetName() < b.GetName()
+	})
+}
+
+// Engine compiles the snapshot into the policy core.
+func (s *Snapshot) Engine() *policy.Engine {
+	e := policy.NewEngine()
+	for _, n := range s.Namespaces {
+		e.UpsertNamespace(n)
+	}
+	for _, p := range s.Pods {
+		e.UpsertPod(p)
+	}
+	for _, v := range s.Services {
+		e.UpsertService(v)
+	}
+	for _, np := range s.Policies {
+		e.UpsertPolicy(np)
+	}
+	return e
+}
+
+// Pod finds a pod by key.
+func (s *Snapshot) Pod(k policy.PodKey) *corev1.Pod {
+	i := sort.Search(len(s.Pods), func(i int) bool {
+		p := s.Pods[i]
+		return p.Namespace > k.Namespace || (p.Namespace == k.Namespace && p.Name >= k.Name)
+	})
+	if i < len(s.Pods) && s.Pods[i].Namespace == k.Namespace && s.Pods[i].Name == k.Name {
+		return s.Pods[i]
+	}
+	return nil
+}
+
+// hashAddr places key in prefix at a stable, hash-chosen offset, probing
+// past addresses already taken, so adding one pod does not renumber others.
+func hashAddr(prefix netip.Prefix, key string, taken map[netip.Addr]bool) netip.Addr {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	sum := h.Sum64()
+	bits := prefix.Addr().BitLen() - prefix.Bits()
+	if bits > 62 {
+		bits = 62
+	}
+	size := uint64(1) << bits
+	base := prefix.Masked().Addr()
+	for i := uint64(0); i < size; i++ {
+		off := (sum + i) % size
+		if off < 2 || off == size-1 { // network, gateway-ish and broadcast stay free
+			continue
+		}
+		a := addOffset(base, off)
+		if !taken[a] {
+			taken[a] = true
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
+func addOffset(a netip.Addr, off uint64) netip.Addr {
+	b := a.As16()
+	for i := 15; i >= 0 && off > 0; i-- {
+		sum := uint64(b[i]) + off&0xff
+		b[i] = byte(sum)
+		off = off>>8 + sum>>8
+	}
+	out := netip.AddrFrom16(b)
+	if a.Is4() {
+		return out.Unmap()
+	}
+	return out
+}
+
+// NodeIP is the address a node (and its hostNetwork pods) has in offline
+// analysis: 172.18.0.0/24, stable per node name.
+func NodeIP(node string) netip.Addr {
+	taken := map[netip.Addr]bool{}
+	return hashAddr(netip.MustParsePrefix("172.18.0.0/24"), "node/"+node, taken)
+}
+
+func assignPodIPs(pods []*corev1.Pod, opts Options) {
+	taken := map[netip.Addr]bool{}
+	for _, p := range pods {
+		for _, ip := range policy.PodIPs(p) {
+			taken[ip] = true
+		}
+	}
+	for _, p := range pods {
+		if len(policy.PodIPs(p)) > 0 {
+			continue
+		}
+		var ips []string
+		if p.Spec.HostNetwork {
+			ips = []string{NodeIP(p.Spec.NodeName).String()}
+		} else {
+			key := p.Namespace + "/" + p.Name
+			ips = append(ips, hashAddr(opts.PodCIDR, key, taken).String())
+			if opts.DualStack {
+				ips = append(ips, hashAddr(opts.PodCIDR6, key, taken).String())
+			}
+		}
+		p.Status.PodIP = ips[0]
+		p.Status.PodIPs = nil
+		for _, ip := range ips {
+			p.Status.PodIPs = append(p.Status.PodIPs, corev1.PodIP{IP: ip})
+		}
+	}
+}
+
+func assignServiceIPs(svcs []*corev1.Service, opts Options) {
+	taken := map[netip.Addr]bool{}
+	// The kubernetes and kube-dns services keep their well-known addresses.
+	base := opts.ServiceCIDR.Masked().Addr()
+	taken[addOffset(base, 1)] = true
+	taken[addOffset(base, 10)] = true
+	for _, s := range svcs {
+		for _, ip := range policy.ClusterIPs(s) {
+			taken[ip] = true
+		}
+	}
+	for _, s := range svcs {
+		if s.Spec.ClusterIP == corev1.ClusterIPNone || len(policy.ClusterIPs(s)) > 0 {
+			continue
+		}
+		if s.Spec.Type == corev1.ServiceTypeExternalName {
+			continue
+		}
+		ip := hashAddr(opts.ServiceCIDR, s.Namespace+"/"+s.Name, taken)
+		if s.Namespace == "kube-system" && s.Name == "kube-dns" {
+			ip = addOffset(base, 10)
+		}
+		s.Spec.ClusterIP = ip.String()
+		s.Spec.ClusterIPs = []string{ip.String()}
+	}
+}

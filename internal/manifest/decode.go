@@ -1,0 +1,352 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v4"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	jsonserializer "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+type decoder struct {
+	opts Options
+	res  *Result
+	errs ErrorList
+}
+
+func newDecoder(opts Options) *decoder {
+	return &decoder{opts: opts, res: &Result{}}
+}
+
+// fail records e. Messages are kept to one line so that each problem is one
+// line of output, whatever a converter below put in its message.
+func (d *decoder) fail(e *Error) {
+	e.Msg = oneLine(e.Msg)
+	d.errs = append(d.errs, e)
+}
+
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func (d *decoder) note(n Note) { d.res.Notes = append(d.res.Notes, n) }
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+func (d *decoder) decodeFile(file string, data []byte) {
+	data = bytes.TrimPrefix(data, utf8BOM)
+	li := newLineIndex(data)
+	var chunks []chunk
+	var err *Error
+	if isJSONStream(data) {
+		chunks, err = splitJSON(file, data, li)
+	} else {
+		chunks, err = splitYAML(file, data, li)
+	}
+	for _, c := range chunks {
+		d.decodeDoc(file, c)
+	}
+	if err != nil {
+		d.fail(err)
+	}
+}
+
+func (d *decoder) decodeDoc(file string, c chunk) {
+	js := c.data
+	if c.json {
+		// Compact, as YAML → JSON output is, so that messages quoting the
+		// object ("Object 'Kind' is missing in '...'") stay on one line.
+		var buf bytes.Buffer
+		if json.Compact(&buf, c.data) == nil {
+			js = buf.Bytes()
+		}
+	} else {
+		// sigs.k8s.io/yaml is kubectl's converter: YAML 1.1 scalars ("yes",
+		// "on", "y" are booleans) and all, so what it rejects or coerces
+		// here, kubectl does too.
+		var err error
+		if js, err = sigsyaml.YAMLToJSON(c.data); err != nil {
+			d.fail(yamlSyntaxError(file, c, err))
+			return
+		}
+	}
+	if t := bytes.TrimSpace(js); len(t) == 0 || bytes.Equal(t, []byte("null")) {
+		return // an empty document, or only comments: kubectl skips it
+	}
+	root := parseNode(c)
+	src := Source{File: file, Line: c.line, Column: c.col}
+	if root != nil {
+		src = nodeSource(file, root)
+	} else if !c.json {
+		src = Source{File: file, Line: firstContentLine(c), Column: 1}
+	}
+	d.decodeObject(file, js, root, src, nil)
+}
+
+// parseNode builds the document's node tree for positions, or returns nil.
+// A failure here is not an error: the document already converted, and only
+// positions degrade (to the document start).
+func parseNode(c chunk) *yaml.Node {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(c.data, &doc); err != nil {
+		return nil
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	shiftPositions(root, c.line-1, c.col-1)
+	return deref(root)
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlSyntaxError places a conversion error. The converter's own messages
+// carry a line that is often wrong (the start of the enclosing mapping, or
+// none at all), so the document is parsed again with yaml/v4, whose errors
+// carry the exact line and column of the offending character.
+func yamlSyntaxError(file string, c chunk, convErr error) *Error {
+	var doc yaml.Node
+	var le *yaml.LoadError
+	if err := yaml.Unmarshal(c.data, &doc); errors.As(err, &le) && le.Mark.Line > 0 {
+		msg := "yaml: " + le.Message
+		if le.ContextMsg != "" && le.ContextMark.Line > 0 && le.ContextMark.Line != le.Mark.Line {
+			msg += fmt.Sprintf(" (%s at line %d)", le.ContextMsg, le.ContextMark.Line+c.line-1)
+		}
+		return &Error{Src: Source{File: file, Line: le.Mark.Line + c.line - 1, Column: le.Mark.Column}, Msg: msg}
+	}
+	msg := strings.TrimPrefix(convErr.Error(), "error converting YAML to JSON: ")
+	line := firstContentLine(c)
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		if n, err := strconv.Atoi(m[1]); err == nil {
+			line, msg = n+c.line-1, "yaml: "+m[2]
+		}
+	}
+	return &Error{Src: Source{File: file, Line: line}, Msg: msg}
+}
+
+// peek reads what names an object in messages, from JSON that may not decode
+// into its type.
+func peek(js []byte) (kind, ns, name string) {
+	var top struct {
+		Kind     json.RawMessage `json:"kind"`
+		Metadata json.RawMessage `json:"metadata"`
+	}
+	if json.Unmarshal(js, &top) != nil {
+		return "", "", ""
+	}
+	_ = json.Unmarshal(top.Kind, &kind)
+	var md struct {
+		Name      json.RawMessage `json:"name"`
+		Namespace json.RawMessage `json:"namespace"`
+	}
+	if json.Unmarshal(top.Metadata, &md) == nil {
+		_ = json.Unmarshal(md.Name, &name)
+		_ = json.Unmarshal(md.Namespace, &ns)
+	}
+	return kind, ns, name
+}
+
+// decodeObject decodes one object (or List) from JSON. node is its mapping
+// in the node tree (nil if unknown), src where it starts, and defaults the
+// kind and version its List implies for items that lack them.
+func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Source, defaults *schema.GroupVersionKind) {
+	kind, ns, name := peek(js)
+	ref := ""
+	if kind != "" {
+		ref = objectRef(kind, ns, name)
+	}
+	// The same interpretation the codec makes, so that messages for missing
+	// kind or apiVersion are the ones kubectl prints.
+	gvk, err := jsonserializer.DefaultMetaFactory.Interpret(js)
+	if err != nil {
+		d.fail(&Error{Src: src, Object: ref, Msg: err.Error()})
+		return
+	}
+	if defaults != nil {
+		if gvk.Kind == "" {
+			gvk.Kind = defaults.Kind
+		}
+		if gvk.Group == "" && gvk.Version == "" {
+			gvk.Group, gvk.Version = defaults.Group, defaults.Version
+		}
+	}
+	if gvk.Kind == "" {
+		d.fail(&Error{Src: src, Msg: runtime.NewMissingKindErr(string(js)).Error()})
+		return
+	}
+	ref = objectRef(gvk.Kind, ns, name)
+	if gvk.Version == "" {
+		d.fail(&Error{Src: src, Msg: runtime.NewMissingVersionErr(string(js)).Error()})
+		return
+	}
+	if d.decodeList(file, js, node, src, *gvk) {
+		return
+	}
+	want, known := supported[gvk.Kind]
+	if !known || !builtinGroup(gvk.Group) {
+		d.note(Note{Kind: NoteSkipped, Src: src, Object: ref,
+			Msg: fmt.Sprintf("skipped: Palisade does not use kind %q in version %q", gvk.Kind, gvk.GroupVersion().String())})
+		return
+	}
+	if !clusterScoped[gvk.Kind] && ns == "" {
+		ref = objectRef(gvk.Kind, d.opts.namespace(), name)
+	}
+	if gvk.GroupVersion() != want {
+		d.fail(&Error{Src: src, Object: ref,
+			Msg: fmt.Sprintf("no matches for kind %q in version %q", gvk.Kind, gvk.GroupVersion().String())})
+		return
+	}
+
+	obj, _, err := deserializer.Decode(js, gvk, nil)
+	var strictErrs []error
+	if err != nil {
+		se, strict := runtime.AsStrictDecodingError(err)
+		if !strict || obj == nil {
+			d.fail(typeError(file, js, node, src, ref, *gvk, err))
+			return
+		}
+		strictErrs = se.Errors()
+	}
+	// Items of a typed list (PodList) carry no TypeMeta; every object should.
+	obj.GetObjectKind().SetGroupVersionKind(*gvk)
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		d.fail(&Error{Src: src, Object: ref, Msg: err.Error()})
+		return
+	}
+	o := &Object{
+		APIVersion: gvk.GroupVersion().String(),
+		Kind:       gvk.Kind,
+		Name:       acc.GetName(),
+		Obj:        obj,
+		Src:        src,
+		node:       node,
+	}
+	if clusterScoped[gvk.Kind] {
+		// The API server drops a namespace given to a cluster-scoped object.
+		acc.SetNamespace("")
+	} else {
+		objNS := acc.GetNamespace()
+		switch {
+		case objNS == "":
+			objNS = d.opts.namespace()
+			acc.SetNamespace(objNS)
+		case d.opts.ExplicitNamespace && d.opts.DefaultNamespace != "" && objNS != d.opts.DefaultNamespace:
+			o.Namespace = objNS
+			d.fail(&Error{Src: o.FieldSource("metadata.namespace"), Object: o.String(),
+				Msg: fmt.Sprintf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation.",
+					objNS, d.opts.DefaultNamespace, objNS)})
+			return
+		}
+		o.Namespace = objNS
+	}
+	d.res.Objects = append(d.res.Objects, o)
+
+	// The codec reports in JSON key order, which YAML → JSON conversion
+	// sorted; users read files top to bottom.
+	first := len(d.res.Notes)
+	defer func() {
+		notes := d.res.Notes[first:]
+		sort.SliceStable(notes, func(i, j int) bool {
+			a, b := notes[i].Src, notes[j].Src
+			return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+		})
+	}()
+	for _, e := range strictErrs {
+		msg := e.Error()
+		switch {
+		case strings.HasPrefix(msg, `unknown field "`):
+			path, _ := strconv.Unquote(strings.TrimPrefix(msg, "unknown field "))
+			d.note(Note{Kind: NoteUnknownField, Src: o.FieldSource(path), Object: o.String(), Msg: msg})
+		case strings.HasPrefix(msg, `duplicate field "`) && node == nil:
+			// Reported from the node tree when there is one, with a better
+			// position; JSON that yaml/v4 could not parse only has this.
+			path, _ := strconv.Unquote(strings.TrimPrefix(msg, "duplicate field "))
+			d.note(Note{Kind: NoteDuplicateField, Src: o.FieldSource(path), Object: o.String(), Msg: msg})
+		}
+	}
+	if node != nil {
+		duplicateKeys(node, nil, func(path []segment, key *yaml.Node) {
+			d.note(Note{Kind: NoteDuplicateField, Src: nodeSource(file, key), Object: o.String(),
+				Msg: fmt.Sprintf("duplicate field %q", renderPath(typedPath(reflect.TypeOf(obj), path)))})
+		})
+	}
+}
+
+// decodeList handles kind List (what `kubectl get -o yaml` prints) and typed
+// lists such as PodList (what the API returns), whose items may leave out
+// apiVersion and kind. It reports whether gvk was a list.
+func (d *decoder) decodeList(file string, js []byte, node *yaml.Node, src Source, gvk schema.GroupVersionKind) bool {
+	var itemDefaults *schema.GroupVersionKind
+	switch {
+	case gvk.Kind == "List":
+	case strings.HasSuffix(gvk.Kind, "List"):
+		item := strings.TrimSuffix(gvk.Kind, "List")
+		if _, ok := supported[item]; !ok {
+			return false
+		}
+		itemGVK := gvk.GroupVersion().WithKind(item)
+		itemDefaults = &itemGVK
+	default:
+		return false
+	}
+	var list struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(js, &list); err != nil {
+		d.fail(&Error{Src: fieldSource(file, node, parsePath("items"), src), Object: gvk.Kind, Field: "items", Msg: err.Error()})
+		return true
+	}
+	var items *yaml.Node
+	if node != nil && node.Kind == yaml.MappingNode {
+		if _, v := lookup(node, "items", 0); v != nil {
+			if v = deref(v); v.Kind == yaml.SequenceNode {
+				items = v
+			}
+		}
+	}
+	for i, raw := range list.Items {
+		var in *yaml.Node
+		isrc := src
+		if items != nil && i < len(items.Content) {
+			in = deref(items.Content[i])
+			isrc = nodeSource(file, in)
+		}
+		d.decodeObject(file, raw, in, isrc, itemDefaults)
+	}
+	return true
+}
+
+// typeError turns a decode failure into an Error on the field at fault.
+func typeError(file string, js []byte, node *yaml.Node, src Source, ref string, gvk schema.GroupVersionKind, err error) *Error {
+	e := &Error{Src: src, Object: ref, Msg: err.Error()}
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) {
+		if path := locateTypeError(js, ute.Field, ute.Value); path != nil {
+			if obj, err := scheme.New(gvk); err == nil {
+				path = typedPath(reflect.TypeOf(obj), path)
+			}
+			e.Field = renderPath(path)
+			e.Src = fieldSource(file, node, path, src)
+		} else if ute.Field != "" {
+			e.Field = ute.Field
+			e.Src = fieldSource(file, node, parsePath(ute.Field), src)
+		}
+	}
+	return e
+}

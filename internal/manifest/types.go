@@ -1,0 +1,199 @@
+package manifest
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"go.yaml.in/yaml/v4"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Source is a position in an input file. File is "-" for standard input.
+// Line and Column are 1-based; Column counts characters, not bytes, and is 0
+// when unknown. Line 0 means the position is the whole file.
+type Source struct {
+	File   string
+	Line   int
+	Column int
+}
+
+// String returns "FILE:LINE", the form Palisade prints next to objects and
+// fields: a line is what an editor jumps to, a column rarely helps there.
+func (s Source) String() string {
+	if s.Line <= 0 {
+		return s.File
+	}
+	return fmt.Sprintf("%s:%d", s.File, s.Line)
+}
+
+// Position returns "FILE:LINE:COL" (or "FILE:LINE" without a column), the
+// form used for syntax errors, where the column is what tells the user which
+// character the parser choked on.
+func (s Source) Position() string {
+	if s.Line > 0 && s.Column > 0 {
+		return fmt.Sprintf("%s:%d:%d", s.File, s.Line, s.Column)
+	}
+	return s.String()
+}
+
+// Object is one decoded manifest object of a kind Palisade uses.
+type Object struct {
+	APIVersion, Kind string
+	// Namespace after defaulting; empty for cluster-scoped kinds. The typed
+	// object carries the same value in metadata.namespace, as kubectl sets it.
+	Namespace, Name string
+	// Obj is one of *corev1.Namespace, *corev1.Pod, *corev1.Service,
+	// *networkingv1.NetworkPolicy, *appsv1.Deployment, *appsv1.ReplicaSet,
+	// *appsv1.StatefulSet, *appsv1.DaemonSet, *batchv1.Job, *batchv1.CronJob,
+	// with TypeMeta set and every field as written (status included).
+	Obj runtime.Object
+	// Src is where the document, or the List item, starts.
+	Src Source
+
+	// node is the object's root mapping in the document's node tree, with
+	// positions already relative to the file; nil when the tree could not be
+	// built (FieldSource then falls back to Src).
+	node *yaml.Node
+}
+
+// String names the object the way Palisade's messages do: "KIND NS/NAME",
+// or "KIND NAME" for cluster-scoped objects.
+func (o *Object) String() string {
+	return objectRef(o.Kind, o.Namespace, o.Name)
+}
+
+func objectRef(kind, ns, name string) string {
+	if name == "" {
+		return kind
+	}
+	if ns == "" {
+		return kind + " " + name
+	}
+	return kind + " " + ns + "/" + name
+}
+
+// NoteKind says why a Note was made, so callers can filter without parsing
+// messages.
+type NoteKind int
+
+const (
+	// NoteSkipped: an object of a kind Palisade does not use (ConfigMap,
+	// Ingress, custom resources...) was left out.
+	NoteSkipped NoteKind = iota
+	// NoteUnknownField: a field the API does not know; the API server would
+	// drop it, and say so as a warning.
+	NoteUnknownField
+	// NoteDuplicateField: a field given twice in one mapping; the last one
+	// wins, as with kubectl.
+	NoteDuplicateField
+)
+
+// Note is something worth telling the user that does not stop loading.
+type Note struct {
+	Kind   NoteKind
+	Src    Source
+	Object string // "KIND NS/NAME" of the object concerned
+	Msg    string // e.g. `unknown field "spec.foo"`, as kubectl words it
+}
+
+// String returns "FILE:LINE: KIND NS/NAME: MSG". Callers print it after
+// "Warning: ", as kubectl prints the API server's warnings.
+func (n Note) String() string {
+	var b strings.Builder
+	b.WriteString(n.Src.String())
+	b.WriteString(": ")
+	if n.Object != "" {
+		b.WriteString(n.Object)
+		b.WriteString(": ")
+	}
+	b.WriteString(n.Msg)
+	return b.String()
+}
+
+// Options controls how manifests are read.
+type Options struct {
+	// DefaultNamespace is given to namespaced objects without
+	// metadata.namespace; "" means "default".
+	DefaultNamespace string
+	// ExplicitNamespace says the user chose DefaultNamespace (--namespace),
+	// so an object naming a different namespace is an error, as in kubectl.
+	ExplicitNamespace bool
+	// Stdin is read for the path "-".
+	Stdin io.Reader
+}
+
+func (o Options) namespace() string {
+	if o.DefaultNamespace == "" {
+		return "default"
+	}
+	return o.DefaultNamespace
+}
+
+// Result is what was loaded: objects in input order, and notes.
+type Result struct {
+	Objects []*Object
+	Notes   []Note
+}
+
+// Error is one problem that keeps an object (or a whole file) from loading.
+type Error struct {
+	Src    Source
+	Object string // "KIND NS/NAME" when the object is known
+	Field  string // API field path when one field is at fault
+	Msg    string
+}
+
+// Error renders one line: "FILE:LINE:COL: MSG" for problems found before an
+// object exists (syntax, missing kind), "FILE:LINE: KIND NS/NAME: [FIELD: ]MSG"
+// once it does, and MSG alone for problems with a whole path (the message
+// names it, as kubectl's "the path ... does not exist" does).
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Src.Line > 0 {
+		if e.Object == "" {
+			b.WriteString(e.Src.Position())
+		} else {
+			b.WriteString(e.Src.String())
+		}
+		b.WriteString(": ")
+	}
+	if e.Object != "" {
+		b.WriteString(e.Object)
+		b.WriteString(": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ErrorList is the error Load and Decode return: every problem found, in
+// input order, one per line.
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Unwrap lets errors.As find the individual *Error values.
+func (l ErrorList) Unwrap() []error {
+	errs := make([]error, len(l))
+	for i, e := range l {
+		errs[i] = e
+	}
+	return errs
+}
+
+func (l ErrorList) orNil() error {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}

@@ -1,0 +1,427 @@
+package policy
+
+import (
+	"net/netip"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Engine is the compiled form of a cluster's policies. Every distinct peer
+// or pod selector becomes a shared matcher whose member pods are kept up to
+// date as pods, namespaces and policies change, so a verdict is a handful of
+// set lookups on the policies that select the two pods — never a scan of
+// every policy in the cluster. An Engine is not safe for concurrent mutation;
+// concurrent verdicts without mutation are safe.
+type Engine struct {
+	namespaces map[string]*nsInfo
+	pods       map[PodKey]*podInfo
+	policies   map[PodKey]*policyInfo
+	services   map[PodKey]*corev1.Service
+	byIP       map[netip.Addr]*podInfo
+
+	matchers map[string]*matcher
+	// nsSelMatchers are the matchers that reach across namespaces; each
+	// namespace keeps the subset whose namespace selector admits it.
+	nsSelMatchers map[*matcher]struct{}
+}
+
+type nsInfo struct {
+	name   string
+	labels labels.Set
+	// declared is false for namespaces that exist only because something
+	// refers to them; they still carry the automatic name label.
+	declared bool
+	pods     map[*podInfo]struct{}
+	local    map[*matcher]struct{} // matchers scoped to this namespace
+	crossing map[*matcher]struct{} // namespace-selector matchers admitting it
+}
+
+type namedPort struct {
+	name     string
+	protocol corev1.Protocol
+	port     int32
+}
+
+type podInfo struct {
+	key         PodKey
+	labels      labels.Set
+	ips         []netip.Addr
+	hostNetwork bool
+	node        string
+	ports       []namedPort
+	matchers    map[*matcher]struct{}
+	// selectedBy are the policies whose spec.podSelector selects this pod.
+	selectedBy map[*policyInfo]struct{}
+}
+
+type policyInfo struct {
+	key      PodKey
+	np       *networkingv1.NetworkPolicy
+	ingress  bool // isolates for ingress
+	egress   bool // isolates for egress
+	selector *matcher
+	in, out  []rule
+}
+
+type rule struct {
+	ref      RuleRef
+	allPeers bool
+	peers    []peer
+	allPorts bool
+	ports    []portMatch
+}
+
+type peer struct {
+	m     *matcher // nil for an ipBlock
+	block *ipBlock
+}
+
+type ipBlock struct {
+	cidr   netip.Prefix
+	except []netip.Prefix
+}
+
+type portMatch struct {
+	protocol corev1.Protocol
+	any      bool // no port: every port of the protocol
+	name     string
+	port     int32
+	endPort  int32
+}
+
+// NewEngine returns an empty Engine.
+func NewEngine() *Engine {
+	return &Engine{
+		namespaces:    map[string]*nsInfo{},
+		pods:          map[PodKey]*podInfo{},
+		policies:      map[PodKey]*policyInfo{},
+		services:      map[PodKey]*corev1.Service{},
+		byIP:          map[netip.Addr]*podInfo{},
+		matchers:      map[string]*matcher{},
+		nsSelMatchers: map[*matcher]struct{}{},
+	}
+}
+
+// NamespaceNameLabel is set on every namespace by the API server.
+const NamespaceNameLabel = "kubernetes.io/metadata.name"
+
+func (e *Engine) namespace(name string) *nsInfo {
+	ns := e.namespaces[name]
+	if ns != nil {
+		return ns
+	}
+	ns = &nsInfo{
+		name:     name,
+		labels:   labels.Set{NamespaceNameLabel: name},
+		pods:     map[*podInfo]struct{}{},
+		local:    map[*matcher]struct{}{},
+		crossing: map[*matcher]struct{}{},
+	}
+	e.namespaces[name] = ns
+	for m := range e.nsSelMatchers {
+		if m.nsSel.Matches(ns.labels) {
+			ns.crossing[m] = struct{}{}
+		}
+	}
+	return ns
+}
+
+// UpsertNamespace adds a namespace or replaces its labels. The automatic
+// kubernetes.io/metadata.name label is enforced as the API server does.
+func (e *Engine) UpsertNamespace(obj *corev1.Namespace) {
+	ns := e.namespace(obj.Name)
+	ns.declared = true
+	next := labels.Set{}
+	for k, v := range obj.Labels {
+		next[k] = v
+	}
+	next[NamespaceNameLabel] = obj.Name
+	if labels.Equals(ns.labels, next) {
+		return
+	}
+	ns.labels = next
+	for m := range e.nsSelMatchers {
+		_, had := ns.crossing[m]
+		if m.nsSel.Matches(ns.labels) == had {
+			continue
+		}
+		if had {
+			delete(ns.crossing, m)
+		} else {
+			ns.crossing[m] = struct{}{}
+		}
+		for p := range ns.pods {
+			e.reconcileMembership(m, p)
+		}
+	}
+}
+
+// DeleteNamespace forgets a namespace's labels. Pods or policies still in
+// it keep it alive as an implicit namespace (only the automatic name label),
+// the way analysis treats references to undeclared namespaces.
+func (e *Engine) DeleteNamespace(name string) {
+	ns := e.namespaces[name]
+	if ns == nil {
+		return
+	}
+	e.UpsertNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	ns.declared = false
+	if len(ns.pods) == 0 && len(ns.local) == 0 {
+		delete(e.namespaces, name)
+	}
+}
+
+// UpsertPod adds a pod or updates its labels, addresses and ports.
+func (e *Engine) UpsertPod(obj *corev1.Pod) {
+	key := PodKey{obj.Namespace, obj.Name}
+	p := e.pods[key]
+	if p == nil {
+		p = &podInfo{key: key, matchers: map[*matcher]struct{}{}, selectedBy: map[*policyInfo]struct{}{}}
+		e.pods[key] = p
+	}
+	for _, ip := range p.ips {
+		if e.byIP[ip] == p {
+			delete(e.byIP, ip)
+		}
+	}
+	p.labels = labels.Set{}
+	for k, v := range obj.Labels {
+		p.labels[k] = v
+	}
+	p.ips = PodIPs(obj)
+	p.hostNetwork = obj.Spec.HostNetwork
+	p.node = obj.Spec.NodeName
+	p.ports = p.ports[:0]
+	for _, c := range obj.Spec.Containers {
+		for _, cp := range c.Ports {
+			proto := cp.Protocol
+			if proto == "" {
+				proto = corev1.ProtocolTCP
+			}
+			p.ports = append(p.ports, namedPort{name: cp.Name, protocol: proto, port: cp.ContainerPort})
+		}
+	}
+	if !p.hostNetwork {
+		for _, ip := range p.ips {
+			e.byIP[ip] = p
+		}
+	}
+	ns := e.namespace(key.Namespace)
+	ns.pods[p] = struct{}{}
+	for m := range ns.local {
+		e.reconcileMembership(m, p)
+	}
+	for m := range ns.crossing {
+		e.reconcileMembership(m, p)
+	}
+}
+
+// DeletePod removes a pod from every set it is in.
+func (e *Engine) DeletePod(namespace, name string) {
+	key := PodKey{namespace, name}
+	p := e.pods[key]
+	if p == nil {
+		return
+	}
+	for m := range p.matchers {
+		m.remove(p)
+	}
+	for _, ip := range p.ips {
+		if e.byIP[ip] == p {
+			delete(e.byIP, ip)
+		}
+	}
+	delete(e.namespaces[namespace].pods, p)
+	delete(e.pods, key)
+}
+
+// UpsertPolicy compiles a defaulted, validated policy and links it to the
+// pods it selects and the peers it names.
+func (e *Engine) UpsertPolicy(np *networkingv1.NetworkPolicy) {
+	key := PodKey{np.Namespace, np.Name}
+	if old := e.policies[key]; old != nil {
+		e.unlinkPolicy(old)
+	}
+	e.namespace(np.Namespace)
+	pi := &policyInfo{key: key, np: np}
+	for _, t := range np.Spec.PolicyTypes {
+		switch t {
+		case networkingv1.PolicyTypeIngress:
+			pi.ingress = true
+		case networkingv1.PolicyTypeEgress:
+			pi.egress = true
+		}
+	}
+	sel := np.Spec.PodSelector
+	pi.selector = e.acquire(np.Namespace, &sel, nil, false)
+	pi.selector.selectors[pi] = struct{}{}
+	for p := range pi.selector.members {
+		p.selectedBy[pi] = struct{}{}
+	}
+	for i, r := range np.Spec.Ingress {
+		pi.in = append(pi.in, e.compileRule(np.Namespace, RuleRef{key, Ingress, i}, r.From, r.Ports))
+	}
+	for i, r := range np.Spec.Egress {
+		pi.out = append(pi.out, e.compileRule(np.Namespace, RuleRef{key, Egress, i}, r.To, r.Ports))
+	}
+	e.policies[key] = pi
+}
+
+// DeletePolicy removes a policy; matchers nobody uses any more are dropped.
+func (e *Engine) DeletePolicy(namespace, name string) {
+	key := PodKey{namespace, name}
+	if pi := e.policies[key]; pi != nil {
+		e.unlinkPolicy(pi)
+		delete(e.policies, key)
+	}
+}
+
+func (e *Engine) unlinkPolicy(pi *policyInfo) {
+	delete(pi.selector.selectors, pi)
+	for p := range pi.selector.members {
+		delete(p.selectedBy, pi)
+	}
+	e.release(pi.selector)
+	for _, rs := range [][]rule{pi.in, pi.out} {
+		for _, r := range rs {
+			for _, pe := range r.peers {
+				if pe.m != nil {
+					e.release(pe.m)
+				}
+			}
+		}
+	}
+}
+
+func (e *Engine) compileRule(ns string, ref RuleRef, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) rule {
+	r := rule{ref: ref, allPeers: len(peers) == 0, allPorts: len(ports) == 0}
+	for _, pp := range peers {
+		switch {
+		case pp.IPBlock != nil:
+			b := &ipBlock{}
+			// Validation guarantees these parse; a bad one simply matches nothing.
+			if c, err := netip.ParsePrefix(pp.IPBlock.CIDR); err == nil {
+				b.cidr = c.Masked()
+			}
+			for _, x := range pp.IPBlock.Except {
+				if c, err := netip.ParsePrefix(x); err == nil {
+					b.except = append(b.except, c.Masked())
+				}
+			}
+			r.peers = append(r.peers, peer{block: b})
+		case pp.NamespaceSelector != nil:
+			r.peers = append(r.peers, peer{m: e.acquire("", pp.PodSelector, pp.NamespaceSelector, true)})
+		default:
+			r.peers = append(r.peers, peer{m: e.acquire(ns, pp.PodSelector, nil, false)})
+		}
+	}
+	for _, p := range ports {
+		pm := portMatch{protocol: corev1.ProtocolTCP, any: p.Port == nil}
+		if p.Protocol != nil {
+			pm.protocol = *p.Protocol
+		}
+		if p.Port != nil {
+			if p.Port.Type == intstr.String {
+				pm.name = p.Port.StrVal
+			} else {
+				pm.port = p.Port.IntVal
+				pm.endPort = pm.port
+				if p.EndPort != nil {
+					pm.endPort = *p.EndPort
+				}
+			}
+		}
+		r.ports = append(r.ports, pm)
+	}
+	return r
+}
+
+// PodIPs returns a pod's addresses from status.podIPs (or status.podIP).
+func PodIPs(p *corev1.Pod) []netip.Addr {
+	var out []netip.Addr
+	seen := map[netip.Addr]bool{}
+	add := func(s string) {
+		if a, err := netip.ParseAddr(s); err == nil && !seen[a.Unmap()] {
+			seen[a.Unmap()] = true
+			out = append(out, a.Unmap())
+		}
+	}
+	for _, ip := range p.Status.PodIPs {
+		add(ip.IP)
+	}
+	add(p.Status.PodIP)
+	return out
+}
+
+// Pods lists every pod key, sorted.
+func (e *Engine) Pods() []PodKey {
+	out := make([]PodKey, 0, len(e.pods))
+	for k := range e.pods {
+		out = append(out, k)
+	}
+	SortKeys(out)
+	return out
+}
+
+// Policies lists every policy key, sorted.
+func (e *Engine) Policies() []PodKey {
+	out := make([]PodKey, 0, len(e.policies))
+	for k := range e.policies {
+		out = append(out, k)
+	}
+	SortKeys(out)
+	return out
+}
+
+// Policy returns the policy object stored under key, or nil.
+func (e *Engine) Policy(key PodKey) *networkingv1.NetworkPolicy {
+	if pi := e.policies[key]; pi != nil {
+		return pi.np
+	}
+	return nil
+}
+
+// HasPod reports whether the pod is known.
+func (e *Engine) HasPod(key PodKey) bool { return e.pods[key] != nil }
+
+// PodByIP finds the (non-hostNetwork) pod that owns an address.
+func (e *Engine) PodByIP(ip netip.Addr) (PodKey, bool) {
+	if p := e.byIP[ip.Unmap()]; p != nil {
+		return p.key, true
+	}
+	return PodKey{}, false
+}
+
+// SortKeys orders keys by namespace, then name.
+func SortKeys(keys []PodKey) {
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Namespace != keys[j].Namespace {
+			return keys[i].Namespace < keys[j].Namespace
+		}
+		return keys[i].Name < keys[j].Name
+	})
+}
+
+// Isolation reports the policies that isolate a pod for each direction.
+func (e *Engine) Isolation(key PodKey) (ingress, egress []PodKey) {
+	p := e.pods[key]
+	if p == nil || p.hostNetwork {
+		return nil, nil
+	}
+	for pi := range p.selectedBy {
+		if pi.ingress {
+			ingress = append(ingress, pi.key)
+		}
+		if pi.egress {
+			egress = append(egress, pi.key)
+		}
+	}
+	SortKeys(ingress)
+	SortKeys(egress)
+	return ingress, egress
+}
