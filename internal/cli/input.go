@@ -40,11 +40,23 @@ func (f *inputFlags) load(cmd *cobra.Command, s *streams) (*manifest.Result, err
 		ExplicitNamespace: cmd.Flags().Changed("namespace"),
 		Stdin:             s.in,
 	}, f.files...)
+	var list manifest.ErrorList
+	if errors.As(err, &list) {
+		// Every problem on its own line, each as kubectl prints one.
+		for _, e := range list[:len(list)-1] {
+			fmt.Fprintf(s.err, "error: %v\n", e)
+		}
+		return nil, fail(exitBadUsage, "error: %v", list[len(list)-1])
+	}
 	if err != nil {
 		return nil, fail(exitBadUsage, "error: %v", err)
 	}
 	for _, n := range res.Notes {
-		fmt.Fprintf(s.err, "%s: %s\n", n.Src, n.Msg)
+		if n.Kind == manifest.NoteSkipped {
+			fmt.Fprintln(s.err, n)
+		} else {
+			fmt.Fprintf(s.err, "Warning: %s\n", n)
+		}
 	}
 	return res, nil
 }

@@ -7,6 +7,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/palisade-net/palisade/internal/manifest"
@@ -122,9 +124,82 @@ func Validate(objs []*manifest.Object) (errs, warnings []Problem) {
 			report(validation.ValidatePodMeta(obj, field.NewPath("spec")), &errs)
 		case *corev1.Service:
 			report(validation.ValidateService(obj), &errs)
+		default:
+			// Workloads are checked as far as expanding them into pods needs.
+			if _, err := workload.Expand(o.Obj, workload.Options{}); err != nil {
+				report(asFieldErrors(err), &errs)
+			}
 		}
 	}
 	return errs, warnings
+}
+
+// asFieldErrors unpacks an aggregate of field errors; anything else becomes
+// one error on the whole object.
+func asFieldErrors(err error) field.ErrorList {
+	var out field.ErrorList
+	var agg utilerrors.Aggregate
+	if errors.As(err, &agg) {
+		for _, e := range agg.Errors() {
+			var fe *field.Error
+			if errors.As(e, &fe) {
+				out = append(out, fe)
+			} else {
+				out = append(out, field.InternalError(nil, e))
+			}
+		}
+		return out
+	}
+	var fe *field.Error
+	if errors.As(err, &fe) {
+		return field.ErrorList{fe}
+	}
+	return field.ErrorList{field.InternalError(nil, err)}
+}
+
+// controllerRef returns the object that controls o, in o's namespace.
+func controllerRef(o *manifest.Object) (Ref, bool) {
+	meta, ok := o.Obj.(metav1.Object)
+	if !ok {
+		return Ref{}, false
+	}
+	if c := metav1.GetControllerOfNoCopy(meta); c != nil {
+		return Ref{Kind: c.Kind, Namespace: o.Namespace, Name: c.Name}, true
+	}
+	return Ref{}, false
+}
+
+// liveOwners finds the workloads whose pods are already in the input (a
+// `kubectl get -A -o yaml` dump holds Deployments, their ReplicaSets and
+// their Pods): expanding those again would count every pod twice.
+func liveOwners(objs []*manifest.Object) (skip map[Ref]bool) {
+	byRef := map[Ref]*manifest.Object{}
+	for _, o := range objs {
+		byRef[Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}] = o
+	}
+	skip = map[Ref]bool{}
+	for _, o := range objs {
+		c, ok := controllerRef(o)
+		if !ok {
+			continue
+		}
+		if _, inInput := byRef[c]; inInput && o.Kind != "Pod" {
+			// Its controller is in the input and will speak for it.
+			skip[Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}] = true
+		}
+		if o.Kind != "Pod" {
+			continue
+		}
+		for depth := 0; ok && depth < 8; depth++ { // bounded: owner cycles exist only in broken dumps
+			skip[c] = true
+			owner := byRef[c]
+			if owner == nil {
+				break
+			}
+			c, ok = controllerRef(owner)
+		}
+	}
+	return skip
 }
 
 // Build validates the objects and assembles the snapshot. On any validation
@@ -142,6 +217,7 @@ func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 	services := map[Ref]*corev1.Service{}
 	policies := map[Ref]*networkingv1.NetworkPolicy{}
 	seen := map[Ref]manifest.Source{}
+	skip := liveOwners(objs)
 	for _, o := range objs {
 		ref := Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		if prev, dup := seen[ref]; dup {
@@ -159,6 +235,9 @@ func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 		case *networkingv1.NetworkPolicy:
 			policies[ref] = obj
 		default:
+			if skip[ref] {
+				continue
+			}
 			expanded, err := workload.Expand(o.Obj, workload.Options{Nodes: opts.Nodes})
 			if err != nil {
 				return nil, &InvalidError{Problems: []Problem{{Src: o.Src, Object: ref, Message: err.Error()}}}

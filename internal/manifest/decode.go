@@ -343,6 +343,9 @@ func typeError(file string, js []byte, node *yaml.Node, src Source, ref string, 
 			}
 			e.Field = renderPath(path)
 			e.Src = fieldSource(file, node, path, src)
+			if ute.Value == "bool" {
+				e.Msg += boolHint(node, path)
+			}
 		} else if ute.Field != "" {
 			e.Field = ute.Field
 			e.Src = fieldSource(file, node, parsePath(ute.Field), src)

@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -130,6 +131,45 @@ func fieldSource(file string, root *yaml.Node, segs []segment, fallback Source) 
 		n = next
 	}
 	return best
+}
+
+// fieldNode returns the value node a path leads to, or nil.
+func fieldNode(root *yaml.Node, segs []segment) *yaml.Node {
+	n := root
+	for _, s := range segs {
+		if n == nil {
+			return nil
+		}
+		n = deref(n)
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			_, next = lookup(n, s.key, 0)
+		case yaml.SequenceNode:
+			if s.index >= 0 && s.index < len(n.Content) {
+				next = n.Content[s.index]
+			}
+		}
+		n = next
+	}
+	if n == nil {
+		return nil
+	}
+	return deref(n)
+}
+
+// yaml11Bools are the plain scalars YAML 1.1 (which kubectl's YAML reader
+// follows) turns into booleans although people mean them as strings.
+var yaml11Bools = map[string]bool{"y": true, "yes": true, "n": true, "no": true, "on": true, "off": true}
+
+// boolHint explains the classic "norway problem" when a string field got a
+// boolean because its value was an unquoted y, yes, no, on or off.
+func boolHint(root *yaml.Node, segs []segment) string {
+	n := fieldNode(root, segs)
+	if n == nil || n.Kind != yaml.ScalarNode || n.Style != 0 || !yaml11Bools[strings.ToLower(n.Value)] {
+		return ""
+	}
+	return fmt.Sprintf(" (YAML 1.1, which kubectl follows, reads an unquoted %s as a boolean: write %q)", n.Value, n.Value)
 }
 
 func nodeSource(file string, n *yaml.Node) Source {

@@ -377,7 +377,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"endPort as string", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: np\nspec:\n  egress:\n  - ports:\n    - port: 80\n      endPort: high\n",
 			"e.yaml:9: NetworkPolicy default/np: spec.egress[0].ports[0].endPort: json: cannot unmarshal string into Go struct field NetworkPolicyPort.spec.egress.ports.endPort of type int32"},
 		{"label value is a YAML 1.1 bool", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n    app: web\n    canary: yes\n",
-			"e.yaml:7: Pod default/p: metadata.labels[canary]: json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type string"},
+			"e.yaml:7: Pod default/p: metadata.labels[canary]: json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type string (YAML 1.1, which kubectl follows, reads an unquoted yes as a boolean: write \"yes\")"},
 		{"not an object", "just a string\n",
 			`e.yaml:1:1: couldn't get version/kind; json parse error: json: cannot unmarshal string into Go value of type struct { APIVersion string "json:\"apiVersion,omitempty\""; Kind string "json:\"kind,omitempty\"" }`},
 		{"json syntax", "{\"apiVersion\": \"v1\",\n \"kind\": \"Pod\",,\n}\n",

@@ -13,29 +13,41 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// Vocabularies for the generator: values near every rule's edges, so that
-// short fuzz inputs reach deep into validation. Arbitrary bytes are mixed in
-// by byteSource.str as well.
+// Vocabularies for the generator: a valid half and a half near the edges
+// of every rule, so that short fuzz inputs reach deep into validation, yet
+// many generated objects pass and exercise warnings and later checks.
+// Arbitrary bytes are mixed in by byteSource.str as well.
+type vocab struct{ valid, invalid []string }
+
 var (
-	fuzzCIDRs = []string{
-		"10.0.0.0/8", "10.0.0.1/8", "010.0.0.0/8", "10.0.0.0/08", "10.1.0.0/16", "10.0.0.0/33",
-		"192.168.0.0/16", "192.168.3.0/24", "192.168.3.1/24", "0.0.0.0/0", "1.2.3.4/32", "1.2.3.4",
-		"::ffff:10.0.0.0/104", "::ffff:10.0.0.0/96", "fd00::/48", "FD00::/48", "fd00:0::/48", "fd00::1/48",
-		"fd00:0:0:1::/64", "fd01::/64", "::/0", "2001:db8::/129", "", " ", "300.1.1.1/8", "10.0.0.0/8 ",
+	fuzzCIDRs = vocab{
+		valid: []string{"10.0.0.0/8", "10.1.0.0/16", "192.168.0.0/16", "192.168.3.0/24", "0.0.0.0/0", "1.2.3.4/32",
+			"fd00::/48", "FD00::/48", "fd00:0::/48", "fd00:0:0:1::/64", "fd01::/64", "::/0"},
+		invalid: []string{"10.0.0.1/8", "010.0.0.0/8", "10.0.0.0/08", "10.0.0.0/33", "192.168.3.1/24", "1.2.3.4",
+			"::ffff:10.0.0.0/104", "::ffff:10.0.0.0/96", "fd00::1/48", "2001:db8::/129", "", " ", "300.1.1.1/8", "10.0.0.0/8 "},
 	}
-	fuzzLabelKeys = []string{
-		"a", "app", "k8s.io/app", "A B", "x/y/z", "", "-a", "a-", "example.com/", "/a", "Example.COM/x",
-		strings.Repeat("k", 64), strings.Repeat("d", 254) + "/a",
+	fuzzLabelKeys = vocab{
+		valid:   []string{"a", "app", "k8s.io/app", "Example.com/x", strings.Repeat("k", 63)},
+		invalid: []string{"A B", "x/y/z", "", "-a", "a-", "example.com/", "/a", strings.Repeat("k", 64), strings.Repeat("d", 254) + "/a"},
 	}
-	fuzzLabelValues = []string{"", "b", "a b", "-", "x_y.z", "@", strings.Repeat("v", 64)}
-	fuzzOperators   = []metav1.LabelSelectorOperator{"In", "NotIn", "Exists", "DoesNotExist", "Foo", ""}
-	fuzzProtocols   = []corev1.Protocol{"TCP", "UDP", "SCTP", "ICMP", "tcp", ""}
-	fuzzPortNames   = []string{"dns", "http", "", "0", "a-", "-a", "a--b", "toolongportname1", "ALLCAPS", "1234", "x"}
-	fuzzPortNums    = []int32{0, 1, 53, 80, 443, 32000, 32768, 65535, 65536, -1, 123456789}
-	fuzzPolicyTypes = []networkingv1.PolicyType{"Ingress", "Egress", "foo", ""}
-	fuzzNames       = []string{"foo", "Foo", "", "a.b", "-x", "x_y", strings.Repeat("n", 64), strings.Repeat("n", 254)}
-	fuzzFinalizers  = []string{"kubernetes", "foo", "a/b", "orphan", "foregroundDeletion", "A/B/C"}
-	fuzzVersions    = []string{"", "1", "2", "0"}
+	fuzzLabelValues = vocab{
+		valid:   []string{"", "b", "x_y.z", "B-1"},
+		invalid: []string{"a b", "-", "@", strings.Repeat("v", 64)},
+	}
+	fuzzOperators = vocab{valid: []string{"In", "NotIn", "Exists", "DoesNotExist"}, invalid: []string{"Foo", "", "in"}}
+	fuzzProtocols = vocab{valid: []string{"TCP", "UDP", "SCTP"}, invalid: []string{"ICMP", "tcp", ""}}
+	fuzzPortNames = vocab{
+		valid:   []string{"dns", "http", "x", "web-8080", "a1"},
+		invalid: []string{"", "0", "a-", "-a", "a--b", "toolongportname1", "ALLCAPS", "1234", "a_b"},
+	}
+	fuzzPortNums    = []int32{1, 53, 80, 443, 32000, 32768, 65535, 0, 65536, -1, 123456789}
+	fuzzPolicyTypes = vocab{valid: []string{"Ingress", "Egress"}, invalid: []string{"foo", ""}}
+	fuzzNames       = vocab{
+		valid:   []string{"foo", "bar", "a.b", "x-1", strings.Repeat("n", 63)},
+		invalid: []string{"Foo", "", "-x", "x_y", "a..b", strings.Repeat("n", 64), strings.Repeat("n", 254)},
+	}
+	fuzzFinalizers = vocab{valid: []string{"kubernetes", "a/b", "orphan", "foregroundDeletion"}, invalid: []string{"foo", "A/B/C", ""}}
+	fuzzVersions   = vocab{valid: []string{"1", "2"}, invalid: []string{"", "0"}}
 )
 
 // byteSource turns fuzz input into choices; once the input is used up every
@@ -55,21 +67,26 @@ func (b *byteSource) pick(n int) int { return int(b.next()) % n }
 
 func (b *byteSource) chance(outOf int) bool { return b.pick(outOf) == 0 }
 
-// str picks from vocab, or now and then takes a raw slice of the input.
-func (b *byteSource) str(vocab []string) string {
-	if b.chance(8) {
-		n := b.pick(24)
+// str picks from v, mostly a valid value, or now and then takes a raw slice
+// of the input.
+func (b *byteSource) str(v vocab) string {
+	switch c := b.next(); {
+	case c >= 0xf0:
+		n := int(c-0xf0) + 1
 		if n > len(b.data) {
 			n = len(b.data)
 		}
 		s := string(b.data[:n])
 		b.data = b.data[n:]
 		return s
+	case c >= 0xc0:
+		return v.invalid[int(c)%len(v.invalid)]
+	default:
+		return v.valid[int(c)%len(v.valid)]
 	}
-	return vocab[b.pick(len(vocab))]
 }
 
-func (b *byteSource) stringMap(keys, values []string) map[string]string {
+func (b *byteSource) stringMap(keys, values vocab) map[string]string {
 	n := b.pick(4)
 	if n == 0 {
 		if b.chance(2) {
@@ -87,9 +104,11 @@ func (b *byteSource) stringMap(keys, values []string) map[string]string {
 func (b *byteSource) selector() *metav1.LabelSelector {
 	s := &metav1.LabelSelector{MatchLabels: b.stringMap(fuzzLabelKeys, fuzzLabelValues)}
 	for range b.pick(3) {
-		r := metav1.LabelSelectorRequirement{Key: b.str(fuzzLabelKeys), Operator: fuzzOperators[b.pick(len(fuzzOperators))]}
-		for range b.pick(3) {
-			r.Values = append(r.Values, b.str(fuzzLabelValues))
+		r := metav1.LabelSelectorRequirement{Key: b.str(fuzzLabelKeys), Operator: metav1.LabelSelectorOperator(b.str(fuzzOperators))}
+		if r.Operator == metav1.LabelSelectorOpIn || r.Operator == metav1.LabelSelectorOpNotIn || b.chance(4) {
+			for range b.pick(3) + 1 {
+				r.Values = append(r.Values, b.str(fuzzLabelValues))
+			}
 		}
 		s.MatchExpressions = append(s.MatchExpressions, r)
 	}
@@ -104,18 +123,22 @@ func (b *byteSource) ports() []networkingv1.NetworkPolicyPort {
 	for range b.pick(4) {
 		var p networkingv1.NetworkPolicyPort
 		if !b.chance(3) {
-			proto := fuzzProtocols[b.pick(len(fuzzProtocols))]
+			proto := corev1.Protocol(b.str(fuzzProtocols))
 			p.Protocol = &proto
 		}
 		switch b.pick(3) {
 		case 1:
 			port := intstr.FromInt32(fuzzPortNums[b.pick(len(fuzzPortNums))])
 			p.Port = &port
+			if b.chance(2) {
+				end := fuzzPortNums[b.pick(len(fuzzPortNums))]
+				p.EndPort = &end
+			}
 		case 2:
 			port := intstr.FromString(b.str(fuzzPortNames))
 			p.Port = &port
 		}
-		if b.chance(2) {
+		if b.chance(8) {
 			end := fuzzPortNums[b.pick(len(fuzzPortNums))]
 			p.EndPort = &end
 		}
@@ -131,17 +154,29 @@ func (b *byteSource) peers() []networkingv1.NetworkPolicyPeer {
 	peers := []networkingv1.NetworkPolicyPeer{}
 	for range b.pick(4) {
 		var p networkingv1.NetworkPolicyPeer
-		which := b.next()
-		if which&1 != 0 {
+		switch which := b.next(); {
+		case which < 0x40:
 			p.PodSelector = b.selector()
-		}
-		if which&2 != 0 {
+		case which < 0x80:
 			p.NamespaceSelector = b.selector()
-		}
-		if which&4 != 0 {
+		case which < 0xa0:
+			p.PodSelector = b.selector()
+			p.NamespaceSelector = b.selector()
+		case which < 0xf0:
 			p.IPBlock = &networkingv1.IPBlock{CIDR: b.str(fuzzCIDRs)}
 			for range b.pick(4) {
 				p.IPBlock.Except = append(p.IPBlock.Except, b.str(fuzzCIDRs))
+			}
+		default:
+			// Any combination, including none and ipBlock with another peer.
+			if which&1 != 0 {
+				p.PodSelector = b.selector()
+			}
+			if which&2 != 0 {
+				p.NamespaceSelector = b.selector()
+			}
+			if which&4 != 0 {
+				p.IPBlock = &networkingv1.IPBlock{CIDR: b.str(fuzzCIDRs)}
 			}
 		}
 		peers = append(peers, p)
@@ -153,12 +188,14 @@ func (b *byteSource) meta() metav1.ObjectMeta {
 	m := metav1.ObjectMeta{
 		Name:            b.str(fuzzNames),
 		Namespace:       b.str(fuzzNames),
-		ResourceVersion: fuzzVersions[b.pick(len(fuzzVersions))],
+		ResourceVersion: b.str(fuzzVersions),
 		Generation:      int64(b.pick(3)) - 1,
 		Labels:          b.stringMap(fuzzLabelKeys, fuzzLabelValues),
-		Annotations:     b.stringMap(fuzzLabelKeys, fuzzLabelValues),
 	}
-	for range b.pick(3) {
+	if b.chance(4) {
+		m.Annotations = b.stringMap(fuzzLabelKeys, fuzzLabelValues)
+	}
+	for range b.pick(3) / 2 {
 		m.Finalizers = append(m.Finalizers, b.str(fuzzFinalizers))
 	}
 	return m
@@ -184,7 +221,7 @@ func fuzzPolicy(data []byte) *networkingv1.NetworkPolicy {
 		}
 	}
 	for range b.pick(4) {
-		np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, fuzzPolicyTypes[b.pick(len(fuzzPolicyTypes))])
+		np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyType(b.str(fuzzPolicyTypes)))
 	}
 	return np
 }
