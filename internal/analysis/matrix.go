@@ -133,12 +133,11 @@ func NamedPorts(policies []*networkingv1.NetworkPolicy, pods []*corev1.Pod) []Pr
 	for pp := range seen {
 		out = append(out, pp)
 	}
-	out = append(out, ProtoPort{Protocol: corev1.ProtocolTCP, Port: other, Other: true})
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Protocol != out[j].Protocol {
 			return out[i].Protocol < out[j].Protocol
 		}
 		return out[i].Port < out[j].Port
 	})
-	return out
+	return append(out, ProtoPort{Protocol: corev1.ProtocolTCP, Port: other, Other: true})
 }

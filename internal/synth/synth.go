@@ -158,10 +158,13 @@ func policyShape(r *rand.Rand, i int, ns string, cfg Config) *networkingv1.Netwo
 	case 4: // ipBlock with a hole, egress to the outside world
 		np.Spec = networkingv1.NetworkPolicySpec{PodSelector: sel, PolicyTypes: []networkingv1.PolicyType{out},
 			Egress: []networkingv1.NetworkPolicyEgressRule{{
-				To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{
-					CIDR:   fmt.Sprintf("10.%d.0.0/16", 128+r.IntN(4)),
-					Except: []string{fmt.Sprintf("10.%d.%d.0/24", 128+r.IntN(4), r.IntN(256))},
-				}}},
+				To: []networkingv1.NetworkPolicyPeer{{IPBlock: func() *networkingv1.IPBlock {
+					second := 128 + r.IntN(4)
+					return &networkingv1.IPBlock{
+						CIDR:   fmt.Sprintf("10.%d.0.0/16", second),
+						Except: []string{fmt.Sprintf("10.%d.%d.0/24", second, r.IntN(256))},
+					}
+				}()}},
 				Ports: []networkingv1.NetworkPolicyPort{{Protocol: tcp(), Port: port(8080)}},
 			}}}
 	case 5: // matchExpressions across namespaces in an environment
