@@ -1,0 +1,166 @@
+// Package plumbing builds the lab's network out of Linux primitives: named
+// network namespaces, veth pairs, addresses, routes and per-namespace
+// sysctls. Every operation targets a namespace the lab created; links are
+// created with both ends placed directly into lab namespaces, so nothing ever
+// appears in, or is configured on, the host's own namespace.
+package plumbing
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// NetnsDir is where named namespaces live, as `ip netns` expects them.
+const NetnsDir = "/run/netns"
+
+// NetnsPath is the bind-mount path of a named namespace.
+func NetnsPath(name string) string { return filepath.Join(NetnsDir, name) }
+
+// inNetns runs fn on an OS thread switched into the namespace at path. The
+// thread is never handed back to the Go scheduler: the goroutine exits
+// while still locked, so the runtime retires the thread and no other
+// goroutine can ever run in the wrong namespace, even if switching back
+// failed.
+func inNetns(path string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		target, err := netns.GetFromPath(path)
+		if err != nil {
+			errc <- fmt.Errorf("open netns %s: %w", path, err)
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			errc <- fmt.Errorf("enter netns %s: %w", path, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// CreateNetns creates a named network namespace with its loopback up. It
+// fails if the name exists, so two labs never share a namespace by accident.
+func CreateNetns(name string) error {
+	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// Locked and never unlocked: see inNetns.
+		runtime.LockOSThread()
+		h, err := netns.NewNamed(name)
+		if err != nil {
+			errc <- fmt.Errorf("create netns %s: %w", name, err)
+			return
+		}
+		h.Close()
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		return err
+	}
+	return inNetns(NetnsPath(name), func() error { return linkUp("lo") })
+}
+
+// DeleteNetns unmounts and removes a named namespace. The kernel frees it
+// (and the veth ends inside, taking their peers with them) once no process
+// is left in it. Deleting a namespace that does not exist is not an error.
+func DeleteNetns(name string) error {
+	p := NetnsPath(name)
+	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount %s: %w", p, err)
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// ListNetns returns the named namespaces whose names start with prefix.
+func ListNetns(prefix string) ([]string, error) {
+	entries, err := os.ReadDir(NetnsDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// NetnsInode identifies a namespace, to find processes living in it.
+func NetnsInode(path string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
+}
+
+// Sysctl writes a sysctl inside a namespace (net.* sysctls are per netns).
+func Sysctl(nsName, key, value string) error {
+	return inNetns(NetnsPath(nsName), func() error {
+		p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+		return os.WriteFile(p, []byte(value), 0o644)
+	})
+}
+
+// Do runs fn inside the namespace; fn must not start goroutines that expect
+// to stay in it.
+func Do(nsName string, fn func() error) error {
+	return inNetns(NetnsPath(nsName), fn)
+}
+
+// Listen opens a listener whose socket lives in the namespace (a socket
+// belongs to the namespace it was created in, whichever thread uses it
+// afterwards).
+func Listen(nsName, network, addr string) (net.Listener, error) {
+	var ln net.Listener
+	err := inNetns(NetnsPath(nsName), func() (err error) {
+		ln, err = net.Listen(network, addr)
+		return err
+	})
+	return ln, err
+}
+
+// ListenPacket is Listen for UDP.
+func ListenPacket(nsName, network, addr string) (net.PacketConn, error) {
+	var pc net.PacketConn
+	err := inNetns(NetnsPath(nsName), func() (err error) {
+		pc, err = net.ListenPacket(network, addr)
+		return err
+	})
+	return pc, err
+}
+
+// Dial connects from inside the namespace. addr must be an IP literal:
+// name resolution would leave the namespace's thread.
+func Dial(nsName, network, addr string, timeout time.Duration) (net.Conn, error) {
+	var c net.Conn
+	err := inNetns(NetnsPath(nsName), func() (err error) {
+		d := net.Dialer{Timeout: timeout}
+		c, err = d.Dial(network, addr)
+		return err
+	})
+	return c, err
+}
