@@ -8,6 +8,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/palisade-net/palisade/internal/lab/podexec"
 )
 
 // Exit codes, as kubectl users expect them: 0 success, 1 a negative answer
@@ -40,6 +42,13 @@ type streams struct {
 
 // Main runs the CLI and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// The binary re-executes itself to start processes inside lab pods;
+	// that path skips cobra entirely.
+	if len(args) == 2 && args[0] == podexec.Arg0 {
+		err := podexec.Main(args[1])
+		fmt.Fprintln(stderr, err)
+		return podexec.ExitCode(err)
+	}
 	s := &streams{in: stdin, out: stdout, err: stderr}
 	root := newRoot(s)
 	root.SetArgs(args)
