@@ -957,7 +957,7 @@ func morePolicyUpdateCases() []policyUpdateCase {
 				m.DeletionTimestamp = &now
 				m.Finalizers = []string{"example.com/a"}
 			})),
-			np: makeNetworkPolicyCustom(setMeta(func(m *metav1.ObjectMeta) { m.Finalizers = []string{"example.com/a", "example.com/b"} })),
+			np:   makeNetworkPolicyCustom(setMeta(func(m *metav1.ObjectMeta) { m.Finalizers = []string{"example.com/a", "example.com/b"} })),
 			want: []wantErr{forbidden("metadata.finalizers", `metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{"example.com/b"}`)},
 		},
 	}

@@ -8,6 +8,7 @@ package validation
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,7 +32,7 @@ var (
 // (cluster-scoped), name a DNS-1123 label, spec.finalizers. As on the API
 // server, a metadata.namespace is dropped rather than reported, and the
 // kubernetes.io/metadata.name label that defaulting adds is validated too
-// (so a name too long for a label value is reported twice). A subset of
+// (so a name too long for a label value fails as a label as well). A subset of
 // upstream ValidateNamespace and its create path. ns is not modified.
 func ValidateNamespace(ns *corev1.Namespace) field.ErrorList {
 	metaPath := field.NewPath("metadata")
@@ -39,9 +40,7 @@ func ValidateNamespace(ns *corev1.Namespace) field.ErrorList {
 	meta.Namespace = ""
 	if meta.Name != "" {
 		labels := make(map[string]string, len(meta.Labels)+1)
-		for k, v := range meta.Labels {
-			labels[k] = v
-		}
+		maps.Copy(labels, meta.Labels)
 		labels[corev1.LabelMetadataName] = meta.Name
 		meta.Labels = labels
 	}
@@ -61,10 +60,12 @@ func ValidateNamespace(ns *corev1.Namespace) field.ErrorList {
 // ValidatePodMeta validates a Pod for create: its ObjectMeta (namespace
 // required, name a DNS subdomain, labels, annotations) and the ports of its
 // containers and init containers (containerPort and hostPort range, name an
-// IANA_SVC_NAME unique within the container, protocol TCP/UDP/SCTP). fld is
-// where the pod's spec is, normally "spec"; nil means that. A protocol left
-// empty counts as TCP, which defaulting would have set. A subset of upstream
-// ValidatePodCreate. pod is not modified.
+// IANA_SVC_NAME unique within the container, protocol TCP/UDP/SCTP, host
+// ports unique, hostPort = containerPort on the host network). fld is where
+// the pod's spec is, normally "spec"; nil means that. Ports are defaulted
+// first, as decoding would: protocol TCP, and on the host network hostPort
+// from containerPort. A subset of upstream ValidatePodCreate. pod is not
+// modified.
 func ValidatePodMeta(pod *corev1.Pod, fld *field.Path) field.ErrorList {
 	if fld == nil {
 		fld = field.NewPath("spec")
@@ -73,8 +74,11 @@ func ValidatePodMeta(pod *corev1.Pod, fld *field.Path) field.ErrorList {
 	// PrepareForCreate owns the generation, so a client's value never counts.
 	meta := pod.ObjectMeta
 	meta.Generation = 1
+	spec := pod.Spec.DeepCopy()
+	defaultContainerPorts(spec.Containers, spec.HostNetwork)
+	defaultContainerPorts(spec.InitContainers, spec.HostNetwork)
 	errs := validateObjectMeta(&meta, true, apimachineryvalidation.NameIsDNSSubdomain, metaPath)
-	errs = append(errs, validatePodSpecPorts(&pod.Spec, fld)...)
+	errs = append(errs, validatePodSpecPorts(spec, true, fld)...)
 	if len(errs) == 0 {
 		errs = validateGenericMeta(&meta, true, metaPath)
 	}
@@ -85,21 +89,75 @@ func ValidatePodMeta(pod *corev1.Pod, fld *field.Path) field.ErrorList {
 // spec.template of a Deployment) as upstream ValidatePodTemplateSpec does:
 // labels and annotations are reported at fld.labels and fld.annotations (not
 // fld.metadata.*), container ports under fld.spec. A template has no name or
-// namespace of its own. The result is a fragment of the owning object's
-// errors; a subset of upstream.
+// namespace of its own, and its host ports are not defaulted. The result is
+// a fragment of the owning object's errors; a subset of upstream.
 func ValidatePodTemplateMeta(tmpl *corev1.PodTemplateSpec, fld *field.Path) field.ErrorList {
+	spec := tmpl.Spec.DeepCopy()
+	defaultContainerPorts(spec.Containers, false)
+	defaultContainerPorts(spec.InitContainers, false)
 	errs := validateLabels(tmpl.Labels, fld.Child("labels"))
 	errs = append(errs, validateAnnotations(tmpl.Annotations, fld.Child("annotations"))...)
-	return append(errs, validatePodSpecPorts(&tmpl.Spec, fld.Child("spec"))...)
+	return append(errs, validatePodSpecPorts(spec, false, fld.Child("spec"))...)
 }
 
-func validatePodSpecPorts(spec *corev1.PodSpec, fld *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for i := range spec.Containers {
-		errs = append(errs, validateContainerPorts(spec.Containers[i].Ports, fld.Child("containers").Index(i).Child("ports"))...)
+func defaultContainerPorts(containers []corev1.Container, hostNetwork bool) {
+	for i := range containers {
+		for j := range containers[i].Ports {
+			p := &containers[i].Ports[j]
+			if p.Protocol == "" {
+				p.Protocol = corev1.ProtocolTCP
+			}
+			if hostNetwork && p.HostPort == 0 {
+				p.HostPort = p.ContainerPort
+			}
+		}
 	}
+}
+
+// validatePodSpecPorts follows ValidatePodSpec's order: containers, their
+// host ports together, each init container with its own host ports (init
+// containers run one at a time), then the host-network rule.
+func validatePodSpecPorts(spec *corev1.PodSpec, isPod bool, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	containersPath := fld.Child("containers")
+	for i := range spec.Containers {
+		errs = append(errs, validateContainerPorts(spec.Containers[i].Ports, containersPath.Index(i).Child("ports"))...)
+	}
+	errs = append(errs, hostPortConflicts(spec.Containers, containersPath)...)
+	initPath := fld.Child("initContainers")
 	for i := range spec.InitContainers {
-		errs = append(errs, validateContainerPorts(spec.InitContainers[i].Ports, fld.Child("initContainers").Index(i).Child("ports"))...)
+		errs = append(errs, validateContainerPorts(spec.InitContainers[i].Ports, initPath.Index(i).Child("ports"))...)
+		// Upstream checks each init container as a list of one, so the
+		// reported index is always 0.
+		errs = append(errs, hostPortConflicts(spec.InitContainers[i:i+1], initPath)...)
+	}
+	if spec.HostNetwork {
+		for i, c := range spec.Containers {
+			for j, port := range c.Ports {
+				// A template may leave hostPort for the pod's defaulting.
+				if (isPod || port.HostPort != 0) && port.HostPort != port.ContainerPort {
+					errs = append(errs, field.Invalid(containersPath.Index(i).Child("ports").Index(j).Child("hostPort"), port.HostPort, "must match `containerPort` when `hostNetwork` is true"))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+func hostPortConflicts(containers []corev1.Container, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	seen := map[string]bool{}
+	for i, c := range containers {
+		for j, port := range c.Ports {
+			if port.HostPort == 0 {
+				continue
+			}
+			key := fmt.Sprintf("%s/%s/%d", port.Protocol, port.HostIP, port.HostPort)
+			if seen[key] {
+				errs = append(errs, field.Duplicate(fld.Index(i).Child("ports").Index(j).Child("hostPort"), key))
+			}
+			seen[key] = true
+		}
 	}
 	return errs
 }
@@ -132,7 +190,9 @@ func validateContainerPorts(ports []corev1.ContainerPort, fld *field.Path) field
 				errs = append(errs, field.Invalid(idxPath.Child("hostPort"), port.HostPort, msg))
 			}
 		}
-		if port.Protocol != "" && !isPortProtocol(port.Protocol) {
+		if port.Protocol == "" {
+			errs = append(errs, field.Required(idxPath.Child("protocol"), ""))
+		} else if !isPortProtocol(port.Protocol) {
 			errs = append(errs, field.NotSupported(idxPath.Child("protocol"), port.Protocol, supportedPortProtocols))
 		}
 	}

@@ -132,6 +132,39 @@ func podCases() []podCase {
 			},
 		},
 		{
+			name: "host ports are unique per pod, and per init container",
+			pod: func() *corev1.Pod {
+				p := pod("p", "default", corev1.ContainerPort{ContainerPort: 80, HostPort: 8080}, corev1.ContainerPort{ContainerPort: 81, HostPort: 8080, Protocol: "UDP"})
+				p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "d", Image: "i", Ports: []corev1.ContainerPort{
+					{ContainerPort: 82, HostPort: 8080},
+					{ContainerPort: 83, HostPort: 8080, HostIP: "10.0.0.1"},
+				}})
+				p.Spec.InitContainers = []corev1.Container{
+					{Name: "i", Image: "i", Ports: []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}}},
+					{Name: "j", Image: "i", Ports: []corev1.ContainerPort{{ContainerPort: 80, HostPort: 9000}, {ContainerPort: 81, HostPort: 9000}}},
+				}
+				return p
+			}(),
+			want: []wantErr{
+				duplicate("spec.containers[1].ports[0].hostPort", `spec.containers[1].ports[0].hostPort: Duplicate value: "TCP//8080"`),
+				// Upstream checks each init container alone, at index 0.
+				duplicate("spec.initContainers[0].ports[1].hostPort", `spec.initContainers[0].ports[1].hostPort: Duplicate value: "TCP//9000"`),
+			},
+		},
+		{
+			name: "host network",
+			pod: func() *corev1.Pod {
+				p := pod("p", "default", corev1.ContainerPort{ContainerPort: 80}, corev1.ContainerPort{ContainerPort: 81, HostPort: 82}, corev1.ContainerPort{ContainerPort: 70000})
+				p.Spec.HostNetwork = true
+				return p
+			}(),
+			want: []wantErr{
+				invalid("spec.containers[0].ports[2].containerPort", "spec.containers[0].ports[2].containerPort: Invalid value: 70000: "+portRangeRule),
+				invalid("spec.containers[0].ports[2].hostPort", "spec.containers[0].ports[2].hostPort: Invalid value: 70000: "+portRangeRule),
+				invalid("spec.containers[0].ports[1].hostPort", "spec.containers[0].ports[1].hostPort: Invalid value: 82: must match `containerPort` when `hostNetwork` is true"),
+			},
+		},
+		{
 			name: "port names are unique per container only",
 			pod: func() *corev1.Pod {
 				p := pod("p", "default", corev1.ContainerPort{ContainerPort: 80, Name: "http"})

@@ -62,3 +62,17 @@ func TestValidatePodTemplateMeta(t *testing.T) {
 		required("spec.template.spec.containers[0].ports[0].containerPort", "spec.template.spec.containers[0].ports[0].containerPort: Required value"),
 	})
 }
+
+func TestValidatePodTemplateMetaHostNetwork(t *testing.T) {
+	tmpl := &corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+		HostNetwork: true,
+		Containers: []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{
+			{ContainerPort: 80},
+			{ContainerPort: 81, HostPort: 5},
+		}}},
+	}}
+	// The pod created from it defaults hostPort; only a contradiction is an error.
+	assertErrors(t, ValidatePodTemplateMeta(tmpl, field.NewPath("spec", "template")), []wantErr{
+		invalid("spec.template.spec.containers[0].ports[1].hostPort", "spec.template.spec.containers[0].ports[1].hostPort: Invalid value: 5: must match `containerPort` when `hostNetwork` is true"),
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/operation"
 	"k8s.io/apimachinery/pkg/api/validate"
@@ -60,7 +61,7 @@ func pathSegmentName(name string, prefix bool) []string {
 
 func isStandardFinalizer(name string) bool {
 	switch name {
-	case "kubernetes", metav1.FinalizerOrphanDependents, metav1.FinalizerDeleteDependents:
+	case string(corev1.FinalizerKubernetes), metav1.FinalizerOrphanDependents, metav1.FinalizerDeleteDependents:
 		return true
 	}
 	return false

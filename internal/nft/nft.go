@@ -1,0 +1,91 @@
+// Package nft runs sigs.k8s.io/knftables against the nftables of a chosen
+// network namespace. knftables drives the nft binary; a child process
+// starts in the namespace of the thread that forks it, so every call is
+// made from a thread switched into the lab namespace. With an empty
+// namespace name (the node agent on a real host) calls run in place.
+package nft
+
+import (
+	"context"
+	"fmt"
+
+	"sigs.k8s.io/knftables"
+
+	"github.com/palisade-net/palisade/internal/lab/plumbing"
+)
+
+// Table is one nftables table in one network namespace.
+type Table struct {
+	netns string
+	nft   knftables.Interface
+}
+
+// New opens family/table in netns ("" for the current namespace).
+func New(netns string, family knftables.Family, table string) (*Table, error) {
+	t := &Table{netns: netns}
+	err := t.do(func() (err error) {
+		t.nft, err = knftables.New(family, table)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nftables in %s: %w", orHost(netns), err)
+	}
+	return t, nil
+}
+
+// FromInterface wraps an existing knftables.Interface (the fake, in tests).
+func FromInterface(i knftables.Interface) *Table { return &Table{nft: i} }
+
+func orHost(ns string) string {
+	if ns == "" {
+		return "the current namespace"
+	}
+	return "netns " + ns
+}
+
+func (t *Table) do(fn func() error) error {
+	if t.netns == "" {
+		return fn()
+	}
+	return plumbing.Do(t.netns, fn)
+}
+
+// NewTransaction starts a transaction for this table.
+func (t *Table) NewTransaction() *knftables.Transaction { return t.nft.NewTransaction() }
+
+// Run applies a transaction atomically: all of it or nothing.
+func (t *Table) Run(ctx context.Context, tx *knftables.Transaction) error {
+	return t.do(func() error { return t.nft.Run(ctx, tx) })
+}
+
+// Check validates a transaction without applying it.
+func (t *Table) Check(ctx context.Context, tx *knftables.Transaction) error {
+	return t.do(func() error { return t.nft.Check(ctx, tx) })
+}
+
+// List lists objects of a type ("chains", "sets", "maps").
+func (t *Table) List(ctx context.Context, objectType string) (out []string, err error) {
+	err = t.do(func() (err error) {
+		out, err = t.nft.List(ctx, objectType)
+		return err
+	})
+	return out, err
+}
+
+// ListRules lists a chain's rules.
+func (t *Table) ListRules(ctx context.Context, chain string) (out []*knftables.Rule, err error) {
+	err = t.do(func() (err error) {
+		out, err = t.nft.ListRules(ctx, chain)
+		return err
+	})
+	return out, err
+}
+
+// ListElements lists a set's or map's elements.
+func (t *Table) ListElements(ctx context.Context, objectType, name string) (out []*knftables.Element, err error) {
+	err = t.do(func() (err error) {
+		out, err = t.nft.ListElements(ctx, objectType, name)
+		return err
+	})
+	return out, err
+}
