@@ -3,12 +3,18 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-net/palisade/internal/lab"
+	"github.com/palisade-net/palisade/internal/lab/images"
 	"github.com/palisade-net/palisade/internal/lab/podexec"
 )
 
@@ -49,6 +55,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return podexec.ExitCode(err)
 	}
+	if len(args) >= 2 && args[0] == lab.RuntimeArg0 {
+		return runRuntime(args[1], args[2:], stdout, stderr)
+	}
 	s := &streams{in: stdin, out: stdout, err: stderr}
 	root := newRoot(s)
 	root.SetArgs(args)
@@ -87,6 +96,35 @@ or a 'kubectl get -A -o yaml' dump) and needs no cluster:
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.AddCommand(newValidate(s), newCheck(s), newMatrix(s), newVersion(s))
+	root.AddGroup(&cobra.Group{ID: "analysis", Title: "Offline analysis (manifests in, verdicts out; no root needed):"},
+		&cobra.Group{ID: "lab", Title: "The lab (a cluster on this machine; kubectl's verbs; needs root):"})
+	for _, c := range []*cobra.Command{newValidate(s), newCheck(s), newMatrix(s)} {
+		c.GroupID = "analysis"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{newLab(s), newApply(s, false), newApply(s, true), newDelete(s), newGet(s), newDescribe(s),
+		newExec(s), newLogs(s), newRun(s), newExpose(s), newLabel(s), newWait(s)} {
+		c.GroupID = "lab"
+		root.AddCommand(c)
+	}
+	root.AddCommand(newVersion(s))
 	return root
+}
+
+// runRuntime serves a built-in image runtime inside a pod until it is
+// signalled, and maps its end to an exit code like the real image's.
+func runRuntime(name string, args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := images.Run(ctx, name, args, os.Environ(), stdout, stderr)
+	var ee *images.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.Code
+	default:
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 }

@@ -84,7 +84,9 @@ func (e *NotFoundError) Error() string {
 func Supported() []string {
 	var out []string
 	for _, s := range catalog() {
-		out = append(out, fmt.Sprintf("%-48s %s", s.pattern, s.describe))
+		if !s.hidden {
+			out = append(out, fmt.Sprintf("%-48s %s", s.pattern, s.describe))
+		}
 	}
 	return out
 }
@@ -92,7 +94,9 @@ func Supported() []string {
 func supportedNames() []string {
 	var out []string
 	for _, s := range catalog() {
-		out = append(out, s.short)
+		if !s.hidden {
+			out = append(out, s.short)
+		}
 	}
 	return out
 }

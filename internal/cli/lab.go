@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-net/palisade/internal/lab"
+	"github.com/palisade-net/palisade/internal/lab/state"
+)
+
+// labError turns the lab's well-known conditions into one line that says
+// what to do.
+func labError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, lab.ErrNotRoot), errors.Is(err, lab.ErrDown):
+		return fail(exitNo, "error: %v", err)
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return fail(exitNo, "error: %v", err)
+}
+
+func newLab(s *streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Run a Kubernetes-shaped cluster on this machine, with real pods and packets",
+		Long: `The lab is a whole cluster on one Linux machine, made of network namespaces:
+one per node (the router where service and policy rules live) and one per
+pod, joined by veth pairs. Containers are real processes; services are DNAT
+rules like kube-proxy's; DNS is a resolver pod in kube-system.
+
+The lab never adds routes, addresses or firewall rules to the machine's own
+namespace and never sends a packet outside its namespaces. It needs root.
+
+Then drive it with kubectl's verbs: palisade apply -f, get, describe, exec,
+logs, run, expose, label, wait, delete.`,
+	}
+	cmd.AddCommand(newLabUp(s), newLabDown(s), newLabStatus(s), newLabDaemon(s))
+	return cmd
+}
+
+func newLabUp(s *streams) *cobra.Command {
+	opts := lab.UpOptions{}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the lab (idempotent)",
+		Example: `  sudo palisade lab up
+  sudo palisade lab up --nodes 2 --ip-family dual`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			opts.Progress = s.err
+			start := time.Now()
+			if err := lab.Up(lab.Dir(), opts); err != nil {
+				return labError(err)
+			}
+			fmt.Fprintf(s.err, "lab is up (%.1fs); try: palisade get pods -A\n", time.Since(start).Seconds())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&opts.Name, "name", "lab", "lab name (prefix of its network namespaces)")
+	cmd.Flags().IntVar(&opts.Nodes, "nodes", 1, "number of nodes")
+	cmd.Flags().StringVar(&opts.IPFamily, "ip-family", "ipv4", "ipv4, ipv6 or dual (dual gives pods and services both; DNS then answers AAAA too)")
+	return cmd
+}
+
+func newLabDown(s *streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Remove every namespace, link, table, process and file the lab made",
+		Long: `Down works without the daemon and without the state file: it finds the lab's
+network namespaces by name and the processes by the namespace they live in,
+so it also cleans up after a crash or a SIGKILL.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return labError(lab.Down(lab.Dir(), s.err))
+		},
+	}
+}
+
+func newLabStatus(s *streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the lab's nodes, daemon and pods",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			c := lab.NewClient(lab.Dir())
+			st, err := c.State()
+			if err != nil {
+				return labError(err)
+			}
+			daemon := "running"
+			if !c.Alive() {
+				daemon = "not running (the next palisade command restarts it)"
+			}
+			fmt.Fprintf(s.out, "lab %q: %d node(s), %s, daemon %s\n", st.Config.Name, len(st.Nodes), st.Config.IPFamily, daemon)
+			tw := tabwriter.NewWriter(s.out, 0, 8, 3, ' ', 0)
+			fmt.Fprintln(tw, "NODE\tNETNS\tADDRESS\tPOD CIDRS\tPODS")
+			for _, n := range st.Nodes {
+				count := 0
+				for _, rt := range st.Runtime {
+					if rt.Node == n.Name {
+						count++
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s, %s\t%s, %s\t%d\n", n.Name, n.Netns, n.IPv4, n.IPv6, n.PodCIDR, n.PodCIDR6, count)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newLabDaemon(s *streams) *cobra.Command {
+	var cfg state.Config
+	var dir string
+	cmd := &cobra.Command{
+		Use:    "daemon",
+		Short:  "Run the lab daemon in the foreground (started by 'lab up')",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			log := slog.New(slog.NewTextHandler(s.err, nil))
+			cfg.Created = time.Now()
+			d, err := lab.NewDaemon(dir, &cfg, log)
+			if err != nil {
+				log.Error("lab daemon failed to start", "err", err)
+				return fail(exitNo, "error: %v", err)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log.Info("lab daemon serving", "dir", dir, "pid", os.Getpid())
+			return d.Serve(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", lab.Dir(), "lab directory")
+	cmd.Flags().StringVar(&cfg.Name, "name", "lab", "lab name")
+	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 1, "number of nodes")
+	cmd.Flags().StringVar(&cfg.IPFamily, "ip-family", "dual", "ipv4, ipv6 or dual")
+	return cmd
+}

@@ -1,0 +1,512 @@
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/palisade-net/palisade/internal/lab/state"
+	"github.com/palisade-net/palisade/internal/validation"
+	"github.com/palisade-net/palisade/internal/workload"
+)
+
+// WireObject carries one typed object over the daemon's socket.
+type WireObject struct {
+	Kind string          `json:"kind"`
+	Data json.RawMessage `json:"data"`
+}
+
+// Encode wraps a typed object.
+func Encode(kind string, obj runtime.Object) (WireObject, error) {
+	b, err := json.Marshal(obj)
+	return WireObject{Kind: kind, Data: b}, err
+}
+
+// Decode unwraps a typed object.
+func (w WireObject) Decode() (metav1.Object, error) {
+	var obj metav1.Object
+	switch w.Kind {
+	case "Namespace":
+		obj = &corev1.Namespace{}
+	case "Pod":
+		obj = &corev1.Pod{}
+	case "Service":
+		obj = &corev1.Service{}
+	case "NetworkPolicy":
+		obj = &networkingv1.NetworkPolicy{}
+	case "Deployment":
+		obj = &appsv1.Deployment{}
+	case "ReplicaSet":
+		obj = &appsv1.ReplicaSet{}
+	case "StatefulSet":
+		obj = &appsv1.StatefulSet{}
+	case "DaemonSet":
+		obj = &appsv1.DaemonSet{}
+	case "Job":
+		obj = &batchv1.Job{}
+	case "CronJob":
+		obj = &batchv1.CronJob{}
+	default:
+		return nil, fmt.Errorf("the lab does not store kind %q", w.Kind)
+	}
+	if err := json.Unmarshal(w.Data, obj); err != nil {
+		return nil, fmt.Errorf("%s: %w", w.Kind, err)
+	}
+	return obj, nil
+}
+
+// ApplyRequest applies (or creates) objects, all or nothing.
+type ApplyRequest struct {
+	Objects []WireObject `json:"objects"`
+	Create  bool         `json:"create"`
+}
+
+// Response is what every mutating call answers: kubectl-style lines, or an
+// error that changed nothing.
+type Response struct {
+	Lines []string `json:"lines,omitempty"`
+	Error string   `json:"error,omitempty"`
+	// NotFound marks errors kubectl reports as NotFound.
+	NotFound bool `json:"notFound,omitempty"`
+}
+
+// store returns the map holding objects of a kind.
+func (c *Controller) store(kind string) reflect.Value {
+	switch kind {
+	case "Namespace":
+		return reflect.ValueOf(c.st.Namespaces)
+	case "Pod":
+		return reflect.ValueOf(c.st.Pods)
+	case "Service":
+		return reflect.ValueOf(c.st.Services)
+	case "NetworkPolicy":
+		return reflect.ValueOf(c.st.Policies)
+	case "Deployment":
+		return reflect.ValueOf(c.st.Deployments)
+	case "ReplicaSet":
+		return reflect.ValueOf(c.st.ReplicaSets)
+	case "StatefulSet":
+		return reflect.ValueOf(c.st.StatefulSets)
+	case "DaemonSet":
+		return reflect.ValueOf(c.st.DaemonSets)
+	case "Job":
+		return reflect.ValueOf(c.st.Jobs)
+	case "CronJob":
+		return reflect.ValueOf(c.st.CronJobs)
+	}
+	return reflect.Value{}
+}
+
+func objKey(kind string, o metav1.Object) string {
+	if kind == "Namespace" {
+		return o.GetName()
+	}
+	return state.Key(o.GetNamespace(), o.GetName())
+}
+
+func (c *Controller) get(kind, key string) metav1.Object {
+	m := c.store(kind)
+	if !m.IsValid() {
+		return nil
+	}
+	v := m.MapIndex(reflect.ValueOf(key))
+	if !v.IsValid() || v.IsNil() {
+		return nil
+	}
+	return v.Interface().(metav1.Object)
+}
+
+func (c *Controller) put(kind, key string, o metav1.Object) {
+	c.store(kind).SetMapIndex(reflect.ValueOf(key), reflect.ValueOf(o))
+}
+
+func (c *Controller) remove(kind, key string) {
+	c.store(kind).SetMapIndex(reflect.ValueOf(key), reflect.Value{})
+}
+
+// validate is the API server's check for a create or an update, with its
+// defaulting applied first.
+func validate(kind string, obj, old metav1.Object) field.ErrorList {
+	switch o := obj.(type) {
+	case *networkingv1.NetworkPolicy:
+		validation.DefaultNetworkPolicy(o)
+		if old != nil {
+			return validation.ValidateNetworkPolicyUpdate(o, old.(*networkingv1.NetworkPolicy))
+		}
+		return validation.ValidateNetworkPolicy(o)
+	case *corev1.Namespace:
+		return validation.ValidateNamespace(o)
+	case *corev1.Pod:
+		return validation.ValidatePodMeta(o, field.NewPath("spec"))
+	case *corev1.Service:
+		return validation.ValidateService(o)
+	default:
+		if _, err := workload.Expand(obj.(runtime.Object), workload.Options{}); err != nil {
+			return field.ErrorList{field.Invalid(field.NewPath("spec"), "", err.Error())}
+		}
+	}
+	return nil
+}
+
+// invalidMessage is kubectl's text for a rejected object.
+func invalidMessage(kind, name string, errs field.ErrorList) string {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	if len(msgs) == 1 {
+		return fmt.Sprintf("The %s %q is invalid: %s", kind, name, msgs[0])
+	}
+	return fmt.Sprintf("The %s %q is invalid: \n* %s", kind, name, strings.Join(msgs, "\n* "))
+}
+
+// Apply validates every object, then stores them all and reconciles. One
+// invalid object rejects the whole request: nothing is half-applied.
+func (c *Controller) Apply(req ApplyRequest) Response {
+	type item struct {
+		kind, key string
+		obj, old  metav1.Object
+	}
+	var items []item
+	for _, w := range req.Objects {
+		obj, err := w.Decode()
+		if err != nil {
+			return Response{Error: err.Error()}
+		}
+		k, _ := KindOf(w.Kind)
+		if k.Namespaced && obj.GetNamespace() == "" {
+			obj.SetNamespace("default")
+		}
+		if !k.Namespaced {
+			obj.SetNamespace("")
+		}
+		key := objKey(w.Kind, obj)
+		old := c.get(w.Kind, key)
+		if old != nil && req.Create {
+			return Response{Error: fmt.Sprintf("Error from server (AlreadyExists): error when creating: %s %q already exists", k.Resource, obj.GetName())}
+		}
+		if errs := validate(w.Kind, obj, old); len(errs) > 0 {
+			return Response{Error: invalidMessage(w.Kind, obj.GetName(), errs)}
+		}
+		if k.Namespaced {
+			if ns, ok := c.st.Namespaces[obj.GetNamespace()]; ok && ns.DeletionTimestamp != nil {
+				return Response{Error: fmt.Sprintf("Error from server (Forbidden): %s %q is forbidden: unable to create new content in namespace %s because it is being terminated", k.Resource, obj.GetName(), obj.GetNamespace())}
+			}
+		}
+		items = append(items, item{kind: w.Kind, key: key, obj: obj, old: old})
+	}
+	var lines []string
+	for _, it := range items {
+		k, _ := KindOf(it.kind)
+		verb := "created"
+		if it.old != nil {
+			verb = "configured"
+			if sameSpec(it.obj, it.old) {
+				verb = "unchanged"
+			}
+			it.obj.SetUID(it.old.GetUID())
+			it.obj.SetCreationTimestamp(it.old.GetCreationTimestamp())
+			it.obj.SetGeneration(it.old.GetGeneration())
+			if verb == "configured" {
+				it.obj.SetGeneration(it.old.GetGeneration() + 1)
+			}
+		} else {
+			it.obj.SetUID(newUID(it.kind, it.obj.GetNamespace(), it.obj.GetName(), c.clock()))
+			it.obj.SetCreationTimestamp(c.now())
+			it.obj.SetGeneration(1)
+		}
+		lines = append(lines, fmt.Sprintf("%s/%s %s", k.Qualified(), it.obj.GetName(), verb))
+		if verb == "unchanged" {
+			continue
+		}
+		c.prepare(it.kind, it.obj, it.old)
+		c.put(it.kind, it.key, it.obj)
+		if k.Namespaced {
+			c.ensureNamespace(it.obj.GetNamespace())
+		}
+	}
+	if err := c.reconcile(); err != nil {
+		lines = append(lines, "warning: "+err.Error())
+	}
+	return Response{Lines: lines}
+}
+
+// sameSpec compares what a user controls: labels, annotations and spec.
+func sameSpec(a, b metav1.Object) bool {
+	if !apiequality.Semantic.DeepEqual(a.GetLabels(), b.GetLabels()) || !apiequality.Semantic.DeepEqual(a.GetAnnotations(), b.GetAnnotations()) {
+		return false
+	}
+	spec := func(o metav1.Object) any {
+		v := reflect.ValueOf(o).Elem().FieldByName("Spec")
+		if !v.IsValid() {
+			return nil
+		}
+		return v.Interface()
+	}
+	return apiequality.Semantic.DeepEqual(spec(a), spec(b))
+}
+
+// prepare fills what the API server would: the automatic namespace label,
+// a pod's status carried over, a service's cluster IP.
+func (c *Controller) prepare(kind string, obj, old metav1.Object) {
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		if o.Labels == nil {
+			o.Labels = map[string]string{}
+		}
+		o.Labels["kubernetes.io/metadata.name"] = o.Name
+		o.Status.Phase = corev1.NamespaceActive
+	case *corev1.Pod:
+		o.Status = corev1.PodStatus{}
+		if old != nil {
+			// Only labels and annotations of a running pod change in place.
+			p := old.(*corev1.Pod)
+			p.Labels, p.Annotations = o.Labels, o.Annotations
+			*o = *p
+		}
+	case *corev1.Service:
+		if old != nil {
+			o.Spec.ClusterIP, o.Spec.ClusterIPs = old.(*corev1.Service).Spec.ClusterIP, old.(*corev1.Service).Spec.ClusterIPs
+		}
+		c.allocClusterIP(o)
+	}
+	if ro, ok := obj.(runtime.Object); ok {
+		k, _ := KindOf(kind)
+		gv := "v1"
+		if k.Group != "" {
+			gv = k.Group + "/v1"
+		}
+		ro.GetObjectKind().SetGroupVersionKind(gvk(gv, kind))
+	}
+}
+
+// DeleteRequest deletes by name, by selector or all of a kind.
+type DeleteRequest struct {
+	Kind           string   `json:"kind"`
+	Namespace      string   `json:"namespace"`
+	AllNamespaces  bool     `json:"allNamespaces,omitempty"`
+	Names          []string `json:"names,omitempty"`
+	Selector       string   `json:"selector,omitempty"`
+	All            bool     `json:"all,omitempty"`
+	IgnoreNotFound bool     `json:"ignoreNotFound,omitempty"`
+}
+
+// Delete removes objects and everything that hangs off them.
+func (c *Controller) Delete(reqs []DeleteRequest) Response {
+	var lines, missing []string
+	type target struct{ kind, key, name string }
+	var targets []target
+	for _, r := range reqs {
+		k, err := LookupKind(r.Kind)
+		if err != nil {
+			return Response{Error: "error: " + err.Error()}
+		}
+		ns := r.Namespace
+		if ns == "" {
+			ns = "default"
+		}
+		if len(r.Names) > 0 {
+			for _, n := range r.Names {
+				key := n
+				if k.Namespaced {
+					key = state.Key(ns, n)
+				}
+				if c.get(k.Kind, key) == nil {
+					if !r.IgnoreNotFound {
+						missing = append(missing, fmt.Sprintf("Error from server (NotFound): %s %q not found", k.Qualified(), n))
+					}
+					continue
+				}
+				targets = append(targets, target{k.Kind, key, n})
+			}
+			continue
+		}
+		sel, err := labels.Parse(r.Selector)
+		if err != nil {
+			return Response{Error: "error: " + err.Error()}
+		}
+		m := c.store(k.Kind)
+		var keys []string
+		for _, kv := range m.MapKeys() {
+			keys = append(keys, kv.String())
+		}
+		sort.Strings(keys)
+		for _, key := range keys {
+			o := c.get(k.Kind, key)
+			if k.Namespaced && !r.AllNamespaces && o.GetNamespace() != ns {
+				continue
+			}
+			if !sel.Matches(labels.Set(o.GetLabels())) {
+				continue
+			}
+			targets = append(targets, target{k.Kind, key, o.GetName()})
+		}
+		if len(targets) == 0 && !r.IgnoreNotFound {
+			lines = append(lines, fmt.Sprintf("No resources found in %s namespace.", ns))
+		}
+	}
+	for _, t := range targets {
+		k, _ := KindOf(t.kind)
+		if c.get(t.kind, t.key) == nil {
+			continue // deleted earlier in this request (e.g. by its namespace)
+		}
+		c.deleteObject(t.kind, t.key)
+		lines = append(lines, fmt.Sprintf("%s %q deleted", k.Qualified(), t.name))
+	}
+	if err := c.reconcile(); err != nil {
+		lines = append(lines, "warning: "+err.Error())
+	}
+	resp := Response{Lines: lines}
+	if len(missing) > 0 {
+		resp.Error = strings.Join(missing, "\n")
+		resp.NotFound = true
+	}
+	return resp
+}
+
+func (c *Controller) deleteObject(kind, key string) {
+	obj := c.get(kind, key)
+	switch kind {
+	case "Namespace":
+		// Everything in the namespace goes with it.
+		for _, k := range Kinds {
+			if !k.Namespaced || k.Kind == "Event" {
+				continue
+			}
+			m := c.store(k.Kind)
+			for _, kv := range m.MapKeys() {
+				if o := c.get(k.Kind, kv.String()); o != nil && o.GetNamespace() == obj.GetName() {
+					c.deleteObject(k.Kind, kv.String())
+				}
+			}
+		}
+	case "Pod":
+		c.stopPod(key)
+		c.tombstones[key] = true
+	case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job":
+		// Their pods go at the next reconcile: nobody wants them any more.
+	case "Service":
+		c.releaseClusterIP(obj.(*corev1.Service))
+	}
+	c.remove(kind, key)
+}
+
+// LabelRequest sets or removes labels ("key-" removes).
+type LabelRequest struct {
+	Kind      string            `json:"kind"`
+	Namespace string            `json:"namespace"`
+	Names     []string          `json:"names"`
+	Selector  string            `json:"selector,omitempty"`
+	All       bool              `json:"all,omitempty"`
+	Set       map[string]string `json:"set"`
+	Remove    []string          `json:"remove"`
+	Overwrite bool              `json:"overwrite"`
+}
+
+// Label changes labels in place, as `kubectl label` does.
+func (c *Controller) Label(r LabelRequest) Response {
+	k, err := LookupKind(r.Kind)
+	if err != nil {
+		return Response{Error: "error: " + err.Error()}
+	}
+	ns := r.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	var keys []string
+	if len(r.Names) > 0 {
+		for _, n := range r.Names {
+			key := n
+			if k.Namespaced {
+				key = state.Key(ns, n)
+			}
+			if c.get(k.Kind, key) == nil {
+				return Response{Error: fmt.Sprintf("Error from server (NotFound): %s %q not found", k.Resource, n), NotFound: true}
+			}
+			keys = append(keys, key)
+		}
+	} else {
+		sel, err := labels.Parse(r.Selector)
+		if err != nil {
+			return Response{Error: "error: " + err.Error()}
+		}
+		m := c.store(k.Kind)
+		for _, kv := range m.MapKeys() {
+			o := c.get(k.Kind, kv.String())
+			if (!k.Namespaced || o.GetNamespace() == ns) && sel.Matches(labels.Set(o.GetLabels())) {
+				keys = append(keys, kv.String())
+			}
+		}
+		sort.Strings(keys)
+	}
+	// Check everything first: one refusal changes nothing.
+	for _, key := range keys {
+		o := c.get(k.Kind, key)
+		for lk, lv := range r.Set {
+			if cur, ok := o.GetLabels()[lk]; ok && cur != lv && !r.Overwrite {
+				return Response{Error: fmt.Sprintf("error: '%s' already has a value (%s), and --overwrite is false", lk, cur)}
+			}
+		}
+		next := labels.Set{}
+		for lk, lv := range o.GetLabels() {
+			next[lk] = lv
+		}
+		for lk, lv := range r.Set {
+			next[lk] = lv
+		}
+		if errs := validateLabels(next); len(errs) > 0 {
+			return Response{Error: invalidMessage(k.Kind, o.GetName(), errs)}
+		}
+	}
+	var lines []string
+	for _, key := range keys {
+		o := c.get(k.Kind, key)
+		next := map[string]string{}
+		for lk, lv := range o.GetLabels() {
+			next[lk] = lv
+		}
+		changed := false
+		for lk, lv := range r.Set {
+			if next[lk] != lv {
+				changed = true
+			}
+			next[lk] = lv
+		}
+		for _, lk := range r.Remove {
+			if _, ok := next[lk]; ok {
+				changed = true
+			}
+			delete(next, lk)
+		}
+		if k.Kind == "Namespace" {
+			next["kubernetes.io/metadata.name"] = o.GetName()
+		}
+		o.SetLabels(next)
+		verb := "labeled"
+		if !changed {
+			verb = "not labeled"
+		}
+		lines = append(lines, fmt.Sprintf("%s/%s %s", k.Qualified(), o.GetName(), verb))
+	}
+	if err := c.reconcile(); err != nil {
+		lines = append(lines, "warning: "+err.Error())
+	}
+	return Response{Lines: lines}
+}
+
+func validateLabels(l labels.Set) field.ErrorList {
+	return metav1validation.ValidateLabels(l, field.NewPath("metadata", "labels"))
+}

@@ -1,0 +1,85 @@
+// Package lab is a Kubernetes-shaped cluster on one machine: nodes and pods
+// are network namespaces joined by veth pairs, containers are real
+// processes, services are DNAT rules in the node namespaces and DNS is a
+// real resolver pod. This file fixes where everything lives and what it is
+// called, so that `lab down` can find it all again after a crash.
+package lab
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultDir is where the lab keeps its state unless PALISADE_LAB_DIR says
+// otherwise.
+const DefaultDir = "/var/lib/palisade/lab"
+
+// Dir returns the lab directory in force.
+func Dir() string {
+	if d := os.Getenv("PALISADE_LAB_DIR"); d != "" {
+		return d
+	}
+	return DefaultDir
+}
+
+// Paths names the files of one lab.
+type Paths struct{ Dir string }
+
+func (p Paths) Socket() string  { return filepath.Join(p.Dir, "daemon.sock") }
+func (p Paths) PIDFile() string { return filepath.Join(p.Dir, "daemon.pid") }
+func (p Paths) Log() string     { return filepath.Join(p.Dir, "daemon.log") }
+func (p Paths) Toolbox() string { return filepath.Join(p.Dir, "toolbox") }
+func (p Paths) DNSRecords() string {
+	return filepath.Join(p.Dir, "dns", "records.json")
+}
+
+// PodDir holds a pod's resolv.conf, hosts and hostname.
+func (p Paths) PodDir(namespace, name string) string {
+	return filepath.Join(p.Dir, "pods", namespace+"_"+name)
+}
+
+// LogFile is where a container's stdout and stderr go.
+func (p Paths) LogFile(namespace, pod, container string) string {
+	return filepath.Join(p.Dir, "logs", fmt.Sprintf("%s_%s_%s.log", namespace, pod, container))
+}
+
+// Prefix starts every network namespace of the lab named name, so that
+// cleanup can find them without any state.
+func Prefix(labName string) string { return "pal-" + labName + "-" }
+
+// NodeNetns names a node's namespace.
+func NodeNetns(labName string, index int) string {
+	return fmt.Sprintf("%snode%d", Prefix(labName), index)
+}
+
+// FabricNetns names the namespace that joins the nodes.
+func FabricNetns(labName string) string { return Prefix(labName) + "fabric" }
+
+// PodNetns names a pod's namespace: short and stable, whatever the pod's
+// name length, and different for a pod recreated under the same name
+// (generation), so a dying namespace never collides with its successor.
+func PodNetns(labName, namespace, name string, generation int) string {
+	return Prefix(labName) + "p" + shortHash(fmt.Sprintf("%s/%s/%d", namespace, name, generation), 10)
+}
+
+// HostVeth names the node-side end of a pod's veth (at most 15 bytes).
+func HostVeth(namespace, name string, generation int) string {
+	return "pv" + shortHash(fmt.Sprintf("%s/%s/%d", namespace, name, generation), 10)
+}
+
+func shortHash(s string, n int) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])[:n]
+}
+
+// ValidName restricts lab names to what fits in namespace and file names.
+func ValidName(name string) error {
+	if name == "" || len(name) > 20 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		return fmt.Errorf("lab name %q: use 1 to 20 lowercase letters and digits", name)
+	}
+	return nil
+}
