@@ -9,6 +9,20 @@ STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# The lab's pods run busybox applets, netcat-openbsd and curl; services and
+# policies are nftables rules. Install what is missing (as root, Debian).
+need=()
+{ command -v nft || [ -x /usr/sbin/nft ]; } >/dev/null || need+=(nftables)
+command -v busybox >/dev/null || need+=(busybox)
+command -v nc.openbsd >/dev/null || need+=(netcat-openbsd)
+command -v curl >/dev/null || need+=(curl)
+command -v ip >/dev/null || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  step "installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*'))
 if [ -n "$unformatted" ]; then
@@ -26,3 +40,9 @@ go run "$STATICCHECK" ./...
 
 step "go test"
 go test -count=1 ./...
+
+step "no network namespace left behind"
+left=$(ip netns list 2>/dev/null | grep -E '^(pal-|pltest-|pxtest-)' || true)
+if [ -n "$left" ]; then
+  echo "tests leaked network namespaces:"; echo "$left"; exit 1
+fi

@@ -195,26 +195,28 @@ func (c *Controller) reconcile() error {
 			delete(c.st.Pods, k)
 		}
 	}
-	// Create the missing ones.
+	// Create the missing ones, and give every wanted pod its sandbox.
 	for _, k := range state.SortedKeys(want) {
-		p := want[k]
-		if existing, ok := c.st.Pods[k]; ok {
-			// Keep live state; a workload's template labels flow into its
-			// pods only through new pods, as with real controllers.
-			_ = existing
+		p, exists := c.st.Pods[k]
+		if !exists {
+			p = want[k].DeepCopy()
+			if p.UID == "" {
+				p.UID = newUID("Pod", p.Namespace, p.Name, c.clock())
+			}
+			p.CreationTimestamp = c.now()
+			c.ensureNamespace(p.Namespace)
+			c.st.Pods[k] = p
+		}
+		if c.st.Runtime[k] != nil {
 			continue
 		}
-		p = p.DeepCopy()
-		if p.UID == "" {
-			p.UID = newUID("Pod", p.Namespace, p.Name, c.clock())
-		}
-		p.CreationTimestamp = c.now()
-		c.ensureNamespace(p.Namespace)
-		c.st.Pods[k] = p
 		if err := c.startPod(p); err != nil {
 			p.Status.Phase = corev1.PodPending
-			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: err.Error()}}
-			c.event(p, corev1.EventTypeWarning, "FailedCreatePodSandBox", err.Error())
+			msg := err.Error()
+			if len(p.Status.Conditions) == 0 || p.Status.Conditions[0].Message != msg {
+				c.event(p, corev1.EventTypeWarning, "FailedCreatePodSandBox", msg)
+			}
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: msg}}
 		}
 	}
 	c.restartCrashed()

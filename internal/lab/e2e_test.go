@@ -1,0 +1,373 @@
+package lab_test
+
+// End-to-end tests of the lab through the public CLI, as a user drives it:
+// a real palisade binary, real namespaces, real processes and packets. Each
+// test makes its own lab (own directory and namespace prefix) and takes it
+// down again, even on failure.
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var palisade string // the binary under test, built once by TestMain
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() == 0 {
+		dir, err := os.MkdirTemp("", "palisade-e2e-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		palisade = filepath.Join(dir, "palisade")
+		build := exec.Command("go", "build", "-o", palisade, "github.com/palisade-net/palisade/cmd/palisade")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building palisade:", err)
+			os.Exit(1)
+		}
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+type labT struct {
+	t   testing.TB
+	dir string
+}
+
+// newLab brings a lab up and registers its teardown.
+func newLab(t testing.TB, args ...string) *labT {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the lab needs root (network namespaces)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft is not installed (hack/test.sh installs nftables)")
+	}
+	l := &labT{t: t, dir: t.TempDir()}
+	name := fmt.Sprintf("e%d", time.Now().UnixNano()%1000000)
+	t.Cleanup(func() {
+		if _, errs, code := l.run("lab", "down"); code != 0 {
+			t.Errorf("lab down: %s", errs)
+		}
+		if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "pal-"+name+"-") {
+			t.Errorf("lab down left namespaces behind:\n%s", out)
+		}
+	})
+	l.must(append([]string{"lab", "up", "--name", name}, args...)...)
+	return l
+}
+
+func (l *labT) run(args ...string) (stdout, stderr string, code int) {
+	return l.runIn("", args...)
+}
+
+func (l *labT) runIn(stdin string, args ...string) (stdout, stderr string, code int) {
+	cmd := exec.Command(palisade, args...)
+	cmd.Env = append(os.Environ(), "PALISADE_LAB_DIR="+l.dir)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		l.t.Fatalf("palisade %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func (l *labT) must(args ...string) string {
+	l.t.Helper()
+	out, errs, code := l.run(args...)
+	if code != 0 {
+		l.t.Fatalf("palisade %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+func (l *labT) apply(manifest string) {
+	l.t.Helper()
+	out, errs, code := l.runIn(manifest, "apply", "-f", "-")
+	if code != 0 {
+		l.t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+const servers = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: porter
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        args: [porter]
+        env:
+        - {name: SERVE_PORT_80, value: hello-80}
+        ports:
+        - {containerPort: 80, name: http}
+        - {containerPort: 80, protocol: UDP, name: udp}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports:
+  - {name: tcp, port: 8080, targetPort: http}
+  - {name: udp, port: 8080, targetPort: udp, protocol: UDP}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, labels: {app: client}}
+spec:
+  containers:
+  - {name: c, image: busybox:1.36, command: [sleep, "3600"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: prober, labels: {app: prober}}
+spec:
+  containers:
+  - {name: a, image: registry.k8s.io/e2e-test-images/agnhost:2.53, args: [pause]}
+`
+
+// field reads one value with -o jsonpath.
+func (l *labT) field(args ...string) string {
+	l.t.Helper()
+	return strings.TrimSpace(l.must(args...))
+}
+
+func TestLabPodsServicesDNS(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		v6    bool
+		nodes int
+	}{
+		{"ipv4-one-node", nil, false, 1},
+		{"dual-two-nodes", []string{"--nodes", "2", "--ip-family", "dual"}, true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t, tc.args...)
+			l.apply(servers)
+			l.must("wait", "--for=condition=Ready", "pods", "--all", "--timeout=20s")
+			wide := l.must("get", "pods", "-o", "wide")
+			if tc.nodes == 2 && (!strings.Contains(wide, "node-1") || !strings.Contains(wide, "node-2")) {
+				t.Fatalf("pods should spread over both nodes:\n%s", wide)
+			}
+			svcIPs := strings.Fields(l.field("get", "svc", "web", "-o", "jsonpath={.spec.clusterIPs[*]}"))
+			podIPs := strings.Fields(l.field("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.podIPs[*].ip}"))
+			if want := map[bool]int{false: 2, true: 4}[tc.v6]; len(podIPs) != want {
+				t.Fatalf("pod IPs %v, want %d", podIPs, want)
+			}
+			targets := []string{"web", "web.default.svc.cluster.local"}
+			for _, ip := range svcIPs {
+				targets = append(targets, ip)
+			}
+			for _, target := range targets {
+				host := target
+				if strings.Contains(host, ":") {
+					host = "[" + host + "]"
+				}
+				out, errs, code := l.run("exec", "client", "--", "wget", "-qO-", "--timeout=3", "http://"+host+":8080/")
+				if code != 0 || !strings.Contains(out, "hello-80") {
+					t.Errorf("client -> %s:8080 (service): exit %d, %q %s", target, code, out, errs)
+				}
+			}
+			for _, ip := range podIPs {
+				host := ip
+				if strings.Contains(ip, ":") {
+					host = "[" + ip + "]"
+				}
+				out, errs, code := l.run("exec", "client", "--", "wget", "-qO-", "--timeout=3", "http://"+host+":80/")
+				if code != 0 || !strings.Contains(out, "hello-80") {
+					t.Errorf("client -> pod %s: exit %d, %q %s", ip, code, out, errs)
+				}
+			}
+			// UDP through the service, with agnhost's own probe.
+			if _, errs, code := l.run("exec", "prober", "--", "/agnhost", "connect", "web:8080", "--timeout=3s", "--protocol=udp"); code != 0 {
+				t.Errorf("UDP to the service failed: %s", errs)
+			}
+			// A name outside the cluster is refused by the lab's DNS.
+			if _, _, code := l.run("exec", "client", "--", "nslookup", "example.com"); code == 0 {
+				t.Error("the lab's DNS must not resolve names outside cluster.local")
+			}
+		})
+	}
+}
+
+func TestLabExecLogsAndLifecycle(t *testing.T) {
+	l := newLab(t)
+	l.apply(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: target}
+spec:
+  selector: {matchLabels: {app: target}}
+  template:
+    metadata: {labels: {app: target}}
+    spec:
+      containers:
+      - {name: target, image: busybox:1.36, command: ["/bin/sh", "-c", "nc -lk -p 1234"], ports: [{containerPort: 1234}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: target}
+spec: {selector: {app: target}, ports: [{port: 2345, targetPort: 1234}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec: {containers: [{name: c, image: alpine:3.20, command: [sleep, "3600"]}]}
+`)
+	l.must("wait", "--for=condition=Ready", "pods", "--all", "--timeout=20s")
+	target := l.field("get", "pods", "--selector=app=target", "-o", "jsonpath={.items[0].metadata.name}")
+	if !regexp.MustCompile(`^target-[a-z0-9]+-[a-z0-9]{5}$`).MatchString(target) {
+		t.Fatalf("pod name %q is not kubectl-shaped", target)
+	}
+
+	// logs -f streams what arrives while it runs.
+	follow := exec.Command(palisade, "logs", target, "-f")
+	follow.Env = append(os.Environ(), "PALISADE_LAB_DIR="+l.dir)
+	var followed bytes.Buffer
+	follow.Stdout = &followed
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = follow.Process.Kill(); _ = follow.Wait() })
+	out, errs, code := l.run("exec", "client", "--", "/bin/sh", "-c", "echo 'hello there target!' | nc -v target 2345")
+	if code != 0 || !strings.Contains(errs, "succeeded") {
+		t.Fatalf("nc through the service: exit %d\n%s%s", code, out, errs)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(followed.String(), "hello there target!") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(followed.String(), "hello there target!") {
+		t.Errorf("logs -f did not stream the line; got %q", followed.String())
+	}
+
+	// exec passes the exit code through, as kubectl does.
+	if _, errs, code := l.run("exec", "client", "--", "sh", "-c", "exit 7"); code != 7 || !strings.Contains(errs, "command terminated with exit code 7") {
+		t.Errorf("exit code %d, stderr %q", code, errs)
+	}
+	// stdin passes through with -i.
+	if out, _, code := l.runIn("from stdin\n", "exec", "-i", "client", "--", "cat"); code != 0 || out != "from stdin\n" {
+		t.Errorf("exec -i: %d %q", code, out)
+	}
+	// Each pod has its own hostname and resolv.conf.
+	if out := l.must("exec", "client", "--", "hostname"); strings.TrimSpace(out) != "client" {
+		t.Errorf("hostname %q", out)
+	}
+	if out := l.must("exec", "client", "--", "cat", "/etc/resolv.conf"); !strings.Contains(out, "search default.svc.cluster.local svc.cluster.local cluster.local") || !strings.Contains(out, "nameserver 10.96.0.10") {
+		t.Errorf("resolv.conf:\n%s", out)
+	}
+
+	// A deployment replaces a deleted pod under a new name.
+	l.must("delete", "pod", target)
+	l.must("wait", "--for=condition=Ready", "pods", "-l", "app=target", "--timeout=20s")
+	if again := l.field("get", "pods", "-l", "app=target", "-o", "jsonpath={.items[0].metadata.name}"); again == target || !strings.HasPrefix(again, "target-") {
+		t.Errorf("replacement pod %q (deleted %q)", again, target)
+	}
+
+	// Errors read like kubectl's.
+	if _, errs, code := l.run("get", "pod", "nope"); code == 0 || !strings.Contains(errs, `Error from server (NotFound): pod "nope" not found`) {
+		t.Errorf("get missing pod: %d %q", code, errs)
+	}
+	bad := "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad}\nspec:\n  podSelector: {}\n  ingress: [{ports: [{port: 32000, endPort: 31000}]}]\n"
+	if _, errs, code := l.runIn(bad, "apply", "-f", "-"); code == 0 || !strings.Contains(errs, "-:6: NetworkPolicy default/bad: spec.ingress[0].ports[0].endPort: Invalid value: 31000") {
+		t.Errorf("invalid policy: %d %q", code, errs)
+	}
+	if out := l.must("get", "netpol"); strings.Contains(out, "bad") {
+		t.Error("an invalid policy was stored")
+	}
+
+	// The daemon can die: pods keep running and the next command restarts
+	// it, adopting them.
+	pid, err := os.ReadFile(filepath.Join(l.dir, "daemon.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("kill", "-9", strings.TrimSpace(string(pid))).Run(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	l.must("label", "pod", "client", "role=tester")
+	if out := l.must("get", "pods", "-l", "role=tester", "-o", "name"); strings.TrimSpace(out) != "pod/client" {
+		t.Errorf("after the daemon restart: %q", out)
+	}
+	if _, errs, code := l.run("exec", "client", "--", "/bin/sh", "-c", "echo again | nc target 2345"); code != 0 {
+		t.Errorf("pods must survive a daemon crash: %s", errs)
+	}
+}
+
+// TestLabLeavesHostAlone compares the host namespace before the lab comes
+// up and after it went down: addresses, routes and the nftables ruleset.
+func TestLabLeavesHostAlone(t *testing.T) {
+	snapshot := func() string {
+		var b strings.Builder
+		for _, args := range [][]string{{"ip", "-o", "addr"}, {"ip", "route", "show", "table", "all"}, {"ip", "-6", "route", "show", "table", "all"}, {"ip", "-o", "link"}, {"nft", "list", "ruleset"}} {
+			out, _ := exec.Command(args[0], args[1:]...).CombinedOutput()
+			fmt.Fprintf(&b, "$ %s\n%s", strings.Join(args, " "), out)
+		}
+		return b.String()
+	}
+	before := snapshot()
+	t.Run("lab", func(t *testing.T) {
+		l := newLab(t, "--nodes", "2", "--ip-family", "dual")
+		l.apply(servers)
+		l.must("wait", "--for=condition=Ready", "pods", "--all", "--timeout=20s")
+		if during := snapshot(); during != before {
+			t.Errorf("the host namespace changed while the lab ran:\n--- before\n%s\n--- during\n%s", before, during)
+		}
+	})
+	if after := snapshot(); after != before {
+		t.Errorf("the host namespace changed:\n--- before\n%s\n--- after\n%s", before, after)
+	}
+}
+
+// BenchmarkLabUp measures `lab up` plus N pods Ready (targets: 10 pods < 3 s,
+// 100 pods < 15 s).
+func BenchmarkLabUp(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				l := newLab(b)
+				l.apply(fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: many}
+spec:
+  replicas: %d
+  selector: {matchLabels: {app: many}}
+  template:
+    metadata: {labels: {app: many}}
+    spec:
+      containers:
+      - {name: c, image: registry.k8s.io/e2e-test-images/agnhost:2.53, args: [porter], env: [{name: SERVE_PORT_80, value: x}], ports: [{containerPort: 80}]}
+`, n))
+				l.must("wait", "--for=condition=Ready", "pods", "--all", "--timeout=60s")
+				b.ReportMetric(time.Since(start).Seconds(), "s/up+ready")
+				b.StopTimer()
+				l.must("lab", "down")
+				b.StartTimer()
+			}
+		})
+	}
+}
