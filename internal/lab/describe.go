@@ -20,7 +20,7 @@ import (
 // Describe writes an object in the layout of `kubectl describe`.
 func Describe(w io.Writer, st *state.State, obj runtime.Object, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	d := &describer{w: tw, now: now}
+	d := &describer{w: tw, out: w, now: now}
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		d.pod(st, o)
@@ -44,7 +44,8 @@ func Describe(w io.Writer, st *state.State, obj runtime.Object, now time.Time) e
 }
 
 type describer struct {
-	w   io.Writer
+	w   *tabwriter.Writer
+	out io.Writer // under w: tables of their own start a new alignment
 	now time.Time
 }
 
@@ -190,10 +191,13 @@ func (d *describer) events(st *state.State, kind, ns, name string) {
 		return
 	}
 	d.line(0, "Events:", "")
-	fmt.Fprintf(d.w, "  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------\n")
+	_ = d.w.Flush()
+	ew := tabwriter.NewWriter(d.out, 0, 8, 2, ' ', 0)
+	fmt.Fprintf(ew, "  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------\n")
 	for _, e := range evs {
-		fmt.Fprintf(d.w, "  %s\t%s\t%s\t%s\t%s\n", e.Type, e.Reason, Age(e.LastTimestamp, d.now), "palisade-lab", e.Message)
+		fmt.Fprintf(ew, "  %s\t%s\t%s\t%s\t%s\n", e.Type, e.Reason, Age(e.LastTimestamp, d.now), "palisade-lab", e.Message)
 	}
+	_ = ew.Flush()
 }
 
 func (d *describer) service(st *state.State, s *corev1.Service) {

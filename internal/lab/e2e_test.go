@@ -371,3 +371,98 @@ spec:
 		})
 	}
 }
+
+// TestLabVerbs drives the kubectl-shaped verbs the tutorials use.
+func TestLabVerbs(t *testing.T) {
+	l := newLab(t)
+	// run --expose creates the pod and its service; the pod answers by name.
+	out := l.must("run", "hello-web", "--labels", "app=hello", "--image=gcr.io/google-samples/hello-app:1.0", "--port", "8080", "--expose")
+	if out != "service/hello-web created\npod/hello-web created\n" {
+		t.Errorf("run --expose printed %q", out)
+	}
+	l.must("run", "client", "--image=busybox", "--restart=Never", "--", "sleep", "3600")
+	l.must("wait", "--for=condition=Ready", "pod/hello-web", "pod/client", "--timeout=20s")
+	if out := l.must("exec", "client", "--", "wget", "-qO-", "--timeout=2", "http://hello-web:8080"); !strings.Contains(out, "Hello, world!\nVersion: 1.0.0\nHostname: hello-web") {
+		t.Errorf("hello-app answered %q", out)
+	}
+	// Hairpin: a pod reaches itself through its own service.
+	l.must("run", "self", "--image=registry.k8s.io/e2e-test-images/agnhost:2.53", "--port", "80", "--expose", "--env", "SERVE_PORT_80=me", "--", "porter")
+	l.must("wait", "--for=condition=Ready", "pod/self", "--timeout=20s")
+	if _, errs, code := l.run("exec", "self", "--", "/agnhost", "connect", "self:80", "--timeout=2s"); code != 0 {
+		t.Errorf("hairpin through the pod's own service failed: %s", errs)
+	}
+	// An image the lab cannot emulate: Pending with an event that says so.
+	l.must("run", "weird", "--image=quay.io/foo/bar:1")
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(l.must("get", "pod", "weird"), "ImageNotEmulated") {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := l.must("describe", "pod", "weird"); !strings.Contains(d, `image "quay.io/foo/bar:1" cannot be run by the palisade lab; supported images: busybox`) {
+		t.Errorf("describe does not explain the unsupported image:\n%s", d)
+	}
+	// Namespaces: create, label, and the automatic name label.
+	if out := l.must("create", "namespace", "monitoring"); out != "namespace/monitoring created\n" {
+		t.Errorf("create namespace: %q", out)
+	}
+	l.must("label", "ns", "monitoring", "team=ops")
+	if _, errs, code := l.run("label", "ns", "monitoring", "team=dev"); code == 0 || !strings.Contains(errs, "'team' already has a value (ops), and --overwrite is false") {
+		t.Errorf("relabel without --overwrite: %d %q", code, errs)
+	}
+	l.must("label", "ns", "monitoring", "team=dev", "--overwrite")
+	if got := l.field("get", "ns", "monitoring", "-o", "jsonpath={.metadata.labels}"); !strings.Contains(got, `"kubernetes.io/metadata.name":"monitoring"`) || !strings.Contains(got, `"team":"dev"`) {
+		t.Errorf("namespace labels %s", got)
+	}
+	// get -o yaml of one object is that object; of a list, a List.
+	if y := l.must("get", "svc", "hello-web", "-o", "yaml"); !strings.HasPrefix(y, "apiVersion: v1\nkind: Service\n") || !strings.Contains(y, "clusterIP: 10.96.") {
+		t.Errorf("get -o yaml:\n%s", y)
+	}
+	if y := l.must("get", "pods", "-o", "yaml"); !strings.Contains(y, "kind: List") {
+		t.Errorf("list yaml:\n%s", y)
+	}
+	// A NetworkPolicy through apply, get and describe, in kubectl's words.
+	l.apply(`apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-allow-monitoring}
+spec:
+  podSelector: {matchLabels: {app: hello}}
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]
+    ports: [{port: 8080}]
+`)
+	if out := l.must("get", "netpol"); !strings.Contains(out, "NAME                   POD-SELECTOR   AGE\nweb-allow-monitoring   app=hello") {
+		t.Errorf("get netpol:\n%s", out)
+	}
+	d := l.must("describe", "netpol", "web-allow-monitoring")
+	for _, want := range []string{"PodSelector:     app=hello", "Allowing ingress traffic:", "To Port: 8080/TCP", "NamespaceSelector: kubernetes.io/metadata.name=monitoring", "Not affecting egress traffic", "Policy Types: Ingress"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("describe netpol lacks %q:\n%s", want, d)
+		}
+	}
+	// Applying the same object again is "unchanged"; deleting it twice is NotFound.
+	pol := "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {podSelector: {}}\n"
+	l.apply(pol)
+	if out, _, _ := l.runIn(pol, "apply", "-f", "-"); out != "networkpolicy.networking.k8s.io/p unchanged\n" {
+		t.Errorf("re-apply: %q", out)
+	}
+	if out := l.must("delete", "netpol", "p,", "web-allow-monitoring"); !strings.Contains(out, `networkpolicy.networking.k8s.io "p" deleted`) {
+		t.Errorf("delete: %q", out)
+	}
+	if _, errs, code := l.run("delete", "netpol", "p"); code == 0 || !strings.Contains(errs, `Error from server (NotFound): networkpolicy.networking.k8s.io "p" not found`) {
+		t.Errorf("second delete: %d %q", code, errs)
+	}
+	// run -i --rm: the command runs attached, its output comes back, the pod goes.
+	if out, errs, code := l.runIn("echo attached; exit 0\n", "run", "--rm", "-i", "-t", "--image=alpine", "--restart=Never", "tmp", "--", "sh"); code != 0 || !strings.Contains(out, "attached") || !strings.Contains(out, `pod "tmp" deleted`) {
+		t.Errorf("run --rm -i -t: %d %q %q", code, out, errs)
+	}
+}
+
+// TestLabDownWithoutLab says what to do when there is no lab.
+func TestLabDownWithoutLab(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	l := &labT{t: t, dir: t.TempDir()}
+	if _, errs, code := l.run("get", "pods"); code != 1 || !strings.Contains(errs, "the lab is not running: start it with 'palisade lab up'") {
+		t.Errorf("get without a lab: %d %q", code, errs)
+	}
+}

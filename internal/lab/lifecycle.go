@@ -197,10 +197,30 @@ func startDaemon(dir string, opts UpOptions) error {
 		if c.Alive() {
 			// Reap the daemon if it ever exits while we still run.
 			go func() { <-done }()
-			return nil
+			return waitDNS(c, time.Until(deadline))
 		}
 	}
 	return fmt.Errorf("the lab daemon did not answer within 60s; see %s", p.Log())
+}
+
+// waitDNS returns once the cluster DNS answers, so the first command a user
+// types after `lab up` can already resolve service names.
+func waitDNS(c *Client, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		st, err := c.State()
+		if err == nil {
+			for _, p := range st.Pods {
+				if p.Namespace == "kube-system" && p.Labels["k8s-app"] == "kube-dns" && isReady(p) {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the lab's DNS pod did not become Ready; see 'palisade describe pod -n kube-system' and %s", c.Paths.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func tailFile(path string, n int) (string, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -233,6 +234,9 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 			continue
 		}
 		c.prepare(it.kind, it.obj, it.old)
+		// Updates are validated against the stored object's version, as
+		// the API server's optimistic concurrency requires.
+		it.obj.SetResourceVersion(strconv.FormatInt(c.clock().UnixNano(), 10))
 		c.put(it.kind, it.key, it.obj)
 		if k.Namespaced {
 			c.ensureNamespace(it.obj.GetNamespace())

@@ -48,7 +48,8 @@ type Server struct {
 	tbl         atomic.Pointer[table]
 	serial      atomic.Uint32
 
-	// Reload bookkeeping, touched only by the poller.
+	// Reload bookkeeping: the poller and every query may reload.
+	reloadMu sync.Mutex
 	lastInfo os.FileInfo
 	lastErr  string
 }
@@ -99,6 +100,9 @@ func (s *Server) Run(ctx context.Context) error {
 
 	handler := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
 		_, udp := w.LocalAddr().(*net.UDPAddr)
+		// A stat per query (about a microsecond) makes a service answer by
+		// name the moment the lab has written it, not up to a poll later.
+		s.reload()
 		_ = w.WriteMsg(s.tbl.Load().answer(req, udp, s.serial.Load()))
 	})
 	servers := []*dns.Server{
@@ -155,6 +159,8 @@ loop:
 // a new inode, rewrite a new mtime or size). Errors keep the last good table
 // and are logged once until they change.
 func (s *Server) reload() {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	info, err := os.Stat(s.recordsFile)
 	if err != nil {
 		s.logOnce(fmt.Sprintf("records file: %v (keeping %d names)", err, len(s.tbl.Load().names)))
