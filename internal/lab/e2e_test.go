@@ -177,10 +177,7 @@ func TestLabPodsServicesDNS(t *testing.T) {
 			if want := map[bool]int{false: 2, true: 4}[tc.v6]; len(podIPs) != want {
 				t.Fatalf("pod IPs %v, want %d", podIPs, want)
 			}
-			targets := []string{"web", "web.default.svc.cluster.local"}
-			for _, ip := range svcIPs {
-				targets = append(targets, ip)
-			}
+			targets := append([]string{"web", "web.default.svc.cluster.local"}, svcIPs...)
 			for _, target := range targets {
 				host := target
 				if strings.Contains(host, ":") {
