@@ -103,7 +103,7 @@ or a 'kubectl get -A -o yaml' dump) and needs no cluster:
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{newLab(s), newApply(s, false), newApply(s, true), newDelete(s), newGet(s), newDescribe(s),
-		newExec(s), newLogs(s), newRun(s), newExpose(s), newLabel(s), newWait(s)} {
+		newExec(s), newLogs(s), newRun(s), newExpose(s), newLabel(s), newWait(s), newProbe(s)} {
 		c.GroupID = "lab"
 		root.AddCommand(c)
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/lab/state"
 	"github.com/palisade-net/palisade/internal/workload"
@@ -43,6 +44,9 @@ type Controller struct {
 	// replaces them under new names, as a ReplicaSet would.
 	tombstones map[string]bool
 	dnsWritten [32]byte
+	// policySyncers keep each node's policy table.
+	policySyncers   map[string]*dataplane.Syncer
+	servicesApplied map[string]string
 	// onChange is called (under the lock) after every reconcile, so the
 	// data plane and DNS can follow.
 	syncers []func(*state.State) error

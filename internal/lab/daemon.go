@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/lab/images"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/lab/state"
@@ -49,8 +50,9 @@ func NewDaemon(dir string, cfg *state.Config, log *slog.Logger) (*Daemon, error)
 		return nil, err
 	}
 	c := &Controller{paths: paths, st: st, self: self, log: log, exited: make(chan exit, 64),
-		clock: time.Now, tombstones: map[string]bool{}}
-	c.syncers = append(c.syncers, c.syncServices, c.syncDNS)
+		clock: time.Now, tombstones: map[string]bool{}, policySyncers: map[string]*dataplane.Syncer{},
+		servicesApplied: map[string]string{}}
+	c.syncers = append(c.syncers, c.syncServices, c.syncDNS, c.syncPolicy)
 	d := &Daemon{c: c, paths: paths}
 	if err := d.bootstrap(); err != nil {
 		return nil, err

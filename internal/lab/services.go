@@ -252,9 +252,16 @@ func (c *Controller) syncServices(st *state.State) error {
 		if err != nil {
 			return err
 		}
-		if err := t.Run(ctx, tx(t)); err != nil {
+		txn := tx(t)
+		script := txn.String()
+		if c.servicesApplied[n.Name] == script {
+			continue // unchanged: no nft process for nothing
+		}
+		if err := t.Run(ctx, txn); err != nil {
+			delete(c.servicesApplied, n.Name)
 			return fmt.Errorf("services on %s: %w", n.Name, err)
 		}
+		c.servicesApplied[n.Name] = script
 	}
 	return nil
 }

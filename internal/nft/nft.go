@@ -89,3 +89,9 @@ func (t *Table) ListElements(ctx context.Context, objectType, name string) (out 
 	})
 	return out, err
 }
+
+// Scratch is an in-memory table (knftables' fake) for building transactions
+// that are printed rather than run (dry runs).
+func Scratch(family knftables.Family, table string) *Table {
+	return &Table{nft: knftables.NewFake(family, table)}
+}

@@ -24,7 +24,8 @@ type Engine struct {
 	services   map[PodKey]*corev1.Service
 	byIP       map[netip.Addr]*podInfo
 
-	matchers map[string]*matcher
+	matchers    map[string]*matcher
+	matcherByID map[MatcherID]*matcher
 	// nsSelMatchers are the matchers that reach across namespaces; each
 	// namespace keeps the subset whose namespace selector admits it.
 	nsSelMatchers map[*matcher]struct{}
@@ -103,6 +104,7 @@ func NewEngine() *Engine {
 		services:      map[PodKey]*corev1.Service{},
 		byIP:          map[netip.Addr]*podInfo{},
 		matchers:      map[string]*matcher{},
+		matcherByID:   map[MatcherID]*matcher{},
 		nsSelMatchers: map[*matcher]struct{}{},
 	}
 }

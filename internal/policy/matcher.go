@@ -11,6 +11,7 @@ import (
 // matcher (and, in the data plane, the set it becomes).
 type matcher struct {
 	key    string
+	mid    MatcherID
 	ns     string          // for local matchers
 	nsSel  labels.Selector // for namespace-selector matchers
 	podSel labels.Selector
@@ -57,9 +58,10 @@ func (e *Engine) acquire(ns string, podSel, nsSel *metav1.LabelSelector, cross b
 		m.refs++
 		return m
 	}
-	m := &matcher{key: key, ns: ns, nsSel: nss, podSel: ps, cross: cross, refs: 1,
+	m := &matcher{key: key, mid: matcherID(key), ns: ns, nsSel: nss, podSel: ps, cross: cross, refs: 1,
 		members: map[*podInfo]struct{}{}, selectors: map[*policyInfo]struct{}{}}
 	e.matchers[key] = m
+	e.matcherByID[m.mid] = m
 	if cross {
 		e.nsSelMatchers[m] = struct{}{}
 		for _, n := range e.namespaces {
@@ -89,6 +91,7 @@ func (e *Engine) release(m *matcher) {
 		delete(p.matchers, m)
 	}
 	delete(e.matchers, m.key)
+	delete(e.matcherByID, m.mid)
 	if m.cross {
 		delete(e.nsSelMatchers, m)
 		for _, n := range e.namespaces {

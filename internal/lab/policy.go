@@ -1,0 +1,58 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/palisade-net/palisade/internal/dataplane"
+	"github.com/palisade-net/palisade/internal/lab/state"
+	"github.com/palisade-net/palisade/internal/policy"
+)
+
+// NFLOGGroup is where the lab's nodes log denied packets.
+const NFLOGGroup = 1771
+
+// Engine builds the policy core's view of the lab: the same engine
+// analysis uses, fed from the lab's objects.
+func Engine(st *state.State) *policy.Engine {
+	e := policy.NewEngine()
+	for _, k := range state.SortedKeys(st.Namespaces) {
+		e.UpsertNamespace(st.Namespaces[k])
+	}
+	for _, k := range state.SortedKeys(st.Pods) {
+		if p := st.Pods[k]; len(p.Status.PodIPs) > 0 || p.Status.PodIP != "" {
+			e.UpsertPod(p)
+		}
+	}
+	for _, k := range state.SortedKeys(st.Services) {
+		e.UpsertService(st.Services[k])
+	}
+	for _, k := range state.SortedKeys(st.Policies) {
+		e.UpsertPolicy(st.Policies[k])
+	}
+	return e
+}
+
+// syncPolicy enforces the lab's NetworkPolicies: each node's table holds
+// the rules for the pods scheduled on it, written in one transaction.
+func (c *Controller) syncPolicy(st *state.State) error {
+	e := Engine(st)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, n := range st.Nodes {
+		s := c.policySyncers[n.Name]
+		if s == nil {
+			var err error
+			s, err = dataplane.NewSyncer(n.Netns, dataplane.Options{Node: n.Name, LogGroup: NFLOGGroup})
+			if err != nil {
+				return err
+			}
+			c.policySyncers[n.Name] = s
+		}
+		if err := s.Sync(ctx, e); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+	}
+	return nil
+}
