@@ -479,6 +479,9 @@ func newWait(s *streams) *cobra.Command {
 				if matched == 0 && len(names) > 0 && !deleted {
 					return fail(exitNo, "Error from server (NotFound): pods %q not found", names[0])
 				}
+				if matched == 0 && !deleted {
+					return fail(exitNo, "error: no matching resources found")
+				}
 				if time.Now().After(deadline) {
 					return fail(exitNo, "error: timed out waiting for the condition on pods/%s", strings.Join(pending, ", pods/"))
 				}

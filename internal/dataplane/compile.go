@@ -25,6 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/knftables"
 
+	"github.com/palisade-net/palisade/internal/nft"
 	"github.com/palisade-net/palisade/internal/policy"
 )
 
@@ -59,6 +60,12 @@ type builder struct {
 	sets  map[string]bool // sets already declared
 }
 
+// Existing lists what the table holds now, so a sync can delete what is no
+// longer wanted (nil: nothing is known, e.g. a dry run).
+type Existing struct {
+	Chains, Sets, Maps []string
+}
+
 func shortHash(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])[:12]
@@ -66,10 +73,19 @@ func shortHash(s string) string {
 
 // Build writes the whole table into tx: the table is (re)created and
 // flushed first, so running tx replaces the previous ruleset atomically.
-func Build(tx *knftables.Transaction, e *policy.Engine, opts Options) Stats {
+func Build(tx *knftables.Transaction, e *policy.Engine, opts Options, existing *Existing) Stats {
 	b := &builder{tx: tx, e: e, opts: opts, sets: map[string]bool{}}
 	tx.Add(&knftables.Table{Comment: knftables.PtrTo("palisade: NetworkPolicy enforcement")})
-	tx.Flush(&knftables.Table{})
+	// Everything the table holds now is emptied (chains, sets and maps one
+	// by one: `flush table` would keep set and map elements) and refilled;
+	// what is no longer wanted is deleted at the end of the same
+	// transaction.
+	if existing != nil {
+		for _, c := range existing.Chains {
+			tx.Flush(&knftables.Chain{Name: c})
+		}
+		nft.ResetSetsAndMaps(tx, existing.Sets, existing.Maps)
+	}
 	b.base()
 	groups := map[string][]policy.PodKey{} // chain -> policies
 	var elements []*knftables.Element
@@ -119,6 +135,24 @@ func Build(tx *knftables.Transaction, e *policy.Engine, opts Options) Stats {
 	for _, el := range elements {
 		tx.Add(el)
 		b.stats.Elements++
+	}
+	// Whatever the table holds that this sync did not declare goes, in the
+	// same transaction (the maps that referred to old chains are flushed).
+	if existing != nil {
+		declared := map[string]bool{}
+		for _, c := range chains {
+			declared[c] = true
+		}
+		for _, c := range existing.Chains {
+			if !declared[c] && c != "forward" {
+				tx.Delete(&knftables.Chain{Name: c})
+			}
+		}
+		for _, s := range existing.Sets {
+			if !b.sets[s] {
+				tx.Delete(&knftables.Set{Name: s})
+			}
+		}
 	}
 	return b.stats
 }

@@ -38,12 +38,20 @@ func NewSyncerFor(t *nft.Table, opts Options) *Syncer { return &Syncer{table: t,
 // retries on its next sync.
 func (s *Syncer) Sync(ctx context.Context, e *policy.Engine) error {
 	start := time.Now()
-	tx := s.table.NewTransaction()
-	st := Build(tx, e, s.opts)
-	script := tx.String()
+	// Compare what is wanted with what was last applied before asking
+	// nftables anything: an unchanged state costs no nft process at all.
+	probe := nft.Scratch(knftables.InetFamily, Table).NewTransaction()
+	Build(probe, e, s.opts, nil)
+	script := probe.String()
 	if script == s.applied {
 		return nil
 	}
+	existing, err := s.existing(ctx)
+	if err != nil {
+		return err
+	}
+	tx := s.table.NewTransaction()
+	st := Build(tx, e, s.opts, existing)
 	if err := s.table.Run(ctx, tx); err != nil {
 		s.applied = ""
 		return fmt.Errorf("policy table: %w", err)
@@ -55,6 +63,15 @@ func (s *Syncer) Sync(ctx context.Context, e *policy.Engine) error {
 // DryRun returns the nft script a sync would apply.
 func DryRun(e *policy.Engine, opts Options) (string, Stats) {
 	tx := nft.Scratch(knftables.InetFamily, Table).NewTransaction()
-	st := Build(tx, e, opts)
+	st := Build(tx, e, opts, nil)
 	return tx.String(), st
+}
+
+// existing lists the table's current chains, sets and maps.
+func (s *Syncer) existing(ctx context.Context) (*Existing, error) {
+	chains, sets, maps, err := s.table.Contents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Existing{Chains: chains, Sets: sets, Maps: maps}, nil
 }

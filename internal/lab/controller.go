@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/lab/state"
+	"github.com/palisade-net/palisade/internal/nft"
 	"github.com/palisade-net/palisade/internal/workload"
 )
 
@@ -47,6 +49,7 @@ type Controller struct {
 	// policySyncers keep each node's policy table.
 	policySyncers   map[string]*dataplane.Syncer
 	servicesApplied map[string]string
+	serviceTables   map[string]*nft.Table
 	// onChange is called (under the lock) after every reconcile, so the
 	// data plane and DNS can follow.
 	syncers []func(*state.State) error
@@ -228,12 +231,16 @@ func (c *Controller) reconcile() error {
 		c.updatePodStatus(c.st.Pods[k])
 	}
 	c.updateWorkloadStatus()
+	var errs []error
 	for _, s := range c.syncers {
 		if err := s(c.st); err != nil {
 			c.log.Error("sync failed", "err", err)
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	// A failed sync leaves the previous rules in force; the next tick
+	// retries, and the caller hears about it.
+	return errors.Join(errs...)
 }
 
 func (c *Controller) ensureNamespace(name string) {

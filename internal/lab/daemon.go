@@ -21,6 +21,7 @@ import (
 	"github.com/palisade-net/palisade/internal/lab/images"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/lab/state"
+	"github.com/palisade-net/palisade/internal/nft"
 )
 
 // Daemon serves one lab: it owns the state, supervises the pods' processes
@@ -51,7 +52,7 @@ func NewDaemon(dir string, cfg *state.Config, log *slog.Logger) (*Daemon, error)
 	}
 	c := &Controller{paths: paths, st: st, self: self, log: log, exited: make(chan exit, 64),
 		clock: time.Now, tombstones: map[string]bool{}, policySyncers: map[string]*dataplane.Syncer{},
-		servicesApplied: map[string]string{}}
+		servicesApplied: map[string]string{}, serviceTables: map[string]*nft.Table{}}
 	c.syncers = append(c.syncers, c.syncServices, c.syncDNS, c.syncPolicy)
 	d := &Daemon{c: c, paths: paths}
 	if err := d.bootstrap(); err != nil {

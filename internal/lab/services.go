@@ -162,10 +162,22 @@ const masqMark = "0x4000"
 // syncServices rewrites every node's service table in one transaction each:
 // readers of the ruleset see the old table or the new one, never a mix.
 func (c *Controller) syncServices(st *state.State) error {
-	tx := func(t *nft.Table) *knftables.Transaction {
+	tx := func(t *nft.Table, oldChains, oldSets, oldMaps []string) *knftables.Transaction {
 		tx := t.NewTransaction()
 		tx.Add(&knftables.Table{Comment: knftables.PtrTo("palisade lab: services (kube-proxy's job)")})
-		tx.Flush(&knftables.Table{})
+		for _, c := range oldChains {
+			tx.Flush(&knftables.Chain{Name: c})
+		}
+		nft.ResetSetsAndMaps(tx, oldSets, oldMaps)
+		declared := map[string]bool{}
+		defer func() {
+			// Chains of services that are gone go in the same transaction.
+			for _, c := range oldChains {
+				if !declared[c] && (strings.HasPrefix(c, "svc-") || strings.HasPrefix(c, "ep-")) {
+					tx.Delete(&knftables.Chain{Name: c})
+				}
+			}
+		}()
 		for _, ch := range []struct{ name, typ, hook string }{
 			{"prerouting", "nat", "prerouting"}, {"output", "nat", "output"}, {"postrouting", "nat", "postrouting"},
 			{"filter-forward", "filter", "forward"}, {"filter-output", "filter", "output"},
@@ -230,10 +242,12 @@ func (c *Controller) syncServices(st *state.State) error {
 					}
 					chain := "svc-" + shortHash(strings.Join(append([]string{sk}, key...), "/"), 12)
 					tx.Add(&knftables.Chain{Name: chain})
+					declared[chain] = true
 					var arms []string
 					for i, ep := range backends {
 						epChain := "ep-" + shortHash(fmt.Sprintf("%s/%s/%s/%d", chain, ep.Pod, ep.IP, ep.Port), 12)
 						tx.Add(&knftables.Chain{Name: epChain})
+						declared[epChain] = true
 						tx.Add(&knftables.Rule{Chain: epChain, Rule: fmt.Sprintf("%s saddr %s meta mark set meta mark | %s", fam, ep.IP, masqMark)})
 						tx.Add(&knftables.Rule{Chain: epChain, Rule: fmt.Sprintf("meta l4proto %s dnat %s to %s", proto, fam, joinHostPort(ep.IP, ep.Port))})
 						arms = append(arms, fmt.Sprintf("%d : goto %s", i, epChain))
@@ -247,17 +261,24 @@ func (c *Controller) syncServices(st *state.State) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	script := tx(nft.Scratch(knftables.InetFamily, servicesTable), nil, nil, nil).String()
 	for _, n := range st.Nodes {
-		t, err := nft.New(n.Netns, knftables.InetFamily, servicesTable)
-		if err != nil {
-			return err
-		}
-		txn := tx(t)
-		script := txn.String()
 		if c.servicesApplied[n.Name] == script {
 			continue // unchanged: no nft process for nothing
 		}
-		if err := t.Run(ctx, txn); err != nil {
+		t := c.serviceTables[n.Name]
+		if t == nil {
+			var err error
+			if t, err = nft.New(n.Netns, knftables.InetFamily, servicesTable); err != nil {
+				return err
+			}
+			c.serviceTables[n.Name] = t
+		}
+		oldChains, oldSets, oldMaps, err := t.Contents(ctx)
+		if err != nil {
+			return err
+		}
+		if err := t.Run(ctx, tx(t, oldChains, oldSets, oldMaps)); err != nil {
 			delete(c.servicesApplied, n.Name)
 			return fmt.Errorf("services on %s: %w", n.Name, err)
 		}

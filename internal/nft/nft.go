@@ -95,3 +95,34 @@ func (t *Table) ListElements(ctx context.Context, objectType, name string) (out 
 func Scratch(family knftables.Family, table string) *Table {
 	return &Table{nft: knftables.NewFake(family, table)}
 }
+
+// Contents lists the table's chains, sets and maps; all empty when the
+// table does not exist yet.
+func (t *Table) Contents(ctx context.Context) (chains, sets, maps []string, err error) {
+	for _, kind := range []struct {
+		typ string
+		out *[]string
+	}{{"chains", &chains}, {"sets", &sets}, {"maps", &maps}} {
+		names, lerr := t.List(ctx, kind.typ)
+		if knftables.IsNotFound(lerr) {
+			return nil, nil, nil, nil
+		}
+		if lerr != nil {
+			return nil, nil, nil, fmt.Errorf("listing %s: %w", kind.typ, lerr)
+		}
+		*kind.out = names
+	}
+	return chains, sets, maps, nil
+}
+
+// ResetSetsAndMaps adds to tx a flush of every set and map the table holds:
+// `flush table` empties chains only, and a stale element would outlive the
+// sync that meant to drop it.
+func ResetSetsAndMaps(tx *knftables.Transaction, sets, maps []string) {
+	for _, m := range maps {
+		tx.Flush(&knftables.Map{Name: m})
+	}
+	for _, s := range sets {
+		tx.Flush(&knftables.Set{Name: s})
+	}
+}
