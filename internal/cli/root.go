@@ -98,7 +98,7 @@ or a 'kubectl get -A -o yaml' dump) and needs no cluster:
 	}
 	root.AddGroup(&cobra.Group{ID: "analysis", Title: "Offline analysis (manifests in, verdicts out; no root needed):"},
 		&cobra.Group{ID: "lab", Title: "The lab (a cluster on this machine; kubectl's verbs; needs root):"})
-	for _, c := range []*cobra.Command{newValidate(s), newCheck(s), newMatrix(s)} {
+	for _, c := range []*cobra.Command{newValidate(s), newCheck(s), newMatrix(s), newDataplane(s)} {
 		c.GroupID = "analysis"
 		root.AddCommand(c)
 	}

@@ -463,3 +463,97 @@ func TestLabDownWithoutLab(t *testing.T) {
 		t.Errorf("get without a lab: %d %q", code, errs)
 	}
 }
+
+// TestEnforcementEdges covers what the upstream suite does not: node and
+// hostNetwork traffic, established connections outliving a new deny,
+// endPort ranges, and ipBlocks matching pod addresses with holes.
+func TestEnforcementEdges(t *testing.T) {
+	l := newLab(t)
+	l.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: server, labels: {app: server}}
+spec:
+  containers:
+  - name: s
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [porter]
+    env: [{name: SERVE_PORT_80, value: p80}, {name: SERVE_PORT_81, value: p81}, {name: SERVE_PORT_82, value: p82}]
+    ports: [{containerPort: 80}, {containerPort: 81}, {containerPort: 82}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: listener, labels: {app: listener}}
+spec:
+  containers:
+  - {name: l, image: busybox, command: ["/bin/sh", "-c", "nc -lk -p 9000"], ports: [{containerPort: 9000}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, labels: {app: client}}
+spec: {containers: [{name: c, image: busybox, command: [sleep, "3600"]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostpod, labels: {app: hostpod}}
+spec:
+  hostNetwork: true
+  containers: [{name: h, image: busybox, command: [sleep, "3600"]}]
+`)
+	l.must("wait", "--for=condition=Ready", "pods", "--all", "--timeout=20s")
+	serverIP := l.field("get", "pod", "server", "-o", "jsonpath={.status.podIP}")
+	listenerIP := l.field("get", "pod", "listener", "-o", "jsonpath={.status.podIP}")
+	reach := func(from, ip string, port int) bool {
+		_, _, code := l.run("exec", from, "--", "nc", "-z", "-w", "1", ip, fmt.Sprint(port))
+		return code == 0
+	}
+
+	// An established connection survives a policy that denies new ones.
+	long := exec.Command(palisade, "exec", "client", "--", "/bin/sh", "-c", fmt.Sprintf("(echo before; sleep 2; echo after) | nc %s 9000", listenerIP))
+	long.Env = append(os.Environ(), "PALISADE_LAB_DIR="+l.dir)
+	if err := long.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	l.apply(`apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all}
+spec: {podSelector: {}}
+`)
+	if err := long.Wait(); err != nil {
+		t.Errorf("the established connection broke: %v", err)
+	}
+	if logs := l.must("logs", "listener"); !strings.Contains(logs, "before") || !strings.Contains(logs, "after") {
+		t.Errorf("the established connection did not carry on after the deny: %q", logs)
+	}
+	if reach("client", listenerIP, 9000) {
+		t.Error("a new connection must be denied")
+	}
+
+	// Node and hostNetwork traffic is always allowed.
+	if !reach("hostpod", serverIP, 80) {
+		t.Error("a hostNetwork pod (the node) must reach an isolated pod")
+	}
+
+	// endPort: 80-81 allowed, 82 not; ipBlock matches pod addresses, except holes.
+	l.apply(fmt.Sprintf(`apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: range}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress:
+  - from: [{ipBlock: {cidr: 10.244.0.0/16, except: [%s/32]}}]
+    ports: [{port: 80, endPort: 81}]
+`, listenerIP))
+	for port, want := range map[int]bool{80: true, 81: true, 82: false} {
+		if got := reach("client", serverIP, port); got != want {
+			t.Errorf("client -> server:%d = %v, want %v", port, got, want)
+		}
+	}
+	if reach("listener", serverIP, 80) {
+		t.Error("the except hole must deny the listener pod")
+	}
+	// The engine agrees with all of it.
+	if out, errs, code := l.run("probe", "--port", "80", "--via", "pod"); code != 0 {
+		t.Errorf("probe disagrees with the engine:\n%s%s", out, errs)
+	}
+}
