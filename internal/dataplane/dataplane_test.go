@@ -23,7 +23,7 @@ func pod(ns, name, ip, node string, labels map[string]string, ports ...corev1.Co
 		Status: corev1.PodStatus{PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}}
 }
 
-func np(t *testing.T, y string) *networkingv1.NetworkPolicy {
+func np(t testing.TB, y string) *networkingv1.NetworkPolicy {
 	t.Helper()
 	p := &networkingv1.NetworkPolicy{}
 	if err := yaml.UnmarshalStrict([]byte(y), p); err != nil {
@@ -36,7 +36,7 @@ func np(t *testing.T, y string) *networkingv1.NetworkPolicy {
 	return p
 }
 
-func engine(t *testing.T, policies ...string) *policy.Engine {
+func engine(t testing.TB, policies ...string) *policy.Engine {
 	e := policy.NewEngine()
 	e.UpsertNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "a", Labels: map[string]string{"team": "red"}}})
 	e.UpsertPod(pod("a", "web", "10.0.0.1", "n1", map[string]string{"app": "web"}, corev1.ContainerPort{Name: "http", ContainerPort: 8080}))
