@@ -147,7 +147,9 @@ func BenchmarkNewConnections(b *testing.B) {
 		name  string
 		apply func() error
 	}{
-		{"none", func() error { return exec.Command("ip", "netns", "exec", n.router, "nft", "delete", "table", "inet", Table).Run() }},
+		{"none", func() error {
+			return exec.Command("ip", "netns", "exec", n.router, "nft", "delete", "table", "inet", Table).Run()
+		}},
 		{"conntrack-accept", func() error {
 			_ = exec.Command("ip", "netns", "exec", n.router, "nft", "delete", "table", "inet", Table).Run()
 			cmd := exec.Command("ip", "netns", "exec", n.router, "nft", "-f", "-")
@@ -201,4 +203,3 @@ func BenchmarkNewConnections(b *testing.B) {
 		b.ReportMetric(cps/base, c.name+"-x-none")
 	}
 }
-
