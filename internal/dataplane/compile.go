@@ -19,13 +19,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/knftables"
 
-	"github.com/palisade-net/palisade/internal/nft"
 	"github.com/palisade-net/palisade/internal/policy"
 )
 
@@ -53,7 +53,10 @@ type Stats struct {
 }
 
 type builder struct {
-	tx    *knftables.Transaction
+	cache *buildCache // what the previous sync compiled (read)
+	next  *buildCache // what this one compiled (written)
+	refs  *groupEntry // the group being compiled, recording its sets
+	d     *desired
 	e     *policy.Engine
 	opts  Options
 	stats Stats
@@ -71,24 +74,26 @@ func shortHash(s string) string {
 	return hex.EncodeToString(h[:])[:12]
 }
 
-// Build writes the whole table into tx: the table is (re)created and
-// flushed first, so running tx replaces the previous ruleset atomically.
+// Build writes the whole table into tx; with existing, what the table holds
+// now is emptied or deleted in the same transaction, so running tx replaces
+// the previous ruleset atomically.
 func Build(tx *knftables.Transaction, e *policy.Engine, opts Options, existing *Existing) Stats {
-	b := &builder{tx: tx, e: e, opts: opts, sets: map[string]bool{}}
-	tx.Add(&knftables.Table{Comment: knftables.PtrTo("palisade: NetworkPolicy enforcement")})
-	// Everything the table holds now is emptied (chains, sets and maps one
-	// by one: `flush table` would keep set and map elements) and refilled;
-	// what is no longer wanted is deleted at the end of the same
-	// transaction.
-	if existing != nil {
-		for _, c := range existing.Chains {
-			tx.Flush(&knftables.Chain{Name: c})
-		}
-		nft.ResetSetsAndMaps(tx, existing.Sets, existing.Maps)
+	d, st, _ := compute(e, opts, nil)
+	d.writeFull(tx, existing)
+	return st
+}
+
+// compute is the pure part: the whole desired table. cache (may be nil) is
+// what the previous compute returned; unchanged parts are reused from it.
+func compute(e *policy.Engine, opts Options, cache *buildCache) (*desired, Stats, *buildCache) {
+	if cache == nil {
+		cache = newBuildCache()
 	}
+	b := &builder{d: newDesired(), e: e, opts: opts, sets: map[string]bool{}, cache: cache, next: newBuildCache()}
 	b.base()
 	groups := map[string][]policy.PodKey{} // chain -> policies
-	var elements []*knftables.Element
+	type mapEntry struct{ m, key, value string }
+	var elements []mapEntry
 	for _, pk := range e.Pods() {
 		info, _ := e.Pod(pk)
 		if info.HostNetwork || (opts.Node != "" && info.Node != opts.Node) {
@@ -114,7 +119,7 @@ func Build(tx *knftables.Transaction, e *policy.Engine, opts Options, existing *
 				if ip.Is6() {
 					m = d.m + "6"
 				}
-				elements = append(elements, &knftables.Element{Map: m, Key: []string{ip.String()}, Value: []string{"jump " + chain}})
+				elements = append(elements, mapEntry{m, ip.String(), "jump " + chain})
 			}
 		}
 	}
@@ -133,28 +138,10 @@ func Build(tx *knftables.Transaction, e *policy.Engine, opts Options, existing *
 		b.group(c, dir, groups[c])
 	}
 	for _, el := range elements {
-		tx.Add(el)
+		b.d.mapElem(el.m, []string{el.key}, []string{el.value})
 		b.stats.Elements++
 	}
-	// Whatever the table holds that this sync did not declare goes, in the
-	// same transaction (the maps that referred to old chains are flushed).
-	if existing != nil {
-		declared := map[string]bool{}
-		for _, c := range chains {
-			declared[c] = true
-		}
-		for _, c := range existing.Chains {
-			if !declared[c] && c != "forward" {
-				tx.Delete(&knftables.Chain{Name: c})
-			}
-		}
-		for _, s := range existing.Sets {
-			if !b.sets[s] {
-				tx.Delete(&knftables.Set{Name: s})
-			}
-		}
-	}
-	return b.stats
+	return b.d, b.stats, b.next
 }
 
 // groupChain names the chain shared by pods isolated by the same policies.
@@ -171,19 +158,18 @@ func groupChain(dir policy.Direction, pols []policy.PodKey) string {
 }
 
 func (b *builder) rule(chain, r string) {
-	b.tx.Add(&knftables.Rule{Chain: chain, Rule: r})
+	b.d.rule(chain, r)
 	b.stats.Rules++
 }
 
 func (b *builder) base() {
-	tx := b.tx
-	tx.Add(&knftables.Chain{Name: "forward", Type: knftables.PtrTo(knftables.FilterType),
+	b.d.chain(&knftables.Chain{Name: "forward", Type: knftables.PtrTo(knftables.FilterType),
 		Hook: knftables.PtrTo(knftables.ForwardHook), Priority: knftables.PtrTo(knftables.FilterPriority)})
 	for _, m := range []struct{ name, typ string }{
 		{"ingress-pods4", "ipv4_addr : verdict"}, {"ingress-pods6", "ipv6_addr : verdict"},
 		{"egress-pods4", "ipv4_addr : verdict"}, {"egress-pods6", "ipv6_addr : verdict"},
 	} {
-		tx.Add(&knftables.Map{Name: m.name, Type: m.typ})
+		b.d.mapDecl(&knftables.Map{Name: m.name, Type: m.typ})
 	}
 	b.stats.Chains++
 	b.rule("forward", "ct state established,related accept")
@@ -199,8 +185,29 @@ func (b *builder) base() {
 // rule that admits the connection returns (the other direction is judged
 // next); falling off the end is a denial.
 func (b *builder) group(chain string, dir policy.Direction, pols []policy.PodKey) {
-	b.tx.Add(&knftables.Chain{Name: chain, Comment: knftables.PtrTo(dir.String() + ": " + joinKeys(pols))})
+	b.d.chain(&knftables.Chain{Name: chain, Comment: knftables.PtrTo(dir.String() + ": " + joinKeys(pols))})
 	b.stats.Chains++
+	versions := make([]uint64, len(pols))
+	for i, pk := range pols {
+		versions[i] = b.e.PolicyVersion(pk)
+	}
+	// A chain depends only on its policies: reuse what unchanged policies
+	// compiled to (declaring the sets they refer to again).
+	if g, ok := b.cache.groups[chain]; ok && slices.Equal(g.versions, versions) {
+		for _, id := range g.matchers {
+			b.matcherSets(id)
+		}
+		for _, np := range g.named {
+			b.namedPortSets(np.name, np.proto)
+		}
+		for _, r := range g.rules {
+			b.rule(chain, r)
+		}
+		b.next.groups[chain] = g
+		return
+	}
+	b.refs = &groupEntry{versions: versions}
+	start := len(b.d.chains[chain].rules)
 	for _, pk := range pols {
 		v, ok := b.e.PolicyView(pk)
 		if !ok {
@@ -225,6 +232,43 @@ func (b *builder) group(chain string, dir policy.Direction, pols []policy.PodKey
 		log = fmt.Sprintf(`log prefix "palisade %s deny " group %d `, strings.ToLower(dir.String()), b.opts.LogGroup)
 	}
 	b.rule(chain, "counter "+log+verdict)
+	b.refs.rules = append([]string(nil), b.d.chains[chain].rules[start:]...)
+	b.next.groups[chain] = *b.refs
+	b.refs = nil
+}
+
+// buildCache carries what one sync compiled to the next: group chains by
+// the versions of their policies, matcher sets by membership version.
+type buildCache struct {
+	groups   map[string]groupEntry
+	matchers map[policy.MatcherID]matcherEntry
+	named    map[string]namedEntry
+}
+
+type namedEntry struct {
+	version uint64
+	v4, v6  [][]string
+}
+
+type groupEntry struct {
+	versions []uint64
+	rules    []string
+	matchers []policy.MatcherID
+	named    []namedRef
+}
+
+type namedRef struct {
+	name  string
+	proto corev1.Protocol
+}
+
+type matcherEntry struct {
+	version uint64
+	v4, v6  []string
+}
+
+func newBuildCache() *buildCache {
+	return &buildCache{groups: map[string]groupEntry{}, matchers: map[policy.MatcherID]matcherEntry{}, named: map[string]namedEntry{}}
 }
 
 func joinKeys(ks []policy.PodKey) string {
@@ -318,27 +362,45 @@ func (b *builder) ruleLines(dir policy.Direction, r policy.RuleView) []string {
 // matcherSets declares (once) the address sets of a matcher.
 func (b *builder) matcherSets(id policy.MatcherID) (string, string) {
 	s4, s6 := "m4-"+string(id), "m6-"+string(id)
+	if b.refs != nil {
+		b.refs.matchers = append(b.refs.matchers, id)
+	}
 	if b.sets[s4] {
 		return s4, s6
 	}
 	b.sets[s4], b.sets[s6] = true, true
-	b.tx.Add(&knftables.Set{Name: s4, Type: "ipv4_addr"})
-	b.tx.Add(&knftables.Set{Name: s6, Type: "ipv6_addr"})
+	b.d.set(&knftables.Set{Name: s4, Type: "ipv4_addr"})
+	b.d.set(&knftables.Set{Name: s6, Type: "ipv6_addr"})
 	b.stats.Sets += 2
-	for _, ip := range b.e.MatcherMembers(id) {
-		set := s4
-		if ip.Is6() {
-			set = s6
+	ver := b.e.MatcherVersion(id)
+	m, ok := b.cache.matchers[id]
+	if !ok || m.version != ver {
+		m = matcherEntry{version: ver}
+		for _, ip := range b.e.MatcherMembers(id) {
+			if ip.Is6() {
+				m.v6 = append(m.v6, ip.String())
+			} else {
+				m.v4 = append(m.v4, ip.String())
+			}
 		}
-		b.tx.Add(&knftables.Element{Set: set, Key: []string{ip.String()}})
-		b.stats.Elements++
 	}
+	b.next.matchers[id] = m
+	for _, ip := range m.v4 {
+		b.d.setElem(s4, ip)
+	}
+	for _, ip := range m.v6 {
+		b.d.setElem(s6, ip)
+	}
+	b.stats.Elements += len(m.v4) + len(m.v6)
 	return s4, s6
 }
 
 // namedPortSets declares (once) the address·protocol·port sets where a
 // named port leads.
 func (b *builder) namedPortSets(name string, proto corev1.Protocol) (string, string) {
+	if b.refs != nil {
+		b.refs.named = append(b.refs.named, namedRef{name, proto})
+	}
 	h := shortHash(name + "/" + string(proto))
 	s4, s6 := "np4-"+h, "np6-"+h
 	if b.sets[s4] {
@@ -346,17 +408,30 @@ func (b *builder) namedPortSets(name string, proto corev1.Protocol) (string, str
 	}
 	b.sets[s4], b.sets[s6] = true, true
 	comment := knftables.PtrTo(fmt.Sprintf("named port %s/%s", name, proto))
-	b.tx.Add(&knftables.Set{Name: s4, Type: "ipv4_addr . inet_proto . inet_service", Comment: comment})
-	b.tx.Add(&knftables.Set{Name: s6, Type: "ipv6_addr . inet_proto . inet_service", Comment: comment})
+	b.d.set(&knftables.Set{Name: s4, Type: "ipv4_addr . inet_proto . inet_service", Comment: comment})
+	b.d.set(&knftables.Set{Name: s6, Type: "ipv6_addr . inet_proto . inet_service", Comment: comment})
 	b.stats.Sets += 2
-	for _, t := range b.e.NamedPortTargets(name, proto) {
-		set := s4
-		if t.Addr.Is6() {
-			set = s6
+	key := name + "/" + string(proto)
+	np, ok := b.cache.named[key]
+	if !ok || np.version != b.e.PortsVersion() {
+		np = namedEntry{version: b.e.PortsVersion()}
+		for _, t := range b.e.NamedPortTargets(name, proto) {
+			k := []string{t.Addr.String(), strings.ToLower(string(proto)), fmt.Sprint(t.Port)}
+			if t.Addr.Is6() {
+				np.v6 = append(np.v6, k)
+			} else {
+				np.v4 = append(np.v4, k)
+			}
 		}
-		b.tx.Add(&knftables.Element{Set: set, Key: []string{t.Addr.String(), strings.ToLower(string(proto)), fmt.Sprint(t.Port)}})
-		b.stats.Elements++
 	}
+	b.next.named[key] = np
+	for _, k := range np.v4 {
+		b.d.setElem(s4, k...)
+	}
+	for _, k := range np.v6 {
+		b.d.setElem(s6, k...)
+	}
+	b.stats.Elements += len(np.v4) + len(np.v6)
 	return s4, s6
 }
 

@@ -18,7 +18,10 @@ type Syncer struct {
 	// Last is what the previous successful sync produced.
 	Last     Stats
 	LastTook time.Duration
-	applied  string // the script last applied, to skip identical syncs
+	// Partial says whether the last sync wrote only a difference.
+	Partial bool
+	last    *desired // what the kernel holds, as of the last sync
+	cache   *buildCache
 }
 
 // NewSyncer opens the policy table in netns ("" for the current one).
@@ -33,30 +36,38 @@ func NewSyncer(netns string, opts Options) (*Syncer, error) {
 // NewSyncerFor wraps an already opened table (knftables' fake in tests).
 func NewSyncerFor(t *nft.Table, opts Options) *Syncer { return &Syncer{table: t, opts: opts} }
 
-// Sync replaces the whole table in one transaction. If nftables refuses it,
-// the previous ruleset stays in force and the error says why; the caller
-// retries on its next sync.
+// Sync brings the table to what the engine says. After the first (full)
+// sync, only the difference is written: changed chains are flushed and
+// refilled, set and map elements added or deleted, all in one transaction.
+// If nftables refuses a partial transaction the previous ruleset stays in
+// force and a full resync is tried at once; if that fails too, the error
+// says why and the next call starts from a full resync.
 func (s *Syncer) Sync(ctx context.Context, e *policy.Engine) error {
 	start := time.Now()
-	// Compare what is wanted with what was last applied before asking
-	// nftables anything: an unchanged state costs no nft process at all.
-	probe := nft.Scratch(knftables.InetFamily, Table).NewTransaction()
-	Build(probe, e, s.opts, nil)
-	script := probe.String()
-	if script == s.applied {
-		return nil
+	d, st, cache := compute(e, s.opts, s.cache)
+	s.cache = cache
+	if s.last != nil {
+		tx := s.table.NewTransaction()
+		d.writeDiff(tx, s.last)
+		if tx.NumOperations() == 0 {
+			return nil
+		}
+		if err := s.table.Run(ctx, tx); err == nil {
+			s.last, s.Last, s.LastTook, s.Partial = d, st, time.Since(start), true
+			return nil
+		}
+		s.last = nil
 	}
 	existing, err := s.existing(ctx)
 	if err != nil {
 		return err
 	}
 	tx := s.table.NewTransaction()
-	st := Build(tx, e, s.opts, existing)
+	d.writeFull(tx, existing)
 	if err := s.table.Run(ctx, tx); err != nil {
-		s.applied = ""
 		return fmt.Errorf("policy table: %w", err)
 	}
-	s.Last, s.LastTook, s.applied = st, time.Since(start), script
+	s.last, s.Last, s.LastTook, s.Partial = d, st, time.Since(start), false
 	return nil
 }
 

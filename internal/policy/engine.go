@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,8 +25,12 @@ type Engine struct {
 	services   map[PodKey]*corev1.Service
 	byIP       map[netip.Addr]*podInfo
 
-	matchers    map[string]*matcher
-	matcherByID map[MatcherID]*matcher
+	matchers map[string]*matcher
+	versions uint64
+	// portsVersion changes when any pod's addresses or container ports do
+	// (or a pod comes or goes): what named-port sets depend on.
+	portsVersion uint64
+	matcherByID  map[MatcherID]*matcher
 	// nsSelMatchers are the matchers that reach across namespaces; each
 	// namespace keeps the subset whose namespace selector admits it.
 	nsSelMatchers map[*matcher]struct{}
@@ -67,6 +72,9 @@ type policyInfo struct {
 	egress   bool // isolates for egress
 	selector *matcher
 	in, out  []rule
+	// version is unique per UpsertPolicy, so a data plane can reuse what
+	// it compiled from an unchanged policy.
+	version uint64
 }
 
 type rule struct {
@@ -186,6 +194,7 @@ func (e *Engine) UpsertPod(obj *corev1.Pod) {
 		p = &podInfo{key: key, matchers: map[*matcher]struct{}{}, selectedBy: map[*policyInfo]struct{}{}}
 		e.pods[key] = p
 	}
+	oldIPs, oldPorts := p.ips, append([]namedPort(nil), p.ports...)
 	for _, ip := range p.ips {
 		if e.byIP[ip] == p {
 			delete(e.byIP, ip)
@@ -213,6 +222,10 @@ func (e *Engine) UpsertPod(obj *corev1.Pod) {
 			e.byIP[ip] = p
 		}
 	}
+	if !slices.Equal(oldIPs, p.ips) || !slices.Equal(oldPorts, p.ports) {
+		e.versions++
+		e.portsVersion = e.versions
+	}
 	ns := e.namespace(key.Namespace)
 	ns.pods[p] = struct{}{}
 	for m := range ns.local {
@@ -231,7 +244,8 @@ func (e *Engine) DeletePod(namespace, name string) {
 		return
 	}
 	for m := range p.matchers {
-		m.remove(p)
+		e.versions++
+		m.remove(p, e.versions)
 	}
 	for _, ip := range p.ips {
 		if e.byIP[ip] == p {
@@ -240,6 +254,8 @@ func (e *Engine) DeletePod(namespace, name string) {
 	}
 	delete(e.namespaces[namespace].pods, p)
 	delete(e.pods, key)
+	e.versions++
+	e.portsVersion = e.versions
 }
 
 // UpsertPolicy compiles a defaulted, validated policy and links it to the
@@ -250,7 +266,8 @@ func (e *Engine) UpsertPolicy(np *networkingv1.NetworkPolicy) {
 		e.unlinkPolicy(old)
 	}
 	e.namespace(np.Namespace)
-	pi := &policyInfo{key: key, np: np}
+	e.versions++
+	pi := &policyInfo{key: key, np: np, version: e.versions}
 	for _, t := range np.Spec.PolicyTypes {
 		switch t {
 		case networkingv1.PolicyTypeIngress:

@@ -21,8 +21,9 @@ type matcher struct {
 	members map[*podInfo]struct{}
 	// selectors are the policies that use this matcher as spec.podSelector.
 	selectors map[*policyInfo]struct{}
-	// version counts membership changes so callers (the data plane) can tell
-	// whether a set needs rewriting.
+	// version is the engine-wide counter's value at the last membership
+	// change: equal versions mean equal members, even across a matcher
+	// that was dropped and made again.
 	version uint64
 }
 
@@ -123,19 +124,21 @@ func (e *Engine) reconcileMembership(m *matcher, p *podInfo) {
 		for pi := range m.selectors {
 			p.selectedBy[pi] = struct{}{}
 		}
-		m.version++
+		e.versions++
+		m.version = e.versions
 	case !want && has:
-		m.remove(p)
+		e.versions++
+		m.remove(p, e.versions)
 	}
 }
 
-func (m *matcher) remove(p *podInfo) {
+func (m *matcher) remove(p *podInfo, version uint64) {
 	delete(m.members, p)
 	delete(p.matchers, m)
 	for pi := range m.selectors {
 		delete(p.selectedBy, pi)
 	}
-	m.version++
+	m.version = version
 }
 
 func (m *matcher) has(p *podInfo) bool {

@@ -57,6 +57,8 @@ type PolicyView struct {
 	EgressRules      []RuleView
 	SelectorMatcher  MatcherID
 	SelectedPodCount int
+	// Version changes whenever the policy is replaced.
+	Version uint64
 }
 
 func viewRules(rs []rule) []RuleView {
@@ -78,6 +80,15 @@ func viewRules(rs []rule) []RuleView {
 	return out
 }
 
+// PolicyVersion returns the version of a policy (0 if unknown) without
+// building its view.
+func (e *Engine) PolicyVersion(key PodKey) uint64 {
+	if pi := e.policies[key]; pi != nil {
+		return pi.version
+	}
+	return 0
+}
+
 // PolicyView returns the compiled form of one policy.
 func (e *Engine) PolicyView(key PodKey) (PolicyView, bool) {
 	pi := e.policies[key]
@@ -88,6 +99,7 @@ func (e *Engine) PolicyView(key PodKey) (PolicyView, bool) {
 		Key: key, Ingress: pi.ingress, Egress: pi.egress,
 		IngressRules: viewRules(pi.in), EgressRules: viewRules(pi.out),
 		SelectorMatcher: pi.selector.id(), SelectedPodCount: len(pi.selector.members),
+		Version: pi.version,
 	}, true
 }
 
@@ -98,12 +110,11 @@ func (e *Engine) MatcherMembers(id MatcherID) []netip.Addr {
 	if m == nil {
 		return nil
 	}
-	var out []netip.Addr
+	out := make([]netip.Addr, 0, len(m.members))
 	for p := range m.members {
 		out = append(out, p.ips...)
 	}
-	sortAddrs(out)
-	return out
+	return out // unordered: callers treat it as a set
 }
 
 // MatcherVersion changes whenever a matcher's membership does, so a data
@@ -156,21 +167,15 @@ func (e *Engine) NamedPortTargets(name string, proto corev1.Protocol) []AddrPort
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Addr != out[j].Addr {
-			return out[i].Addr.Less(out[j].Addr)
-		}
-		return out[i].Port < out[j].Port
-	})
-	return out
+	return out // unordered: callers treat it as a set
 }
+
+// PortsVersion changes whenever a pod's addresses or container ports change
+// or a pod comes or goes; NamedPortTargets is stable between changes.
+func (e *Engine) PortsVersion() uint64 { return e.portsVersion }
 
 // AddrPort is an address and a port.
 type AddrPort struct {
 	Addr netip.Addr
 	Port int32
-}
-
-func sortAddrs(a []netip.Addr) {
-	sort.Slice(a, func(i, j int) bool { return a[i].Less(a[j]) })
 }

@@ -1,0 +1,246 @@
+package dataplane
+
+import (
+	"slices"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/knftables"
+)
+
+// desired is the whole table as a sync wants it: chains with their rules,
+// sets and maps with their elements. Keeping it lets the next sync write
+// only the difference (kube-proxy's partial sync), while a full sync writes
+// it all.
+type desired struct {
+	chains     map[string]*chainDef
+	chainOrder []string
+	sets       map[string]*setDef
+	setOrder   []string
+	maps       map[string]*mapDef
+	mapOrder   []string
+}
+
+type chainDef struct {
+	obj   *knftables.Chain
+	rules []string
+}
+
+type setDef struct {
+	obj   *knftables.Set
+	elems map[string][]string // joined key -> key fields
+}
+
+type mapDef struct {
+	obj   *knftables.Map
+	elems map[string]mapElem
+}
+
+type mapElem struct{ key, value []string }
+
+func newDesired() *desired {
+	return &desired{chains: map[string]*chainDef{}, sets: map[string]*setDef{}, maps: map[string]*mapDef{}}
+}
+
+func (d *desired) chain(c *knftables.Chain) {
+	if _, ok := d.chains[c.Name]; !ok {
+		d.chains[c.Name] = &chainDef{obj: c}
+		d.chainOrder = append(d.chainOrder, c.Name)
+	}
+}
+
+func (d *desired) rule(chain, r string) { d.chains[chain].rules = append(d.chains[chain].rules, r) }
+
+func (d *desired) set(s *knftables.Set) {
+	if _, ok := d.sets[s.Name]; !ok {
+		d.sets[s.Name] = &setDef{obj: s, elems: map[string][]string{}}
+		d.setOrder = append(d.setOrder, s.Name)
+	}
+}
+
+func (d *desired) setElem(set string, key ...string) {
+	d.sets[set].elems[strings.Join(key, " . ")] = key
+}
+
+func (d *desired) mapDecl(m *knftables.Map) {
+	if _, ok := d.maps[m.Name]; !ok {
+		d.maps[m.Name] = &mapDef{obj: m, elems: map[string]mapElem{}}
+		d.mapOrder = append(d.mapOrder, m.Name)
+	}
+}
+
+func (d *desired) mapElem(m string, key, value []string) {
+	d.maps[m].elems[strings.Join(key, " . ")] = mapElem{key, value}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// writeFull writes everything: what exists is emptied first and what is no
+// longer wanted deleted, all in tx.
+func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) {
+	tx.Add(&knftables.Table{Comment: knftables.PtrTo("palisade: NetworkPolicy enforcement")})
+	if existing != nil {
+		for _, c := range existing.Chains {
+			tx.Flush(&knftables.Chain{Name: c})
+		}
+		for _, m := range existing.Maps {
+			tx.Flush(&knftables.Map{Name: m})
+		}
+		for _, s := range existing.Sets {
+			tx.Flush(&knftables.Set{Name: s})
+		}
+	}
+	d.declare(tx, nil)
+	for _, name := range d.chainOrder {
+		for _, r := range d.chains[name].rules {
+			tx.Add(&knftables.Rule{Chain: name, Rule: r})
+		}
+	}
+	for _, name := range d.setOrder {
+		for _, k := range sortedKeys(d.sets[name].elems) {
+			tx.Add(&knftables.Element{Set: name, Key: d.sets[name].elems[k]})
+		}
+	}
+	for _, name := range d.mapOrder {
+		for _, k := range sortedKeys(d.maps[name].elems) {
+			e := d.maps[name].elems[k]
+			tx.Add(&knftables.Element{Map: name, Key: e.key, Value: e.value})
+		}
+	}
+	if existing != nil {
+		for _, c := range existing.Chains {
+			if d.chains[c] == nil {
+				tx.Delete(&knftables.Chain{Name: c})
+			}
+		}
+		for _, s := range existing.Sets {
+			if d.sets[s] == nil {
+				tx.Delete(&knftables.Set{Name: s})
+			}
+		}
+		for _, m := range existing.Maps {
+			if d.maps[m] == nil {
+				tx.Delete(&knftables.Map{Name: m})
+			}
+		}
+	}
+}
+
+// declare adds the chains, sets and maps prev did not have.
+func (d *desired) declare(tx *knftables.Transaction, prev *desired) {
+	for _, name := range d.setOrder {
+		if prev == nil || prev.sets[name] == nil {
+			tx.Add(d.sets[name].obj)
+		}
+	}
+	for _, name := range d.mapOrder {
+		if prev == nil || prev.maps[name] == nil {
+			tx.Add(d.maps[name].obj)
+		}
+	}
+	for _, name := range d.chainOrder {
+		if prev == nil || prev.chains[name] == nil {
+			tx.Add(d.chains[name].obj)
+		}
+	}
+}
+
+// writeDiff writes only what changed since prev, which the kernel holds.
+// Order matters: new objects first, then rules and elements, and deletions
+// last, once nothing refers to what goes.
+func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) {
+	d.declare(tx, prev)
+	for _, name := range d.chainOrder {
+		c := d.chains[name]
+		if old := prev.chains[name]; old != nil {
+			if slices.Equal(old.rules, c.rules) {
+				continue
+			}
+			tx.Flush(c.obj)
+		}
+		for _, r := range c.rules {
+			tx.Add(&knftables.Rule{Chain: name, Rule: r})
+		}
+	}
+	for _, name := range d.setOrder {
+		s := d.sets[name]
+		var old map[string][]string
+		if p := prev.sets[name]; p != nil {
+			old = p.elems
+		}
+		// Only the differences are sorted (for a stable transaction), not
+		// the tens of thousands of elements that did not move.
+		var add, del []string
+		for k := range s.elems {
+			if _, had := old[k]; !had {
+				add = append(add, k)
+			}
+		}
+		for k := range old {
+			if _, keep := s.elems[k]; !keep {
+				del = append(del, k)
+			}
+		}
+		sort.Strings(add)
+		sort.Strings(del)
+		for _, k := range add {
+			tx.Add(&knftables.Element{Set: name, Key: s.elems[k]})
+		}
+		for _, k := range del {
+			tx.Delete(&knftables.Element{Set: name, Key: old[k]})
+		}
+	}
+	for _, name := range d.mapOrder {
+		m := d.maps[name]
+		var old map[string]mapElem
+		if p := prev.maps[name]; p != nil {
+			old = p.elems
+		}
+		var add, del []string
+		for k, o := range old {
+			if e, keep := m.elems[k]; !keep || !slices.Equal(e.value, o.value) {
+				del = append(del, k)
+			}
+		}
+		for k, e := range m.elems {
+			if o, had := old[k]; !had || !slices.Equal(o.value, e.value) {
+				add = append(add, k)
+			}
+		}
+		sort.Strings(add)
+		sort.Strings(del)
+		for _, k := range del {
+			tx.Delete(&knftables.Element{Map: name, Key: old[k].key})
+		}
+		for _, k := range add {
+			tx.Add(&knftables.Element{Map: name, Key: m.elems[k].key, Value: m.elems[k].value})
+		}
+	}
+	for _, name := range prev.chainOrder {
+		if d.chains[name] == nil {
+			tx.Flush(prev.chains[name].obj)
+		}
+	}
+	for _, name := range prev.chainOrder {
+		if d.chains[name] == nil {
+			tx.Delete(&knftables.Chain{Name: name})
+		}
+	}
+	for _, name := range prev.setOrder {
+		if d.sets[name] == nil {
+			tx.Delete(&knftables.Set{Name: name})
+		}
+	}
+	for _, name := range prev.mapOrder {
+		if d.maps[name] == nil {
+			tx.Delete(&knftables.Map{Name: name})
+		}
+	}
+}
