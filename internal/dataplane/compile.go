@@ -86,10 +86,12 @@ func Build(tx *knftables.Transaction, e *policy.Engine, opts Options, existing *
 // compute is the pure part: the whole desired table. cache (may be nil) is
 // what the previous compute returned; unchanged parts are reused from it.
 func compute(e *policy.Engine, opts Options, cache *buildCache) (*desired, Stats, *buildCache) {
-	if cache == nil {
-		cache = newBuildCache()
+	// Versions are counters of one engine: a cache made from another
+	// engine (a caller that rebuilds its engine) must not be trusted.
+	if cache == nil || cache.engine != e {
+		cache = newBuildCache(e)
 	}
-	b := &builder{d: newDesired(), e: e, opts: opts, sets: map[string]bool{}, cache: cache, next: newBuildCache()}
+	b := &builder{d: newDesired(), e: e, opts: opts, sets: map[string]bool{}, cache: cache, next: newBuildCache(e)}
 	b.base()
 	groups := map[string][]policy.PodKey{} // chain -> policies
 	type mapEntry struct{ m, key, value string }
@@ -240,6 +242,7 @@ func (b *builder) group(chain string, dir policy.Direction, pols []policy.PodKey
 // buildCache carries what one sync compiled to the next: group chains by
 // the versions of their policies, matcher sets by membership version.
 type buildCache struct {
+	engine   *policy.Engine
 	groups   map[string]groupEntry
 	matchers map[policy.MatcherID]matcherEntry
 	named    map[string]namedEntry
@@ -267,8 +270,8 @@ type matcherEntry struct {
 	v4, v6  []string
 }
 
-func newBuildCache() *buildCache {
-	return &buildCache{groups: map[string]groupEntry{}, matchers: map[policy.MatcherID]matcherEntry{}, named: map[string]namedEntry{}}
+func newBuildCache(e *policy.Engine) *buildCache {
+	return &buildCache{engine: e, groups: map[string]groupEntry{}, matchers: map[policy.MatcherID]matcherEntry{}, named: map[string]namedEntry{}}
 }
 
 func joinKeys(ks []policy.PodKey) string {

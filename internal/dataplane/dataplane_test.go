@@ -247,3 +247,23 @@ func normalize(dump string) string {
 	sort.Strings(elems)
 	return strings.Join(append(rest, elems...), "\n")
 }
+
+// TestRebuiltEngineIsNotTrusted: versions belong to one engine; a caller
+// that rebuilds its engine for every sync (the lab) must still see an
+// updated policy's new rules.
+func TestRebuiltEngineIsNotTrusted(t *testing.T) {
+	fake := knftables.NewFake(knftables.InetFamily, Table)
+	s := NewSyncerFor(nft.FromInterface(fake), Options{})
+	ctx := context.Background()
+	if err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
+		t.Fatal(err)
+	}
+	updated := strings.Replace(webPolicy, "ports: [{port: http}, {port: 80}, {port: 1000, endPort: 2000}, {protocol: UDP}]", "ports: [{port: 443}]", 1)
+	if err := s.Sync(ctx, engine(t, updated)); err != nil {
+		t.Fatal(err)
+	}
+	dump := fake.Dump()
+	if !strings.Contains(dump, "th dport { 443 }") || strings.Contains(dump, "1000-2000") {
+		t.Errorf("the updated policy's rules are not in force:\n%s", dump)
+	}
+}

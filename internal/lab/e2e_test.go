@@ -41,8 +41,9 @@ func TestMain(m *testing.M) {
 }
 
 type labT struct {
-	t   testing.TB
-	dir string
+	t    testing.TB
+	dir  string
+	name string
 }
 
 // newLab brings a lab up and registers its teardown.
@@ -54,8 +55,8 @@ func newLab(t testing.TB, args ...string) *labT {
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("nft is not installed (hack/test.sh installs nftables)")
 	}
-	l := &labT{t: t, dir: t.TempDir()}
 	name := fmt.Sprintf("e%d", time.Now().UnixNano()%1000000)
+	l := &labT{t: t, dir: t.TempDir(), name: name}
 	t.Cleanup(func() {
 		if _, errs, code := l.run("lab", "down"); code != 0 {
 			t.Errorf("lab down: %s", errs)
@@ -450,6 +451,13 @@ spec:
 	// run -i --rm: the command runs attached, its output comes back, the pod goes.
 	if out, errs, code := l.runIn("echo attached; exit 0\n", "run", "--rm", "-i", "-t", "--image=alpine", "--restart=Never", "tmp", "--", "sh"); code != 0 || !strings.Contains(out, "attached") || !strings.Contains(out, `pod "tmp" deleted`) {
 		t.Errorf("run --rm -i -t: %d %q %q", code, out, errs)
+	}
+	// Deleted pods leave no namespace behind while the others keep running:
+	// one namespace per live pod, plus the node and the fabric.
+	pods := strings.Count(l.must("get", "pods", "-A", "-o", "name"), "\n")
+	nss, _ := exec.Command("ip", "netns", "list").Output()
+	if got := strings.Count(string(nss), "pal-"+l.name+"-"); got != pods+2 {
+		t.Errorf("%d lab namespaces for %d pods:\n%s", got, pods, nss)
 	}
 }
 

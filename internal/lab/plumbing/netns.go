@@ -84,10 +84,20 @@ func DeleteNetns(name string) error {
 	if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("unmount %s: %w", p, err)
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+	// A process that is still dying may hold a copy of the mount for a
+	// moment (EBUSY); give it that moment.
+	var err error
+	for i := 0; i < 50; i++ {
+		err = os.Remove(p)
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return nil
+	return err
 }
 
 // ListNetns returns the named namespaces whose names start with prefix.

@@ -98,6 +98,15 @@ func Main(arg string) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("podexec: make mounts private: %w", err)
 	}
+	// This mount namespace was copied from the host's, with the bind mounts
+	// that keep every lab network namespace alive. A copy would keep a
+	// deleted pod's namespace file busy for as long as this process lives;
+	// the pod has no use for them, so they go (in this copy only).
+	if entries, err := os.ReadDir(plumbing.NetnsDir); err == nil {
+		for _, e := range entries {
+			_ = unix.Unmount(filepath.Join(plumbing.NetnsDir, e.Name()), unix.MNT_DETACH)
+		}
+	}
 	// sysfs shows the devices of the namespace that mounted it: a fresh one
 	// makes /sys/class/net list the pod's own interfaces, as in a container.
 	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, ""); err != nil {
