@@ -23,6 +23,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# Namespaces that exist before the tests are not theirs to answer for.
+netns_before=$(ip netns list 2>/dev/null | awk '{print $1}' | sort || true)
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*'))
 if [ -n "$unformatted" ]; then
@@ -42,7 +45,7 @@ step "go test"
 go test -count=1 ./...
 
 step "no network namespace left behind"
-left=$(ip netns list 2>/dev/null | grep -E '^(pal-|pltest-|pxtest-)' || true)
+left=$(comm -13 <(echo "$netns_before") <(ip netns list 2>/dev/null | awk '{print $1}' | sort) | grep -E '^(pal-|pltest-|pxtest-)' || true)
 if [ -n "$left" ]; then
   echo "tests leaked network namespaces:"; echo "$left"; exit 1
 fi
