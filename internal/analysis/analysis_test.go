@@ -11,24 +11,13 @@ import (
 	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/policy/reference"
 	"github.com/palisade-net/palisade/internal/synth"
-	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // TestMatrixMatchesReference holds the parallel matrix to the naive
 // evaluator, cell by cell, on a synthetic cluster with every policy shape.
 func TestMatrixMatchesReference(t *testing.T) {
 	c := synth.Generate(synth.Config{Namespaces: 3, Pods: 45, Policies: 24, Seed: 5})
-	e := policy.NewEngine()
-	for _, n := range c.Namespaces {
-		e.UpsertNamespace(n)
-	}
-	for _, p := range c.Pods {
-		e.UpsertPod(p)
-	}
-	for _, np := range c.Policies {
-		validation.DefaultNetworkPolicy(np)
-		e.UpsertPolicy(np)
-	}
+	e := c.Engine()
 	ref := &reference.Cluster{Namespaces: c.Namespaces, Pods: c.Pods, Policies: c.Policies}
 	pods := e.Pods()
 	for _, pp := range analysis.NamedPorts(c.Policies, c.Pods) {

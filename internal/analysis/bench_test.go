@@ -6,26 +6,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/palisade-net/palisade/internal/analysis"
-	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/synth"
-	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // BenchmarkMatrix measures the full matrix of 1k pods under 500 policies
 // (a million verdicts); target < 1 s.
 func BenchmarkMatrix(b *testing.B) {
-	c := synth.Generate(synth.Config{Namespaces: 10, Pods: 1000, Policies: 500, Seed: 1})
-	e := policy.NewEngine()
-	for _, n := range c.Namespaces {
-		e.UpsertNamespace(n)
-	}
-	for _, p := range c.Pods {
-		e.UpsertPod(p)
-	}
-	for _, np := range c.Policies {
-		validation.DefaultNetworkPolicy(np)
-		e.UpsertPolicy(np)
-	}
+	e := synth.Generate(synth.Config{Namespaces: 10, Pods: 1000, Policies: 500, Seed: 1}).Engine()
 	pods := e.Pods()
 	b.ResetTimer()
 	allowed := 0

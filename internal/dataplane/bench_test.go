@@ -19,7 +19,6 @@ import (
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/synth"
-	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // benchNet is a router namespace between a client and a server pod, wired
@@ -222,17 +221,7 @@ func BenchmarkProgramming(b *testing.B) {
 	}
 	b.Cleanup(func() { _ = plumbing.DeleteNetns(ns) })
 	c := synth.Generate(synth.Config{Namespaces: 100, Pods: 10000, Policies: 1000, Seed: 4})
-	e := policy.NewEngine()
-	for _, n := range c.Namespaces {
-		e.UpsertNamespace(n)
-	}
-	for _, p := range c.Pods {
-		e.UpsertPod(p)
-	}
-	for _, p := range c.Policies {
-		validation.DefaultNetworkPolicy(p)
-		e.UpsertPolicy(p)
-	}
+	e := c.Engine()
 	s, err := NewSyncer(ns, Options{LogGroup: 1})
 	if err != nil {
 		b.Fatal(err)

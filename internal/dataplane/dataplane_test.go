@@ -155,18 +155,7 @@ func TestSyncLeavesNothingStale(t *testing.T) {
 // peers there are; peers live in sets.
 func TestBuildScales(t *testing.T) {
 	rulesPerChain := func(pods int) float64 {
-		c := synth.Generate(synth.Config{Namespaces: 10, Pods: pods, Policies: 40, Seed: 2})
-		e := policy.NewEngine()
-		for _, n := range c.Namespaces {
-			e.UpsertNamespace(n)
-		}
-		for _, p := range c.Pods {
-			e.UpsertPod(p)
-		}
-		for _, p := range c.Policies {
-			validation.DefaultNetworkPolicy(p)
-			e.UpsertPolicy(p)
-		}
+		e := synth.Generate(synth.Config{Namespaces: 10, Pods: pods, Policies: 40, Seed: 2}).Engine()
 		_, st := DryRun(e, Options{})
 		return float64(st.Rules) / float64(st.Chains)
 	}
@@ -181,17 +170,7 @@ func TestBuildScales(t *testing.T) {
 // writes.
 func TestPartialSyncEqualsFull(t *testing.T) {
 	c := synth.Generate(synth.Config{Namespaces: 4, Pods: 80, Policies: 24, DualStack: true, Seed: 11})
-	e := policy.NewEngine()
-	for _, n := range c.Namespaces {
-		e.UpsertNamespace(n)
-	}
-	for _, p := range c.Pods {
-		e.UpsertPod(p)
-	}
-	for _, p := range c.Policies {
-		validation.DefaultNetworkPolicy(p)
-		e.UpsertPolicy(p)
-	}
+	e := c.Engine()
 	ctx := context.Background()
 	partialFake := knftables.NewFake(knftables.InetFamily, Table)
 	partial := NewSyncerFor(nft.FromInterface(partialFake), Options{LogGroup: 3})

@@ -14,6 +14,9 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // Config sizes a cluster.
@@ -194,3 +197,23 @@ func policyShape(r *rand.Rand, i int, ns string, cfg Config) *networkingv1.Netwo
 }
 
 func ptr32(v int32) *int32 { return &v }
+
+// Engine compiles the cluster into the policy core, with the API server's
+// defaulting applied to the policies (in place), as every consumer needs.
+func (c *Cluster) Engine() *policy.Engine {
+	e := policy.NewEngine()
+	for _, n := range c.Namespaces {
+		e.UpsertNamespace(n)
+	}
+	for _, p := range c.Pods {
+		e.UpsertPod(p)
+	}
+	for _, s := range c.Services {
+		e.UpsertService(s)
+	}
+	for _, np := range c.Policies {
+		validation.DefaultNetworkPolicy(np)
+		e.UpsertPolicy(np)
+	}
+	return e
+}
