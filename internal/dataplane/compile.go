@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -66,7 +67,7 @@ type builder struct {
 // Existing lists what the table holds now, so a sync can delete what is no
 // longer wanted (nil: nothing is known, e.g. a dry run).
 type Existing struct {
-	Chains, Sets, Maps []string
+	Chains, Sets, Maps, Counters []string
 }
 
 func shortHash(s string) string {
@@ -116,12 +117,17 @@ func compute(e *policy.Engine, opts Options, cache *buildCache) (*desired, Stats
 			}
 			chain := groupChain(d.dir, d.pols)
 			groups[chain] = d.pols
+			allow, deny := CounterNames(pk, d.dir)
+			b.d.counters[allow], b.d.counters[deny] = true, true
+			dirWord := strings.ToLower(d.dir.String())
 			for _, ip := range info.IPs {
-				m := d.m + "4"
+				fam := "4"
 				if ip.Is6() {
-					m = d.m + "6"
+					fam = "6"
 				}
-				elements = append(elements, mapEntry{m, ip.String(), "jump " + chain})
+				elements = append(elements, mapEntry{d.m + fam, ip.String(), "jump " + chain},
+					mapEntry{"allow-" + dirWord + fam, ip.String(), strconv.Quote(allow)},
+					mapEntry{"deny-" + dirWord + fam, ip.String(), strconv.Quote(deny)})
 			}
 		}
 	}
@@ -144,6 +150,17 @@ func compute(e *policy.Engine, opts Options, cache *buildCache) (*desired, Stats
 		b.stats.Elements++
 	}
 	return b.d, b.stats, b.next
+}
+
+// CounterNames are the named counters of a pod's new connections in one
+// direction: allowed, and denied.
+func CounterNames(pod policy.PodKey, dir policy.Direction) (allow, deny string) {
+	h := shortHash(pod.String())
+	d := "in"
+	if dir == policy.Egress {
+		d = "eg"
+	}
+	return "allow-" + d + "-" + h, "deny-" + d + "-" + h
 }
 
 // groupChain names the chain shared by pods isolated by the same policies.
@@ -170,6 +187,10 @@ func (b *builder) base() {
 	for _, m := range []struct{ name, typ string }{
 		{"ingress-pods4", "ipv4_addr : verdict"}, {"ingress-pods6", "ipv6_addr : verdict"},
 		{"egress-pods4", "ipv4_addr : verdict"}, {"egress-pods6", "ipv6_addr : verdict"},
+		{"allow-ingress4", "ipv4_addr : counter"}, {"allow-ingress6", "ipv6_addr : counter"},
+		{"deny-ingress4", "ipv4_addr : counter"}, {"deny-ingress6", "ipv6_addr : counter"},
+		{"allow-egress4", "ipv4_addr : counter"}, {"allow-egress6", "ipv6_addr : counter"},
+		{"deny-egress4", "ipv4_addr : counter"}, {"deny-egress6", "ipv6_addr : counter"},
 	} {
 		b.d.mapDecl(&knftables.Map{Name: m.name, Type: m.typ})
 	}
@@ -179,8 +200,13 @@ func (b *builder) base() {
 	b.rule("forward", "meta mark & "+HairpinMark+" == "+HairpinMark+" accept")
 	b.rule("forward", "ip saddr vmap @egress-pods4")
 	b.rule("forward", "ip6 saddr vmap @egress-pods6")
+	// Reaching here, the source's egress side admitted the connection.
+	b.rule("forward", "counter name ip saddr map @allow-egress4")
+	b.rule("forward", "counter name ip6 saddr map @allow-egress6")
 	b.rule("forward", "ip daddr vmap @ingress-pods4")
 	b.rule("forward", "ip6 daddr vmap @ingress-pods6")
+	b.rule("forward", "counter name ip daddr map @allow-ingress4")
+	b.rule("forward", "counter name ip6 daddr map @allow-ingress6")
 }
 
 // group writes the chain for pods isolated by pols in one direction: a
@@ -233,6 +259,13 @@ func (b *builder) group(chain string, dir policy.Direction, pols []policy.PodKey
 	if b.opts.LogGroup != 0 {
 		log = fmt.Sprintf(`log prefix "palisade %s deny " group %d `, strings.ToLower(dir.String()), b.opts.LogGroup)
 	}
+	field := "daddr"
+	if dir == policy.Egress {
+		field = "saddr"
+	}
+	d := strings.ToLower(dir.String())
+	b.rule(chain, fmt.Sprintf("counter name ip %s map @deny-%s4", field, d))
+	b.rule(chain, fmt.Sprintf("counter name ip6 %s map @deny-%s6", field, d))
 	b.rule(chain, "counter "+log+verdict)
 	b.refs.rules = append([]string(nil), b.d.chains[chain].rules[start:]...)
 	b.next.groups[chain] = *b.refs

@@ -19,6 +19,9 @@ type desired struct {
 	setOrder   []string
 	maps       map[string]*mapDef
 	mapOrder   []string
+	// counters are named, per pod and direction; they are never flushed, so
+	// their numbers survive syncs.
+	counters map[string]bool
 }
 
 type chainDef struct {
@@ -39,7 +42,7 @@ type mapDef struct {
 type mapElem struct{ key, value []string }
 
 func newDesired() *desired {
-	return &desired{chains: map[string]*chainDef{}, sets: map[string]*setDef{}, maps: map[string]*mapDef{}}
+	return &desired{chains: map[string]*chainDef{}, sets: map[string]*setDef{}, maps: map[string]*mapDef{}, counters: map[string]bool{}}
 }
 
 func (d *desired) chain(c *knftables.Chain) {
@@ -130,11 +133,21 @@ func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) {
 				tx.Delete(&knftables.Map{Name: m})
 			}
 		}
+		for _, c := range existing.Counters {
+			if !d.counters[c] {
+				tx.Delete(&knftables.Counter{Name: c})
+			}
+		}
 	}
 }
 
-// declare adds the chains, sets and maps prev did not have.
+// declare adds the counters, chains, sets and maps prev did not have.
 func (d *desired) declare(tx *knftables.Transaction, prev *desired) {
+	for _, name := range sortedKeys(d.counters) {
+		if prev == nil || !prev.counters[name] {
+			tx.Add(&knftables.Counter{Name: name})
+		}
+	}
 	for _, name := range d.setOrder {
 		if prev == nil || prev.sets[name] == nil {
 			tx.Add(d.sets[name].obj)
@@ -241,6 +254,11 @@ func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) {
 	for _, name := range prev.mapOrder {
 		if d.maps[name] == nil {
 			tx.Delete(&knftables.Map{Name: name})
+		}
+	}
+	for _, name := range sortedKeys(prev.counters) {
+		if !d.counters[name] {
+			tx.Delete(&knftables.Counter{Name: name})
 		}
 	}
 }

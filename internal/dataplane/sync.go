@@ -84,5 +84,15 @@ func (s *Syncer) existing(ctx context.Context) (*Existing, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Existing{Chains: chains, Sets: sets, Maps: maps}, nil
+	counters, err := s.table.List(ctx, "counters")
+	if err != nil && !knftables.IsNotFound(err) {
+		return nil, err
+	}
+	return &Existing{Chains: chains, Sets: sets, Maps: maps, Counters: counters}, nil
+}
+
+// Counters reads the table's named counters: packets of new connections
+// allowed and denied, per pod and direction (see CounterNames).
+func (s *Syncer) Counters(ctx context.Context) (map[string]uint64, error) {
+	return s.table.Counters(ctx)
 }

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -13,8 +14,12 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/knftables"
 
+	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/lab/state"
+	"github.com/palisade-net/palisade/internal/nft"
+	"github.com/palisade-net/palisade/internal/policy"
 )
 
 // Describe writes an object in the layout of `kubectl describe`.
@@ -169,7 +174,39 @@ func (d *describer) pod(st *state.State, p *corev1.Pod) {
 	for _, c := range p.Status.Conditions {
 		d.line(1, string(c.Type), c.Status)
 	}
+	d.policy(st, p)
 	d.events(st, "Pod", p.Namespace, p.Name)
+}
+
+// policy shows what isolates the pod and the data plane's counters of its
+// new connections, read from its node's table.
+func (d *describer) policy(st *state.State, p *corev1.Pod) {
+	key := policy.PodKey{Namespace: p.Namespace, Name: p.Name}
+	in, out := Engine(st).Isolation(key)
+	var counters map[string]uint64
+	if n := st.Node(p.Spec.NodeName); n != nil {
+		if t, err := nft.New(n.Netns, knftables.InetFamily, dataplane.Table); err == nil {
+			counters, _ = t.Counters(context.Background())
+		}
+	}
+	d.line(0, "Network Policy:", "")
+	for _, side := range []struct {
+		dir  policy.Direction
+		pols []policy.PodKey
+	}{{policy.Ingress, in}, {policy.Egress, out}} {
+		name := strings.ToLower(side.dir.String())
+		if len(side.pols) == 0 {
+			d.line(1, name+":", "not isolated (every connection allowed)")
+			continue
+		}
+		names := make([]string, len(side.pols))
+		for i, k := range side.pols {
+			names[i] = k.String()
+		}
+		allow, deny := dataplane.CounterNames(key, side.dir)
+		d.line(1, name+":", fmt.Sprintf("isolated by %s; packets opening connections: %d allowed, %d denied",
+			strings.Join(names, ", "), counters[allow], counters[deny]))
+	}
 }
 
 func titleBool(b bool) string {

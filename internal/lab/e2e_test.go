@@ -565,3 +565,48 @@ spec:
 		t.Errorf("probe disagrees with the engine:\n%s%s", out, errs)
 	}
 }
+
+// TestDescribeShowsCounters: describe pod shows what isolates the pod and
+// the data plane's per-pod counters.
+func TestDescribeShowsCounters(t *testing.T) {
+	l := newLab(t)
+	l.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: server, labels: {app: server}}
+spec: {containers: [{name: s, image: busybox, command: ["/bin/sh", "-c", "nc -lk -p 80"], ports: [{containerPort: 80}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ok, labels: {role: ok}}
+spec: {containers: [{name: c, image: busybox, command: [sleep, "3600"]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nope}
+spec: {containers: [{name: c, image: busybox, command: [sleep, "3600"]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: only-ok}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress: [{from: [{podSelector: {matchLabels: {role: ok}}}]}]
+`)
+	l.must("wait", "--for=condition=Ready", "pods", "--all", "--timeout=20s")
+	ip := l.field("get", "pod", "server", "-o", "jsonpath={.status.podIP}")
+	if _, _, code := l.run("exec", "ok", "--", "nc", "-z", "-w", "1", ip, "80"); code != 0 {
+		t.Fatal("ok must connect")
+	}
+	if _, _, code := l.run("exec", "nope", "--", "nc", "-z", "-w", "1", ip, "80"); code == 0 {
+		t.Fatal("nope must not connect")
+	}
+	d := l.must("describe", "pod", "server")
+	re := regexp.MustCompile(`ingress:\s+isolated by default/only-ok; packets opening connections: (\d+) allowed, (\d+) denied`)
+	m := re.FindStringSubmatch(d)
+	if m == nil || m[1] == "0" || m[2] == "0" {
+		t.Errorf("describe does not show the counters:\n%s", d)
+	}
+	if !regexp.MustCompile(`egress:\s+not isolated`).MatchString(d) {
+		t.Errorf("egress line missing:\n%s", d)
+	}
+}

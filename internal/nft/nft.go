@@ -126,3 +126,24 @@ func ResetSetsAndMaps(tx *knftables.Transaction, sets, maps []string) {
 		tx.Flush(&knftables.Set{Name: s})
 	}
 }
+
+// Counters returns the packets of every named counter of the table.
+func (t *Table) Counters(ctx context.Context) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	err := t.do(func() error {
+		cs, err := t.nft.ListCounters(ctx)
+		if knftables.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.Packets != nil {
+				out[c.Name] = *c.Packets
+			}
+		}
+		return nil
+	})
+	return out, err
+}
