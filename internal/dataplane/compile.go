@@ -79,20 +79,20 @@ func shortHash(s string) string {
 // now is emptied or deleted in the same transaction, so running tx replaces
 // the previous ruleset atomically.
 func Build(tx *knftables.Transaction, e *policy.Engine, opts Options, existing *Existing) Stats {
-	d, st, _ := compute(e, opts, nil)
+	d, st, _ := compute(e, opts, nil, nil)
 	d.writeFull(tx, existing)
 	return st
 }
 
 // compute is the pure part: the whole desired table. cache (may be nil) is
 // what the previous compute returned; unchanged parts are reused from it.
-func compute(e *policy.Engine, opts Options, cache *buildCache) (*desired, Stats, *buildCache) {
+func compute(e *policy.Engine, opts Options, cache *buildCache, prev *desired) (*desired, Stats, *buildCache) {
 	// Versions are counters of one engine: a cache made from another
 	// engine (a caller that rebuilds its engine) must not be trusted.
 	if cache == nil || cache.engine != e {
 		cache = newBuildCache(e)
 	}
-	b := &builder{d: newDesired(), e: e, opts: opts, sets: map[string]bool{}, cache: cache, next: newBuildCache(e)}
+	b := &builder{d: newDesired(prev), e: e, opts: opts, sets: map[string]bool{}, cache: cache, next: newBuildCache(e)}
 	b.base()
 	groups := map[string][]policy.PodKey{} // chain -> policies
 	type mapEntry struct{ m, key, value string }

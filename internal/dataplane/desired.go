@@ -22,6 +22,7 @@ type desired struct {
 	// counters are named, per pod and direction; they are never flushed, so
 	// their numbers survive syncs.
 	counters map[string]bool
+	sizes    map[string]int // capacity hints from the previous table
 }
 
 type chainDef struct {
@@ -41,8 +42,21 @@ type mapDef struct {
 
 type mapElem struct{ key, value []string }
 
-func newDesired() *desired {
-	return &desired{chains: map[string]*chainDef{}, sets: map[string]*setDef{}, maps: map[string]*mapDef{}, counters: map[string]bool{}}
+// newDesired sizes its maps after the previous table (nil: none), so a sync
+// of a large table does not spend its time growing hash maps.
+func newDesired(prev *desired) *desired {
+	d := &desired{chains: map[string]*chainDef{}, sets: map[string]*setDef{}, maps: map[string]*mapDef{}, counters: map[string]bool{}}
+	if prev != nil {
+		d.counters = make(map[string]bool, len(prev.counters))
+		d.sizes = map[string]int{}
+		for name, s := range prev.sets {
+			d.sizes[name] = len(s.elems)
+		}
+		for name, m := range prev.maps {
+			d.sizes[name] = len(m.elems)
+		}
+	}
+	return d
 }
 
 func (d *desired) chain(c *knftables.Chain) {
@@ -56,7 +70,7 @@ func (d *desired) rule(chain, r string) { d.chains[chain].rules = append(d.chain
 
 func (d *desired) set(s *knftables.Set) {
 	if _, ok := d.sets[s.Name]; !ok {
-		d.sets[s.Name] = &setDef{obj: s, elems: map[string][]string{}}
+		d.sets[s.Name] = &setDef{obj: s, elems: make(map[string][]string, d.sizes[s.Name])}
 		d.setOrder = append(d.setOrder, s.Name)
 	}
 }
@@ -67,7 +81,7 @@ func (d *desired) setElem(set string, key ...string) {
 
 func (d *desired) mapDecl(m *knftables.Map) {
 	if _, ok := d.maps[m.Name]; !ok {
-		d.maps[m.Name] = &mapDef{obj: m, elems: map[string]mapElem{}}
+		d.maps[m.Name] = &mapDef{obj: m, elems: make(map[string]mapElem, d.sizes[m.Name])}
 		d.mapOrder = append(d.mapOrder, m.Name)
 	}
 }
@@ -143,10 +157,15 @@ func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) {
 
 // declare adds the counters, chains, sets and maps prev did not have.
 func (d *desired) declare(tx *knftables.Transaction, prev *desired) {
-	for _, name := range sortedKeys(d.counters) {
+	var added []string
+	for name := range d.counters {
 		if prev == nil || !prev.counters[name] {
-			tx.Add(&knftables.Counter{Name: name})
+			added = append(added, name)
 		}
+	}
+	sort.Strings(added)
+	for _, name := range added {
+		tx.Add(&knftables.Counter{Name: name})
 	}
 	for _, name := range d.setOrder {
 		if prev == nil || prev.sets[name] == nil {
@@ -256,9 +275,14 @@ func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) {
 			tx.Delete(&knftables.Map{Name: name})
 		}
 	}
-	for _, name := range sortedKeys(prev.counters) {
+	var gone []string
+	for name := range prev.counters {
 		if !d.counters[name] {
-			tx.Delete(&knftables.Counter{Name: name})
+			gone = append(gone, name)
 		}
+	}
+	sort.Strings(gone)
+	for _, name := range gone {
+		tx.Delete(&knftables.Counter{Name: name})
 	}
 }

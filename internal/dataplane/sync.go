@@ -44,7 +44,7 @@ func NewSyncerFor(t *nft.Table, opts Options) *Syncer { return &Syncer{table: t,
 // says why and the next call starts from a full resync.
 func (s *Syncer) Sync(ctx context.Context, e *policy.Engine) error {
 	start := time.Now()
-	d, st, cache := compute(e, s.opts, s.cache)
+	d, st, cache := compute(e, s.opts, s.cache, s.last)
 	s.cache = cache
 	if s.last != nil {
 		tx := s.table.NewTransaction()
