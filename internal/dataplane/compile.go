@@ -21,7 +21,6 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,6 +53,7 @@ type Stats struct {
 }
 
 type builder struct {
+	memo  *names
 	cache *buildCache // what the previous sync compiled (read)
 	next  *buildCache // what this one compiled (written)
 	refs  *groupEntry // the group being compiled, recording its sets
@@ -67,7 +67,7 @@ type builder struct {
 // Existing lists what the table holds now, so a sync can delete what is no
 // longer wanted (nil: nothing is known, e.g. a dry run).
 type Existing struct {
-	Chains, Sets, Maps, Counters []string
+	Chains, Sets, Maps []string
 }
 
 func shortHash(s string) string {
@@ -89,10 +89,18 @@ func Build(tx *knftables.Transaction, e *policy.Engine, opts Options, existing *
 func compute(e *policy.Engine, opts Options, cache *buildCache, prev *desired) (*desired, Stats, *buildCache) {
 	// Versions are counters of one engine: a cache made from another
 	// engine (a caller that rebuilds its engine) must not be trusted.
-	if cache == nil || cache.engine != e {
+	if cache == nil {
 		cache = newBuildCache(e)
+	} else if cache.engine != e {
+		// Names are pure functions of their inputs: they survive an engine
+		// change, unlike everything keyed by versions.
+		m := cache.memo
+		cache = newBuildCache(e)
+		cache.memo = m
 	}
-	b := &builder{d: newDesired(prev), e: e, opts: opts, sets: map[string]bool{}, cache: cache, next: newBuildCache(e)}
+	next := newBuildCache(e)
+	next.memo = cache.memo
+	b := &builder{d: newDesired(prev), e: e, opts: opts, sets: map[string]bool{}, cache: cache, next: next, memo: cache.memo}
 	b.base()
 	groups := map[string][]policy.PodKey{} // chain -> policies
 	type mapEntry struct{ m, key, value string }
@@ -115,19 +123,14 @@ func compute(e *policy.Engine, opts Options, cache *buildCache, prev *desired) (
 			if len(d.pols) == 0 {
 				continue
 			}
-			chain := groupChain(d.dir, d.pols)
+			chain := b.memo.chain(d.dir, d.pols)
 			groups[chain] = d.pols
-			allow, deny := CounterNames(pk, d.dir)
-			b.d.counters[allow], b.d.counters[deny] = true, true
-			dirWord := strings.ToLower(d.dir.String())
 			for _, ip := range info.IPs {
 				fam := "4"
 				if ip.Is6() {
 					fam = "6"
 				}
-				elements = append(elements, mapEntry{d.m + fam, ip.String(), "jump " + chain},
-					mapEntry{"allow-" + dirWord + fam, ip.String(), strconv.Quote(allow)},
-					mapEntry{"deny-" + dirWord + fam, ip.String(), strconv.Quote(deny)})
+				elements = append(elements, mapEntry{d.m + fam, ip.String(), "jump " + chain})
 			}
 		}
 	}
@@ -152,16 +155,37 @@ func compute(e *policy.Engine, opts Options, cache *buildCache, prev *desired) (
 	return b.d, b.stats, b.next
 }
 
-// CounterNames are the named counters of a pod's new connections in one
-// direction: allowed, and denied.
-func CounterNames(pod policy.PodKey, dir policy.Direction) (allow, deny string) {
-	h := shortHash(pod.String())
-	d := "in"
-	if dir == policy.Egress {
-		d = "eg"
-	}
-	return "allow-" + d + "-" + h, "deny-" + d + "-" + h
+// names memoizes the hashed names a sync hands out for every pod, so a
+// 10k-pod sync does not hash 30k strings again each time.
+type names struct {
+	chains map[string]string
 }
+
+func newNames() *names {
+	return &names{chains: map[string]string{}}
+}
+
+func (n *names) chain(dir policy.Direction, pols []policy.PodKey) string {
+	var b strings.Builder
+	b.WriteString(dir.String())
+	for _, p := range pols {
+		b.WriteByte(',')
+		b.WriteString(p.String())
+	}
+	k := b.String()
+	if c, ok := n.chains[k]; ok {
+		return c
+	}
+	c := groupChain(dir, pols)
+	n.chains[k] = c
+	return c
+}
+
+// CounterSets are the dynamic sets whose elements count, per pod address,
+// the packets that opened (allowed-*) or tried to open (denied-*)
+// connections, by direction and family.
+var CounterSets = []string{"allowed-ingress4", "allowed-ingress6", "denied-ingress4", "denied-ingress6",
+	"allowed-egress4", "allowed-egress6", "denied-egress4", "denied-egress6"}
 
 // groupChain names the chain shared by pods isolated by the same policies.
 func groupChain(dir policy.Direction, pols []policy.PodKey) string {
@@ -187,10 +211,6 @@ func (b *builder) base() {
 	for _, m := range []struct{ name, typ string }{
 		{"ingress-pods4", "ipv4_addr : verdict"}, {"ingress-pods6", "ipv6_addr : verdict"},
 		{"egress-pods4", "ipv4_addr : verdict"}, {"egress-pods6", "ipv6_addr : verdict"},
-		{"allow-ingress4", "ipv4_addr : counter"}, {"allow-ingress6", "ipv6_addr : counter"},
-		{"deny-ingress4", "ipv4_addr : counter"}, {"deny-ingress6", "ipv6_addr : counter"},
-		{"allow-egress4", "ipv4_addr : counter"}, {"allow-egress6", "ipv6_addr : counter"},
-		{"deny-egress4", "ipv4_addr : counter"}, {"deny-egress6", "ipv6_addr : counter"},
 	} {
 		b.d.mapDecl(&knftables.Map{Name: m.name, Type: m.typ})
 	}
@@ -200,13 +220,20 @@ func (b *builder) base() {
 	b.rule("forward", "meta mark & "+HairpinMark+" == "+HairpinMark+" accept")
 	b.rule("forward", "ip saddr vmap @egress-pods4")
 	b.rule("forward", "ip6 saddr vmap @egress-pods6")
-	// Reaching here, the source's egress side admitted the connection.
-	b.rule("forward", "counter name ip saddr map @allow-egress4")
-	b.rule("forward", "counter name ip6 saddr map @allow-egress6")
+	// Per-pod counters live in dynamic sets the packet path fills itself
+	// (one element per pod, created on its first packet): no object per
+	// pod for a sync to write. Reaching here, the source's egress side
+	// admitted the connection.
+	for _, c := range CounterSets {
+		b.d.set(&knftables.Set{Name: c, Type: map[bool]string{false: "ipv4_addr", true: "ipv6_addr"}[strings.HasSuffix(c, "6")],
+			Flags: []knftables.SetFlag{knftables.DynamicFlag}, Size: knftables.PtrTo(uint64(65535))})
+	}
+	b.rule("forward", "meta nfproto ipv4 update @allowed-egress4 { ip saddr counter }")
+	b.rule("forward", "meta nfproto ipv6 update @allowed-egress6 { ip6 saddr counter }")
 	b.rule("forward", "ip daddr vmap @ingress-pods4")
 	b.rule("forward", "ip6 daddr vmap @ingress-pods6")
-	b.rule("forward", "counter name ip daddr map @allow-ingress4")
-	b.rule("forward", "counter name ip6 daddr map @allow-ingress6")
+	b.rule("forward", "meta nfproto ipv4 update @allowed-ingress4 { ip daddr counter }")
+	b.rule("forward", "meta nfproto ipv6 update @allowed-ingress6 { ip6 daddr counter }")
 }
 
 // group writes the chain for pods isolated by pols in one direction: a
@@ -264,8 +291,8 @@ func (b *builder) group(chain string, dir policy.Direction, pols []policy.PodKey
 		field = "saddr"
 	}
 	d := strings.ToLower(dir.String())
-	b.rule(chain, fmt.Sprintf("counter name ip %s map @deny-%s4", field, d))
-	b.rule(chain, fmt.Sprintf("counter name ip6 %s map @deny-%s6", field, d))
+	b.rule(chain, fmt.Sprintf("meta nfproto ipv4 update @denied-%s4 { ip %s counter }", d, field))
+	b.rule(chain, fmt.Sprintf("meta nfproto ipv6 update @denied-%s6 { ip6 %s counter }", d, field))
 	b.rule(chain, "counter "+log+verdict)
 	b.refs.rules = append([]string(nil), b.d.chains[chain].rules[start:]...)
 	b.next.groups[chain] = *b.refs
@@ -275,6 +302,7 @@ func (b *builder) group(chain string, dir policy.Direction, pols []policy.PodKey
 // buildCache carries what one sync compiled to the next: group chains by
 // the versions of their policies, matcher sets by membership version.
 type buildCache struct {
+	memo     *names
 	engine   *policy.Engine
 	groups   map[string]groupEntry
 	matchers map[policy.MatcherID]matcherEntry
@@ -304,7 +332,7 @@ type matcherEntry struct {
 }
 
 func newBuildCache(e *policy.Engine) *buildCache {
-	return &buildCache{engine: e, groups: map[string]groupEntry{}, matchers: map[policy.MatcherID]matcherEntry{}, named: map[string]namedEntry{}}
+	return &buildCache{memo: newNames(), engine: e, groups: map[string]groupEntry{}, matchers: map[policy.MatcherID]matcherEntry{}, named: map[string]namedEntry{}}
 }
 
 func joinKeys(ks []policy.PodKey) string {

@@ -19,10 +19,7 @@ type desired struct {
 	setOrder   []string
 	maps       map[string]*mapDef
 	mapOrder   []string
-	// counters are named, per pod and direction; they are never flushed, so
-	// their numbers survive syncs.
-	counters map[string]bool
-	sizes    map[string]int // capacity hints from the previous table
+	sizes      map[string]int // capacity hints from the previous table
 }
 
 type chainDef struct {
@@ -45,9 +42,8 @@ type mapElem struct{ key, value []string }
 // newDesired sizes its maps after the previous table (nil: none), so a sync
 // of a large table does not spend its time growing hash maps.
 func newDesired(prev *desired) *desired {
-	d := &desired{chains: map[string]*chainDef{}, sets: map[string]*setDef{}, maps: map[string]*mapDef{}, counters: map[string]bool{}}
+	d := &desired{chains: map[string]*chainDef{}, sets: map[string]*setDef{}, maps: map[string]*mapDef{}}
 	if prev != nil {
-		d.counters = make(map[string]bool, len(prev.counters))
 		d.sizes = map[string]int{}
 		for name, s := range prev.sets {
 			d.sizes[name] = len(s.elems)
@@ -111,7 +107,9 @@ func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) {
 			tx.Flush(&knftables.Map{Name: m})
 		}
 		for _, s := range existing.Sets {
-			tx.Flush(&knftables.Set{Name: s})
+			if !slices.Contains(CounterSets, s) { // counts survive a resync
+				tx.Flush(&knftables.Set{Name: s})
+			}
 		}
 	}
 	d.declare(tx, nil)
@@ -147,26 +145,11 @@ func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) {
 				tx.Delete(&knftables.Map{Name: m})
 			}
 		}
-		for _, c := range existing.Counters {
-			if !d.counters[c] {
-				tx.Delete(&knftables.Counter{Name: c})
-			}
-		}
 	}
 }
 
-// declare adds the counters, chains, sets and maps prev did not have.
+// declare adds the chains, sets and maps prev did not have.
 func (d *desired) declare(tx *knftables.Transaction, prev *desired) {
-	var added []string
-	for name := range d.counters {
-		if prev == nil || !prev.counters[name] {
-			added = append(added, name)
-		}
-	}
-	sort.Strings(added)
-	for _, name := range added {
-		tx.Add(&knftables.Counter{Name: name})
-	}
 	for _, name := range d.setOrder {
 		if prev == nil || prev.sets[name] == nil {
 			tx.Add(d.sets[name].obj)
@@ -274,15 +257,5 @@ func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) {
 		if d.maps[name] == nil {
 			tx.Delete(&knftables.Map{Name: name})
 		}
-	}
-	var gone []string
-	for name := range prev.counters {
-		if !d.counters[name] {
-			gone = append(gone, name)
-		}
-	}
-	sort.Strings(gone)
-	for _, name := range gone {
-		tx.Delete(&knftables.Counter{Name: name})
 	}
 }

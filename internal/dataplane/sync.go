@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"sigs.k8s.io/knftables"
@@ -84,15 +85,23 @@ func (s *Syncer) existing(ctx context.Context) (*Existing, error) {
 	if err != nil {
 		return nil, err
 	}
-	counters, err := s.table.List(ctx, "counters")
-	if err != nil && !knftables.IsNotFound(err) {
-		return nil, err
-	}
-	return &Existing{Chains: chains, Sets: sets, Maps: maps, Counters: counters}, nil
+	return &Existing{Chains: chains, Sets: sets, Maps: maps}, nil
 }
 
-// Counters reads the table's named counters: packets of new connections
-// allowed and denied, per pod and direction (see CounterNames).
-func (s *Syncer) Counters(ctx context.Context) (map[string]uint64, error) {
-	return s.table.Counters(ctx)
+// PodCounters reads, from the table in netns, the packets that opened or
+// tried to open connections for ip: allowed and denied, per direction.
+func PodCounters(ctx context.Context, t *nft.Table, ip netip.Addr) (allowedIn, deniedIn, allowedOut, deniedOut uint64, err error) {
+	fam := "4"
+	if ip.Is6() {
+		fam = "6"
+	}
+	vals := make([]uint64, 4)
+	for i, set := range []string{"allowed-ingress", "denied-ingress", "allowed-egress", "denied-egress"} {
+		counts, err := t.SetCounters(ctx, set+fam)
+		if err != nil {
+			return 0, 0, 0, 0, err
+		}
+		vals[i] = counts[ip.String()]
+	}
+	return vals[0], vals[1], vals[2], vals[3], nil
 }

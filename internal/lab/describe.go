@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -183,29 +184,32 @@ func (d *describer) pod(st *state.State, p *corev1.Pod) {
 func (d *describer) policy(st *state.State, p *corev1.Pod) {
 	key := policy.PodKey{Namespace: p.Namespace, Name: p.Name}
 	in, out := Engine(st).Isolation(key)
-	var counters map[string]uint64
-	if n := st.Node(p.Spec.NodeName); n != nil {
+	var counts [4]uint64 // allowed in, denied in, allowed out, denied out
+	if n := st.Node(p.Spec.NodeName); n != nil && !p.Spec.HostNetwork {
 		if t, err := nft.New(n.Netns, knftables.InetFamily, dataplane.Table); err == nil {
-			counters, _ = t.Counters(context.Background())
+			for _, ipStr := range p.Status.PodIPs {
+				if ip, err := netip.ParseAddr(ipStr.IP); err == nil {
+					ai, di, ao, do, _ := dataplane.PodCounters(context.Background(), t, ip)
+					counts[0], counts[1], counts[2], counts[3] = counts[0]+ai, counts[1]+di, counts[2]+ao, counts[3]+do
+				}
+			}
 		}
 	}
 	d.line(0, "Network Policy:", "")
-	for _, side := range []struct {
+	for i, side := range []struct {
 		dir  policy.Direction
 		pols []policy.PodKey
 	}{{policy.Ingress, in}, {policy.Egress, out}} {
 		name := strings.ToLower(side.dir.String())
-		if len(side.pols) == 0 {
-			d.line(1, name+":", "not isolated (every connection allowed)")
-			continue
+		state := "not isolated"
+		if len(side.pols) > 0 {
+			names := make([]string, len(side.pols))
+			for j, k := range side.pols {
+				names[j] = k.String()
+			}
+			state = "isolated by " + strings.Join(names, ", ")
 		}
-		names := make([]string, len(side.pols))
-		for i, k := range side.pols {
-			names[i] = k.String()
-		}
-		allow, deny := dataplane.CounterNames(key, side.dir)
-		d.line(1, name+":", fmt.Sprintf("isolated by %s; packets opening connections: %d allowed, %d denied",
-			strings.Join(names, ", "), counters[allow], counters[deny]))
+		d.line(1, name+":", fmt.Sprintf("%s; packets opening connections: %d allowed, %d denied", state, counts[2*i], counts[2*i+1]))
 	}
 }
 

@@ -606,7 +606,7 @@ spec:
 	if m == nil || m[1] == "0" || m[2] == "0" {
 		t.Errorf("describe does not show the counters:\n%s", d)
 	}
-	if !regexp.MustCompile(`egress:\s+not isolated`).MatchString(d) {
+	if !regexp.MustCompile(`egress:\s+not isolated; packets opening connections: 0 allowed, 0 denied`).MatchString(d) {
 		t.Errorf("egress line missing:\n%s", d)
 	}
 }

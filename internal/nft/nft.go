@@ -8,6 +8,9 @@ package nft
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
 
 	"sigs.k8s.io/knftables"
 
@@ -17,12 +20,13 @@ import (
 // Table is one nftables table in one network namespace.
 type Table struct {
 	netns string
+	name  string
 	nft   knftables.Interface
 }
 
 // New opens family/table in netns ("" for the current namespace).
 func New(netns string, family knftables.Family, table string) (*Table, error) {
-	t := &Table{netns: netns}
+	t := &Table{netns: netns, name: table}
 	err := t.do(func() (err error) {
 		t.nft, err = knftables.New(family, table)
 		return err
@@ -127,23 +131,24 @@ func ResetSetsAndMaps(tx *knftables.Transaction, sets, maps []string) {
 	}
 }
 
-// Counters returns the packets of every named counter of the table.
-func (t *Table) Counters(ctx context.Context) (map[string]uint64, error) {
+// SetCounters reads the per-element packet counters of a dynamic set
+// ("10.0.0.1 counter packets 3 bytes 87"). knftables does not parse
+// stateful elements, so the set is listed with nft directly.
+func (t *Table) SetCounters(ctx context.Context, set string) (map[string]uint64, error) {
 	out := map[string]uint64{}
-	err := t.do(func() error {
-		cs, err := t.nft.ListCounters(ctx)
-		if knftables.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		for _, c := range cs {
-			if c.Packets != nil {
-				out[c.Name] = *c.Packets
-			}
-		}
-		return nil
+	var text []byte
+	err := t.do(func() (err error) {
+		text, err = exec.CommandContext(ctx, "nft", "list", "set", "inet", t.name, set).Output()
+		return err
 	})
-	return out, err
+	if err != nil {
+		return out, nil // no table or set yet: nothing counted
+	}
+	for _, m := range counterRE.FindAllStringSubmatch(string(text), -1) {
+		n, _ := strconv.ParseUint(m[2], 10, 64)
+		out[m[1]] = n
+	}
+	return out, nil
 }
+
+var counterRE = regexp.MustCompile(`([0-9a-fA-F.:]+) counter packets (\d+)`)
