@@ -373,7 +373,7 @@ func newRun(s *streams) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&ns, "namespace", "n", "default", "namespace")
-	f.StringVar(&image, "image", "", "image to run (see 'palisade lab images')")
+	f.StringVar(&image, "image", "", "image to run: busybox, alpine, curlimages/curl, nginx, hello-app, json-mock, mariadb/mysql, agnhost, pause (an image the lab cannot emulate stays Pending and says why)")
 	f.StringVarP(&labelStr, "labels", "l", "", "labels, k=v[,k=v] (default run=NAME)")
 	f.StringVar(&restart, "restart", "Always", "Always, OnFailure or Never")
 	f.Int32Var(&port, "port", 0, "the port the container serves")

@@ -92,7 +92,16 @@ or a 'kubectl get -A -o yaml' dump) and needs no cluster:
   palisade validate -f policies/             check objects exactly like kube-apiserver
   palisade check -f app/ --from x/a --to x/b --port 80
                                              can a reach b, and which rules say so
-  palisade matrix -f app/ --port 80          who can reach whom on a port`,
+  palisade matrix -f app/ --port 80          who can reach whom on a port
+
+The lab is a cluster on this machine (network namespaces, real processes and
+packets, enforced by the same engine); drive it with kubectl's verbs:
+
+  sudo palisade lab up
+  sudo palisade apply -f examples/01-restricting-network-connectivity/
+  sudo palisade exec deploy/allowed -- /bin/sh -c "echo hi | nc -v target 2345"
+  sudo palisade probe --port 2345            real connections vs the engine
+  sudo palisade lab down`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
