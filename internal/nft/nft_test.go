@@ -1,0 +1,50 @@
+package nft
+
+import (
+	"context"
+	"testing"
+
+	"sigs.k8s.io/knftables"
+)
+
+func TestContentsAndReset(t *testing.T) {
+	fake := knftables.NewFake(knftables.InetFamily, "t")
+	tb := FromInterface(fake)
+	ctx := context.Background()
+	chains, sets, maps, err := tb.Contents(ctx)
+	if err != nil || chains != nil || sets != nil || maps != nil {
+		t.Fatalf("a missing table must read as empty: %v %v %v %v", chains, sets, maps, err)
+	}
+	tx := tb.NewTransaction()
+	tx.Add(&knftables.Table{})
+	tx.Add(&knftables.Chain{Name: "c"})
+	tx.Add(&knftables.Set{Name: "s", Type: "ipv4_addr"})
+	tx.Add(&knftables.Map{Name: "m", Type: "ipv4_addr : verdict"})
+	tx.Add(&knftables.Element{Set: "s", Key: []string{"10.0.0.1"}})
+	tx.Add(&knftables.Element{Map: "m", Key: []string{"10.0.0.1"}, Value: []string{"goto c"}})
+	if err := tb.Run(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	chains, sets, maps, err = tb.Contents(ctx)
+	if err != nil || len(chains) != 1 || len(sets) != 1 || len(maps) != 1 {
+		t.Fatalf("contents: %v %v %v %v", chains, sets, maps, err)
+	}
+	// Reset empties sets and maps (which flushing a table would not).
+	tx = tb.NewTransaction()
+	ResetSetsAndMaps(tx, sets, maps)
+	if err := tb.Run(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct{ typ, name string }{{"set", "s"}, {"map", "m"}} {
+		els, err := tb.ListElements(ctx, k.typ, k.name)
+		if err != nil || len(els) != 0 {
+			t.Errorf("%s %s still has %v (%v)", k.typ, k.name, els, err)
+		}
+	}
+	// A scratch table prints transactions without a kernel.
+	tx = Scratch(knftables.InetFamily, "x").NewTransaction()
+	tx.Add(&knftables.Table{})
+	if got := tx.String(); got != "add table inet x\n" {
+		t.Errorf("scratch: %q", got)
+	}
+}
