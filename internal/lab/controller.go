@@ -329,6 +329,35 @@ func (c *Controller) restartCrashed() {
 	}
 }
 
+// refresh is the cheap periodic look: it reports whether any pod's status
+// would change (a container became ready, died unnoticed, or is due for a
+// restart), so that the full reconcile runs only then.
+func (c *Controller) refresh() bool {
+	now := c.clock()
+	for key, rt := range c.st.Runtime {
+		pod := c.st.Pods[key]
+		if pod == nil {
+			continue
+		}
+		for i, cr := range rt.Containers {
+			if cr.Waiting == "CrashLoopBackOff" && cr.PID == 0 && now.After(cr.NextStart) {
+				return true
+			}
+			if cr.PID == 0 || i >= len(pod.Spec.Containers) || i >= len(pod.Status.ContainerStatuses) {
+				continue
+			}
+			cs := pod.Status.ContainerStatuses[i]
+			if !alive(cr.PID) {
+				return true
+			}
+			if !cs.Ready && portsReady(cr.PID, &pod.Spec.Containers[i]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // updatePodStatus derives phase, readiness and container statuses from the
 // processes.
 func (c *Controller) updatePodStatus(pod *corev1.Pod) {
@@ -354,7 +383,11 @@ func (c *Controller) updatePodStatus(pod *corev1.Pod) {
 			cs.Started = ptrBool(true)
 			anyRunning = true
 			allDone = false
-			cs.Ready = ct == nil || portsReady(cr.PID, ct)
+			// Once ready, a container stays ready while its process lives,
+			// which spares re-reading the pod's socket tables every pass.
+			wasReady := i < len(pod.Status.ContainerStatuses) && pod.Status.ContainerStatuses[i].Ready &&
+				pod.Status.ContainerStatuses[i].State.Running != nil && pod.Status.ContainerStatuses[i].State.Running.StartedAt.Unix() == cr.StartedAt.Unix()
+			cs.Ready = ct == nil || wasReady || portsReady(cr.PID, ct)
 		case rt.Interactive && cr.Waiting == "":
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: pod.CreationTimestamp}
 			cs.Ready = true

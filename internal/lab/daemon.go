@@ -193,7 +193,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	d.routes(mux)
 	d.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = d.server.Serve(ln) }()
-	tick := time.NewTicker(300 * time.Millisecond)
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
@@ -210,6 +210,15 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			d.c.handleExit(e)
 			d.c.mu.Unlock()
 		case <-tick.C:
+			// An idle lab must cost nothing: the tick only looks at pods
+			// that are coming up or restarting; everything else waits for
+			// an event (an API call or a process exit).
+			d.c.mu.Lock()
+			changed := d.c.refresh()
+			d.c.mu.Unlock()
+			if !changed {
+				continue
+			}
 		}
 		d.c.mu.Lock()
 		if err := d.c.reconcile(); err != nil {
