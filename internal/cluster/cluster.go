@@ -306,20 +306,7 @@ func sortObjs[T any](xs []T, meta func(T) metav1.Object) {
 
 // Engine compiles the snapshot into the policy core.
 func (s *Snapshot) Engine() *policy.Engine {
-	e := policy.NewEngine()
-	for _, n := range s.Namespaces {
-		e.UpsertNamespace(n)
-	}
-	for _, p := range s.Pods {
-		e.UpsertPod(p)
-	}
-	for _, v := range s.Services {
-		e.UpsertService(v)
-	}
-	for _, np := range s.Policies {
-		e.UpsertPolicy(np)
-	}
-	return e
+	return policy.Build(policy.Objects{Namespaces: s.Namespaces, Pods: s.Pods, Services: s.Services, Policies: s.Policies})
 }
 
 // Pod finds a pod by key.

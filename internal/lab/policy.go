@@ -16,22 +16,23 @@ const NFLOGGroup = 1771
 // Engine builds the policy core's view of the lab: the same engine
 // analysis uses, fed from the lab's objects.
 func Engine(st *state.State) *policy.Engine {
-	e := policy.NewEngine()
+	var o policy.Objects
 	for _, k := range state.SortedKeys(st.Namespaces) {
-		e.UpsertNamespace(st.Namespaces[k])
+		o.Namespaces = append(o.Namespaces, st.Namespaces[k])
 	}
 	for _, k := range state.SortedKeys(st.Pods) {
+		// A pod without an address (not yet sandboxed) has nothing to judge.
 		if p := st.Pods[k]; len(p.Status.PodIPs) > 0 || p.Status.PodIP != "" {
-			e.UpsertPod(p)
+			o.Pods = append(o.Pods, p)
 		}
 	}
 	for _, k := range state.SortedKeys(st.Services) {
-		e.UpsertService(st.Services[k])
+		o.Services = append(o.Services, st.Services[k])
 	}
 	for _, k := range state.SortedKeys(st.Policies) {
-		e.UpsertPolicy(st.Policies[k])
+		o.Policies = append(o.Policies, st.Policies[k])
 	}
-	return e
+	return policy.Build(o)
 }
 
 // syncPolicy enforces the lab's NetworkPolicies: each node's table holds

@@ -444,3 +444,30 @@ func (e *Engine) Isolation(key PodKey) (ingress, egress []PodKey) {
 	SortKeys(egress)
 	return ingress, egress
 }
+
+// Objects is a cluster's state as API objects (policies defaulted).
+type Objects struct {
+	Namespaces []*corev1.Namespace
+	Pods       []*corev1.Pod
+	Services   []*corev1.Service
+	Policies   []*networkingv1.NetworkPolicy
+}
+
+// Build compiles a whole state at once: namespaces first, so that pods and
+// policies meet their labels.
+func Build(o Objects) *Engine {
+	e := NewEngine()
+	for _, n := range o.Namespaces {
+		e.UpsertNamespace(n)
+	}
+	for _, p := range o.Pods {
+		e.UpsertPod(p)
+	}
+	for _, s := range o.Services {
+		e.UpsertService(s)
+	}
+	for _, np := range o.Policies {
+		e.UpsertPolicy(np)
+	}
+	return e
+}

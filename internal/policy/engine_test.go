@@ -82,17 +82,7 @@ func defaultPolicy(np *networkingv1.NetworkPolicy) {
 }
 
 func build(c *reference.Cluster) *policy.Engine {
-	e := policy.NewEngine()
-	for _, n := range c.Namespaces {
-		e.UpsertNamespace(n)
-	}
-	for _, p := range c.Pods {
-		e.UpsertPod(p)
-	}
-	for _, np := range c.Policies {
-		e.UpsertPolicy(np)
-	}
-	return e
+	return policy.Build(policy.Objects{Namespaces: c.Namespaces, Pods: c.Pods, Policies: c.Policies})
 }
 
 func conn(from, to string, proto corev1.Protocol, port int32) policy.Conn {

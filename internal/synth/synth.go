@@ -201,19 +201,8 @@ func ptr32(v int32) *int32 { return &v }
 // Engine compiles the cluster into the policy core, with the API server's
 // defaulting applied to the policies (in place), as every consumer needs.
 func (c *Cluster) Engine() *policy.Engine {
-	e := policy.NewEngine()
-	for _, n := range c.Namespaces {
-		e.UpsertNamespace(n)
-	}
-	for _, p := range c.Pods {
-		e.UpsertPod(p)
-	}
-	for _, s := range c.Services {
-		e.UpsertService(s)
-	}
 	for _, np := range c.Policies {
 		validation.DefaultNetworkPolicy(np)
-		e.UpsertPolicy(np)
 	}
-	return e
+	return policy.Build(policy.Objects{Namespaces: c.Namespaces, Pods: c.Pods, Services: c.Services, Policies: c.Policies})
 }
