@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -38,29 +36,8 @@ func Encode(kind string, obj runtime.Object) (WireObject, error) {
 
 // Decode unwraps a typed object.
 func (w WireObject) Decode() (metav1.Object, error) {
-	var obj metav1.Object
-	switch w.Kind {
-	case "Namespace":
-		obj = &corev1.Namespace{}
-	case "Pod":
-		obj = &corev1.Pod{}
-	case "Service":
-		obj = &corev1.Service{}
-	case "NetworkPolicy":
-		obj = &networkingv1.NetworkPolicy{}
-	case "Deployment":
-		obj = &appsv1.Deployment{}
-	case "ReplicaSet":
-		obj = &appsv1.ReplicaSet{}
-	case "StatefulSet":
-		obj = &appsv1.StatefulSet{}
-	case "DaemonSet":
-		obj = &appsv1.DaemonSet{}
-	case "Job":
-		obj = &batchv1.Job{}
-	case "CronJob":
-		obj = &batchv1.CronJob{}
-	default:
+	obj, ok := state.NewObject(w.Kind)
+	if !ok {
 		return nil, fmt.Errorf("the lab does not store kind %q", w.Kind)
 	}
 	if err := json.Unmarshal(w.Data, obj); err != nil {
@@ -85,31 +62,7 @@ type Response struct {
 }
 
 // store returns the map holding objects of a kind.
-func (c *Controller) store(kind string) reflect.Value {
-	switch kind {
-	case "Namespace":
-		return reflect.ValueOf(c.st.Namespaces)
-	case "Pod":
-		return reflect.ValueOf(c.st.Pods)
-	case "Service":
-		return reflect.ValueOf(c.st.Services)
-	case "NetworkPolicy":
-		return reflect.ValueOf(c.st.Policies)
-	case "Deployment":
-		return reflect.ValueOf(c.st.Deployments)
-	case "ReplicaSet":
-		return reflect.ValueOf(c.st.ReplicaSets)
-	case "StatefulSet":
-		return reflect.ValueOf(c.st.StatefulSets)
-	case "DaemonSet":
-		return reflect.ValueOf(c.st.DaemonSets)
-	case "Job":
-		return reflect.ValueOf(c.st.Jobs)
-	case "CronJob":
-		return reflect.ValueOf(c.st.CronJobs)
-	}
-	return reflect.Value{}
-}
+func (c *Controller) store(kind string) reflect.Value { return c.st.Store(kind) }
 
 func objKey(kind string, o metav1.Object) string {
 	if kind == "Namespace" {

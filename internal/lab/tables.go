@@ -56,54 +56,10 @@ func Objects(st *state.State, q Query) ([]runtime.Object, error) {
 		out = append(out, o)
 	}
 	switch q.Kind.Kind {
-	case "Pod":
-		for _, k := range state.SortedKeys(st.Pods) {
-			p := st.Pods[k].DeepCopy()
-			add(p, p)
-		}
-	case "Service":
-		for _, k := range state.SortedKeys(st.Services) {
-			s := st.Services[k].DeepCopy()
-			add(s, s)
-		}
-	case "NetworkPolicy":
-		for _, k := range state.SortedKeys(st.Policies) {
-			s := st.Policies[k].DeepCopy()
-			add(s, s)
-		}
-	case "Namespace":
-		for _, k := range state.SortedKeys(st.Namespaces) {
-			s := st.Namespaces[k].DeepCopy()
-			add(s, s)
-		}
-	case "Deployment":
-		for _, k := range state.SortedKeys(st.Deployments) {
-			s := st.Deployments[k].DeepCopy()
-			add(s, s)
-		}
 	case "ReplicaSet":
+		// Deployments' ReplicaSets are derived, not stored.
 		for _, rs := range replicaSets(st) {
 			add(rs, rs)
-		}
-	case "StatefulSet":
-		for _, k := range state.SortedKeys(st.StatefulSets) {
-			s := st.StatefulSets[k].DeepCopy()
-			add(s, s)
-		}
-	case "DaemonSet":
-		for _, k := range state.SortedKeys(st.DaemonSets) {
-			s := st.DaemonSets[k].DeepCopy()
-			add(s, s)
-		}
-	case "Job":
-		for _, k := range state.SortedKeys(st.Jobs) {
-			s := st.Jobs[k].DeepCopy()
-			add(s, s)
-		}
-	case "CronJob":
-		for _, k := range state.SortedKeys(st.CronJobs) {
-			s := st.CronJobs[k].DeepCopy()
-			add(s, s)
 		}
 	case "Event":
 		for _, e := range st.Events {
@@ -111,7 +67,12 @@ func Objects(st *state.State, q Query) ([]runtime.Object, error) {
 			add(e, e)
 		}
 	default:
-		return nil, fmt.Errorf("the server doesn't have a resource type %q", q.Kind.Resource)
+		if !st.Store(q.Kind.Kind).IsValid() {
+			return nil, fmt.Errorf("the server doesn't have a resource type %q", q.Kind.Resource)
+		}
+		for _, o := range st.List(q.Kind.Kind) {
+			add(o, o.(metav1.Object))
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i].(metav1.Object), out[j].(metav1.Object)
