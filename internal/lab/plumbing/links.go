@@ -26,6 +26,17 @@ func handle(nsName string) (*netlink.Handle, netns.NsHandle, error) {
 	return h, ns, nil
 }
 
+// withHandle runs fn with a netlink handle bound to a lab namespace.
+func withHandle(nsName string, fn func(h *netlink.Handle) error) error {
+	h, ns, err := handle(nsName)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	defer h.Close()
+	return fn(h)
+}
+
 func linkUp(name string) error {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
@@ -68,36 +79,28 @@ func Veth(nsA, nameA, nsB, nameB string) error {
 
 // Bridge creates a bridge in a namespace.
 func Bridge(nsName, name string) error {
-	h, ns, err := handle(nsName)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	defer h.Close()
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
-	if err := h.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("bridge %s in %s: %w", name, nsName, err)
-	}
-	return h.LinkSetUp(br)
+	return withHandle(nsName, func(h *netlink.Handle) error {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+		if err := h.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("bridge %s in %s: %w", name, nsName, err)
+		}
+		return h.LinkSetUp(br)
+	})
 }
 
 // Enslave attaches a link to a bridge in the same namespace.
 func Enslave(nsName, link, bridge string) error {
-	h, ns, err := handle(nsName)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	defer h.Close()
-	l, err := h.LinkByName(link)
-	if err != nil {
-		return err
-	}
-	br, err := h.LinkByName(bridge)
-	if err != nil {
-		return err
-	}
-	return h.LinkSetMaster(l, br)
+	return withHandle(nsName, func(h *netlink.Handle) error {
+		l, err := h.LinkByName(link)
+		if err != nil {
+			return err
+		}
+		br, err := h.LinkByName(bridge)
+		if err != nil {
+			return err
+		}
+		return h.LinkSetMaster(l, br)
+	})
 }
 
 // LinkConfig is what one end of a link gets.
@@ -111,34 +114,30 @@ type LinkConfig struct {
 
 // ConfigureLink renames, addresses and brings up a link in a namespace.
 func ConfigureLink(nsName, name string, cfg LinkConfig) error {
-	h, ns, err := handle(nsName)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	defer h.Close()
-	l, err := h.LinkByName(name)
-	if err != nil {
-		return fmt.Errorf("%s in %s: %w", name, nsName, err)
-	}
-	if cfg.Rename != "" && cfg.Rename != name {
-		if err := h.LinkSetName(l, cfg.Rename); err != nil {
-			return fmt.Errorf("rename %s to %s in %s: %w", name, cfg.Rename, nsName, err)
+	return withHandle(nsName, func(h *netlink.Handle) error {
+		l, err := h.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("%s in %s: %w", name, nsName, err)
 		}
-	}
-	for _, p := range cfg.Addrs {
-		a := &netlink.Addr{IPNet: prefixNet(p)}
-		if p.Addr().Is6() && cfg.NoDAD {
-			a.Flags = unix.IFA_F_NODAD
+		if cfg.Rename != "" && cfg.Rename != name {
+			if err := h.LinkSetName(l, cfg.Rename); err != nil {
+				return fmt.Errorf("rename %s to %s in %s: %w", name, cfg.Rename, nsName, err)
+			}
 		}
-		if p.Addr().Is4() && p.Bits() == 32 {
-			a.Scope = int(netlink.SCOPE_UNIVERSE)
+		for _, p := range cfg.Addrs {
+			a := &netlink.Addr{IPNet: prefixNet(p)}
+			if p.Addr().Is6() && cfg.NoDAD {
+				a.Flags = unix.IFA_F_NODAD
+			}
+			if p.Addr().Is4() && p.Bits() == 32 {
+				a.Scope = int(netlink.SCOPE_UNIVERSE)
+			}
+			if err := h.AddrAdd(l, a); err != nil && !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("address %s on %s in %s: %w", p, name, nsName, err)
+			}
 		}
-		if err := h.AddrAdd(l, a); err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("address %s on %s in %s: %w", p, name, nsName, err)
-		}
-	}
-	return h.LinkSetUp(l)
+		return h.LinkSetUp(l)
+	})
 }
 
 // Route is one route in a namespace: to Dst via Gateway (optional) out of
@@ -152,67 +151,55 @@ type Route struct {
 
 // AddRoutes adds routes in a namespace; existing identical routes are fine.
 func AddRoutes(nsName string, routes ...Route) error {
-	h, ns, err := handle(nsName)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	defer h.Close()
-	for _, r := range routes {
-		nr := &netlink.Route{Dst: prefixNet(r.Dst), Scope: r.Scope}
-		if r.Dev != "" {
-			l, err := h.LinkByName(r.Dev)
-			if err != nil {
-				return fmt.Errorf("route %s: %s in %s: %w", r.Dst, r.Dev, nsName, err)
+	return withHandle(nsName, func(h *netlink.Handle) error {
+		for _, r := range routes {
+			nr := &netlink.Route{Dst: prefixNet(r.Dst), Scope: r.Scope}
+			if r.Dev != "" {
+				l, err := h.LinkByName(r.Dev)
+				if err != nil {
+					return fmt.Errorf("route %s: %s in %s: %w", r.Dst, r.Dev, nsName, err)
+				}
+				nr.LinkIndex = l.Attrs().Index
 			}
-			nr.LinkIndex = l.Attrs().Index
+			if r.Gateway.IsValid() {
+				nr.Gw = net.IP(r.Gateway.AsSlice())
+			}
+			if err := h.RouteReplace(nr); err != nil {
+				return fmt.Errorf("route %s via %v dev %s in %s: %w", r.Dst, r.Gateway, r.Dev, nsName, err)
+			}
 		}
-		if r.Gateway.IsValid() {
-			nr.Gw = net.IP(r.Gateway.AsSlice())
-		}
-		if err := h.RouteReplace(nr); err != nil {
-			return fmt.Errorf("route %s via %v dev %s in %s: %w", r.Dst, r.Gateway, r.Dev, nsName, err)
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // DeleteLink removes a link (its veth peer goes with it). Missing is fine.
 func DeleteLink(nsName, name string) error {
-	h, ns, err := handle(nsName)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	defer h.Close()
-	l, err := h.LinkByName(name)
-	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			return nil
+	return withHandle(nsName, func(h *netlink.Handle) error {
+		l, err := h.LinkByName(name)
+		if err != nil {
+			var nf netlink.LinkNotFoundError
+			if errors.As(err, &nf) {
+				return nil
+			}
+			return err
 		}
-		return err
-	}
-	return h.LinkDel(l)
+		return h.LinkDel(l)
+	})
 }
 
 // Links lists the link names in a namespace.
-func Links(nsName string) ([]string, error) {
-	h, ns, err := handle(nsName)
-	if err != nil {
-		return nil, err
-	}
-	defer ns.Close()
-	defer h.Close()
-	ls, err := h.LinkList()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, len(ls))
-	for i, l := range ls {
-		out[i] = l.Attrs().Name
-	}
-	return out, nil
+func Links(nsName string) (out []string, err error) {
+	err = withHandle(nsName, func(h *netlink.Handle) error {
+		ls, err := h.LinkList()
+		if err != nil {
+			return err
+		}
+		for _, l := range ls {
+			out = append(out, l.Attrs().Name)
+		}
+		return nil
+	})
+	return out, err
 }
 
 func prefixNet(p netip.Prefix) *net.IPNet {
