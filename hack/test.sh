@@ -41,11 +41,14 @@ go vet ./...
 step "staticcheck"
 go run "$STATICCHECK" ./...
 
+step "kube-apiserver + etcd for the agent's tests (built once, cached in \$HOME/.cache/palisade)"
+hack/testenv.sh build >/dev/null
+
 step "go test"
 go test -count=1 ./...
 
 step "no network namespace left behind"
-left=$(comm -13 <(echo "$netns_before") <(ip netns list 2>/dev/null | awk '{print $1}' | sort) | grep -E '^(pal-|pltest-|pxtest-)' || true)
+left=$(comm -13 <(echo "$netns_before") <(ip netns list 2>/dev/null | awk '{print $1}' | sort) | grep -E '^(pal-|palt-|pltest-|pxtest-)' || true)
 if [ -n "$left" ]; then
   echo "tests leaked network namespaces:"; echo "$left"; exit 1
 fi

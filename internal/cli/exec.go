@@ -339,7 +339,12 @@ func newRun(s *streams) *cobra.Command {
 			if expose {
 				objs = append([]runtime.Object{newService(ns, name, lbls, port, "", corev1.ProtocolTCP)}, objs...)
 			}
-			if err := applyObjects(s, c, objs, true); err != nil {
+			// Attached, kubectl shows the session rather than "pod/x created".
+			applyOut := s
+			if attach {
+				applyOut = &streams{in: s.in, out: io.Discard, err: s.err}
+			}
+			if err := applyObjects(applyOut, c, objs, true); err != nil {
 				return err
 			}
 			if !attach {

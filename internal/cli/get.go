@@ -185,11 +185,12 @@ func asList(objs []runtime.Object) runtime.Object {
 }
 
 func newDescribe(s *streams) *cobra.Command {
-	var ns string
+	var ns, selector string
+	var allNamespaces bool
 	cmd := &cobra.Command{
-		Use:     "describe KIND NAME",
+		Use:     "describe KIND [NAME... | -l SELECTOR]",
 		Short:   "Show details of a pod, service, network policy, deployment or namespace",
-		Example: "  palisade describe pod target-67c974d68-h5gq8\n  palisade describe netpol deny-all-ingress",
+		Example: "  palisade describe pod target-67c974d68-h5gq8\n  palisade describe pods -l app=target\n  palisade describe netpol deny-all-ingress",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, names, err := parseTargets(args)
 			if err != nil {
@@ -203,12 +204,21 @@ func newDescribe(s *streams) *cobra.Command {
 			if err != nil {
 				return labError(err)
 			}
-			objs, err := lab.Objects(st, lab.Query{Kind: k, Namespace: ns, Names: names})
+			sel := labels.Everything()
+			if selector != "" {
+				if sel, err = labels.Parse(selector); err != nil {
+					return fail(exitBadUsage, "error: %v", err)
+				}
+			}
+			objs, err := lab.Objects(st, lab.Query{Kind: k, Namespace: ns, AllNamespaces: allNamespaces, Names: names, Selector: sel})
 			if err != nil {
 				return fail(exitNo, "error: %v", err)
 			}
 			if len(names) > 0 && len(objs) == 0 {
 				return fail(exitNo, "Error from server (NotFound): %s %q not found", k.Qualified(), names[0])
+			}
+			if len(objs) == 0 {
+				return fail(exitNo, "No resources found in %s namespace.", ns)
 			}
 			for i, o := range objs {
 				if i > 0 {
@@ -222,5 +232,7 @@ func newDescribe(s *streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "default", "namespace")
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector")
+	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "in every namespace")
 	return cmd
 }

@@ -189,8 +189,8 @@ func newDelete(s *streams) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				for i := len(res.Objects) - 1; i >= 0; i-- {
-					o := res.Objects[i]
+				// In file order, as kubectl prints them.
+				for _, o := range res.Objects {
 					reqs = append(reqs, lab.DeleteRequest{Kind: o.Kind, Namespace: o.Namespace, Names: []string{o.Name}, IgnoreNotFound: ignoreNotFound})
 				}
 			} else {
@@ -409,7 +409,7 @@ func applyObjects(s *streams, c *lab.Client, objs []runtime.Object, create bool)
 func newWait(s *streams) *cobra.Command {
 	var (
 		ns, forCond, selector string
-		all                   bool
+		all, allNamespaces    bool
 		timeout               time.Duration
 	)
 	cmd := &cobra.Command{
@@ -449,7 +449,7 @@ func newWait(s *streams) *cobra.Command {
 				matched := 0
 				for _, key := range state.SortedKeys(st.Pods) {
 					p := st.Pods[key]
-					if p.Namespace != ns || !selects(p, names, selector, all) {
+					if !allNamespaces && p.Namespace != ns || !selects(p, names, selector, all || allNamespaces && len(names) == 0 && selector == "") {
 						continue
 					}
 					matched++
@@ -493,6 +493,7 @@ func newWait(s *streams) *cobra.Command {
 	cmd.Flags().StringVar(&forCond, "for", "condition=Ready", "condition=Ready or delete")
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector")
 	cmd.Flags().BoolVar(&all, "all", false, "all pods in the namespace")
+	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "in every namespace")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	return cmd
 }

@@ -54,13 +54,29 @@ logs, run, expose, label, wait, delete.`,
 
 func newLabUp(s *streams) *cobra.Command {
 	opts := lab.UpOptions{}
+	enforcement := "lab"
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start the lab (idempotent)",
+		Long: `Start the lab: its nodes, the cluster DNS, and the daemon that runs pods and
+answers the other commands. A running lab of the same shape is left alone.
+
+--enforcement external leaves NetworkPolicy to something outside the lab:
+the daemon programs no policy table, and one 'palisade agent --netns
+pal-<name>-node<i>' per node does, fed by a Kubernetes API server that holds
+the lab's objects (the agent's tests run it so).`,
 		Example: `  sudo palisade lab up
   sudo palisade lab up --nodes 2 --ip-family dual`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			switch enforcement {
+			case "lab":
+				opts.Enforcement = ""
+			case state.EnforcementExternal:
+				opts.Enforcement = enforcement
+			default:
+				return fail(exitBadUsage, "error: --enforcement must be lab or external, not %q", enforcement)
+			}
 			opts.Progress = s.err
 			start := time.Now()
 			if err := lab.Up(lab.Dir(), opts); err != nil {
@@ -73,6 +89,7 @@ func newLabUp(s *streams) *cobra.Command {
 	cmd.Flags().StringVar(&opts.Name, "name", "lab", "lab name (prefix of its network namespaces)")
 	cmd.Flags().IntVar(&opts.Nodes, "nodes", 1, "number of nodes")
 	cmd.Flags().StringVar(&opts.IPFamily, "ip-family", "ipv4", "ipv4, ipv6 or dual (dual gives pods and services both; DNS then answers AAAA too)")
+	cmd.Flags().StringVar(&enforcement, "enforcement", "lab", "who enforces NetworkPolicy: lab (the daemon) or external (one palisade agent per node)")
 	return cmd
 }
 
@@ -148,5 +165,6 @@ func newLabDaemon(s *streams) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.Name, "name", "lab", "lab name")
 	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 1, "number of nodes")
 	cmd.Flags().StringVar(&cfg.IPFamily, "ip-family", "dual", "ipv4, ipv6 or dual")
+	cmd.Flags().StringVar(&cfg.Enforcement, "enforcement", "", "'' (the daemon) or external")
 	return cmd
 }

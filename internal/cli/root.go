@@ -101,21 +101,26 @@ packets, enforced by the same engine); drive it with kubectl's verbs:
   sudo palisade apply -f examples/01-restricting-network-connectivity/
   sudo palisade exec deploy/allowed -- /bin/sh -c "echo hi | nc -v target 2345"
   sudo palisade probe --port 2345            real connections vs the engine
+  sudo palisade denials -f                   packets the policies drop, and which policies
   sudo palisade lab down`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
 	root.AddGroup(&cobra.Group{ID: "analysis", Title: "Offline analysis (manifests in, verdicts out; no root needed):"},
-		&cobra.Group{ID: "lab", Title: "The lab (a cluster on this machine; kubectl's verbs; needs root):"})
-	for _, c := range []*cobra.Command{newValidate(s), newCheck(s), newMatrix(s), newDataplane(s)} {
+		&cobra.Group{ID: "lab", Title: "The lab (a cluster on this machine; kubectl's verbs; needs root):"},
+		&cobra.Group{ID: "cluster", Title: "In a real cluster:"})
+	for _, c := range []*cobra.Command{newValidate(s), newCheck(s), newMatrix(s), newDataplane(s), newUI(s)} {
 		c.GroupID = "analysis"
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{newLab(s), newApply(s, false), newApply(s, true), newDelete(s), newGet(s), newDescribe(s),
-		newExec(s), newLogs(s), newRun(s), newExpose(s), newLabel(s), newWait(s), newProbe(s)} {
+		newExec(s), newLogs(s), newRun(s), newExpose(s), newLabel(s), newWait(s), newProbe(s), newDenials(s), newDemo(s)} {
 		c.GroupID = "lab"
 		root.AddCommand(c)
 	}
+	agentCmd := newAgent(s)
+	agentCmd.GroupID = "cluster"
+	root.AddCommand(agentCmd)
 	root.AddCommand(newVersion(s))
 	return root
 }

@@ -45,6 +45,14 @@ type Options struct {
 	LogGroup uint16
 	// Audit logs what would be denied but lets it through (agent --audit).
 	Audit bool
+	// PodCIDRs are the ranges the enforced pods get their addresses from.
+	// With them the table keeps the set of addresses its pods own
+	// (local-pods4/6), so that FailClosed can tell a pod not synced yet.
+	PodCIDRs []netip.Prefix
+	// FailClosed denies new connections from or to an address in PodCIDRs
+	// that no enforced pod owns: a pod that exists but whose address has
+	// not reached the engine, so whose policies cannot be in force yet.
+	FailClosed bool
 }
 
 // Stats counts what a build produced, for metrics and progress.
@@ -109,6 +117,12 @@ func compute(e *policy.Engine, opts Options, cache *buildCache, prev *desired) (
 		info, _ := e.Pod(pk)
 		if info.HostNetwork || (opts.Node != "" && info.Node != opts.Node) {
 			continue
+		}
+		if len(opts.PodCIDRs) > 0 {
+			for _, ip := range info.IPs {
+				b.d.setElem(familySet("local-pods", ip), ip.String())
+				b.stats.Elements++
+			}
 		}
 		in, out := e.Isolation(pk)
 		if len(in)+len(out) == 0 {
@@ -218,6 +232,7 @@ func (b *builder) base() {
 	b.rule("forward", "ct state established,related accept")
 	b.rule("forward", "ct state invalid drop")
 	b.rule("forward", "meta mark & "+HairpinMark+" == "+HairpinMark+" accept")
+	b.unsynced()
 	b.rule("forward", "ip saddr vmap @egress-pods4")
 	b.rule("forward", "ip6 saddr vmap @egress-pods6")
 	// Per-pod counters live in dynamic sets the packet path fills itself
@@ -234,6 +249,59 @@ func (b *builder) base() {
 	b.rule("forward", "ip6 daddr vmap @ingress-pods6")
 	b.rule("forward", "meta nfproto ipv4 update @allowed-ingress4 { ip daddr counter }")
 	b.rule("forward", "meta nfproto ipv6 update @allowed-ingress6 { ip6 daddr counter }")
+}
+
+// familySet names the IPv4 or IPv6 member of a pair of sets.
+func familySet(prefix string, ip netip.Addr) string {
+	if ip.Is6() {
+		return prefix + "6"
+	}
+	return prefix + "4"
+}
+
+// unsynced declares the local-pods sets and, when failing closed, the rules
+// that deny addresses of the pod ranges no enforced pod owns. They come
+// before the policy maps: an unknown address is in no map, so the maps
+// would let it through. Denials count in the denied-* sets like any other.
+func (b *builder) unsynced() {
+	if len(b.opts.PodCIDRs) == 0 {
+		return
+	}
+	b.d.set(&knftables.Set{Name: "local-pods4", Type: "ipv4_addr", Comment: knftables.PtrTo("addresses of the pods this table enforces")})
+	b.d.set(&knftables.Set{Name: "local-pods6", Type: "ipv6_addr", Comment: knftables.PtrTo("addresses of the pods this table enforces")})
+	b.stats.Sets += 2
+	if !b.opts.FailClosed {
+		return
+	}
+	cidrs := map[string][]string{}
+	for _, p := range b.opts.PodCIDRs {
+		fam := "ip"
+		if p.Addr().Is6() {
+			fam = "ip6"
+		}
+		cidrs[fam] = append(cidrs[fam], p.Masked().String())
+	}
+	verdict := "drop"
+	if b.opts.Audit {
+		verdict = ""
+	}
+	for _, fam := range []string{"ip", "ip6"} {
+		if len(cidrs[fam]) == 0 {
+			continue
+		}
+		n := map[string]string{"ip": "4", "ip6": "6"}[fam]
+		for _, side := range []struct{ field, dir string }{{"saddr", "egress"}, {"daddr", "ingress"}} {
+			r := fmt.Sprintf("%[1]s %[2]s { %[3]s } %[1]s %[2]s != @local-pods%[4]s update @denied-%[5]s%[4]s { %[1]s %[2]s counter } counter",
+				fam, side.field, strings.Join(cidrs[fam], ", "), n, side.dir)
+			if b.opts.LogGroup != 0 {
+				r += fmt.Sprintf(` log prefix "palisade unsynced %s deny " group %d`, side.dir, b.opts.LogGroup)
+			}
+			if verdict != "" {
+				r += " " + verdict
+			}
+			b.rule("forward", r)
+		}
+	}
 }
 
 // group writes the chain for pods isolated by pols in one direction: a

@@ -37,6 +37,16 @@ func NewSyncer(netns string, opts Options) (*Syncer, error) {
 // NewSyncerFor wraps an already opened table (knftables' fake in tests).
 func NewSyncerFor(t *nft.Table, opts Options) *Syncer { return &Syncer{table: t, opts: opts} }
 
+// SetOptions changes what the next sync enforces; the kernel keeps the
+// current table until then. The agent flips FailClosed as pods wait for
+// their addresses.
+func (s *Syncer) SetOptions(o Options) {
+	if o.Node != s.opts.Node || o.Audit != s.opts.Audit || o.LogGroup != s.opts.LogGroup {
+		s.cache = nil // compiled chains embed these
+	}
+	s.opts = o
+}
+
 // Sync brings the table to what the engine says. After the first (full)
 // sync, only the difference is written: changed chains are flushed and
 // refilled, set and map elements added or deleted, all in one transaction.

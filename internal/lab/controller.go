@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +17,7 @@ import (
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/lab/state"
 	"github.com/palisade-net/palisade/internal/nft"
+	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/workload"
 )
 
@@ -50,6 +52,10 @@ type Controller struct {
 	policySyncers   map[string]*dataplane.Syncer
 	servicesApplied map[string]string
 	serviceTables   map[string]*nft.Table
+	// enforced is the engine whose rules every node holds, for readers
+	// that must not take the lock (attributing denied packets). An engine
+	// is never mutated once built, so sharing it is safe.
+	enforced atomic.Pointer[policy.Engine]
 	// onChange is called (under the lock) after every reconcile, so the
 	// data plane and DNS can follow.
 	syncers []func(*state.State) error

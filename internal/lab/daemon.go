@@ -27,10 +27,11 @@ import (
 // Daemon serves one lab: it owns the state, supervises the pods' processes
 // and answers the CLI on a unix socket.
 type Daemon struct {
-	c      *Controller
-	paths  Paths
-	saved  [32]byte
-	server *http.Server
+	c       *Controller
+	paths   Paths
+	saved   [32]byte
+	server  *http.Server
+	denials *denialLog
 }
 
 // NewDaemon loads (or creates) the lab in dir. When the lab's namespaces
@@ -53,8 +54,11 @@ func NewDaemon(dir string, cfg *state.Config, log *slog.Logger) (*Daemon, error)
 	c := &Controller{paths: paths, st: st, self: self, log: log, exited: make(chan exit, 64),
 		clock: time.Now, tombstones: map[string]bool{}, policySyncers: map[string]*dataplane.Syncer{},
 		servicesApplied: map[string]string{}, serviceTables: map[string]*nft.Table{}}
-	c.syncers = append(c.syncers, c.syncServices, c.syncDNS, c.syncPolicy)
-	d := &Daemon{c: c, paths: paths}
+	c.syncers = append(c.syncers, c.syncServices, c.syncDNS)
+	if st.Config.Enforcement != state.EnforcementExternal {
+		c.syncers = append(c.syncers, c.syncPolicy)
+	}
+	d := &Daemon{c: c, paths: paths, denials: newDenialLog()}
 	if err := d.bootstrap(); err != nil {
 		return nil, err
 	}
@@ -189,6 +193,7 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	if err := os.WriteFile(d.paths.PIDFile(), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return err
 	}
+	d.startDenials(ctx)
 	mux := http.NewServeMux()
 	d.routes(mux)
 	d.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -290,5 +295,6 @@ func (d *Daemon) routes(mux *http.ServeMux) {
 		}
 		return Response{}
 	})
+	mux.HandleFunc("GET /denials", d.serveDenials)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 }

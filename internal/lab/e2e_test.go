@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -40,6 +41,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// labSeq keeps the names of labs started in parallel apart.
+var labSeq atomic.Int64
+
 type labT struct {
 	t    testing.TB
 	dir  string
@@ -55,7 +59,7 @@ func newLab(t testing.TB, args ...string) *labT {
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("nft is not installed (hack/test.sh installs nftables)")
 	}
-	name := fmt.Sprintf("e%d", time.Now().UnixNano()%1000000)
+	name := fmt.Sprintf("e%d", (time.Now().UnixNano()/1000+labSeq.Add(1))%1000000)
 	l := &labT{t: t, dir: t.TempDir(), name: name}
 	t.Cleanup(func() {
 		if _, errs, code := l.run("lab", "down"); code != 0 {

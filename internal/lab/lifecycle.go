@@ -90,6 +90,8 @@ type UpOptions struct {
 	Name     string
 	Nodes    int
 	IPFamily string
+	// Enforcement: "" or state.EnforcementExternal.
+	Enforcement string
 	// Progress receives a line per step.
 	Progress io.Writer
 }
@@ -112,9 +114,14 @@ func Up(dir string, opts UpOptions) error {
 	default:
 		return fmt.Errorf("--ip-family must be ipv4, ipv6 or dual, not %q", opts.IPFamily)
 	}
+	switch opts.Enforcement {
+	case "", state.EnforcementExternal:
+	default:
+		return fmt.Errorf("--enforcement must be lab or external, not %q", opts.Enforcement)
+	}
 	c := NewClient(dir)
 	if st, err := state.Load(dir); err == nil {
-		if st.Config.Nodes != opts.Nodes || st.Config.IPFamily != opts.IPFamily || st.Config.Name != opts.Name {
+		if st.Config.Nodes != opts.Nodes || st.Config.IPFamily != opts.IPFamily || st.Config.Name != opts.Name || st.Config.Enforcement != opts.Enforcement {
 			return fmt.Errorf("a lab with %d node(s), %s, name %q already exists in %s: run 'palisade lab down' first to change its shape",
 				st.Config.Nodes, st.Config.IPFamily, st.Config.Name, dir)
 		}
@@ -175,7 +182,7 @@ func startDaemon(dir string, opts UpOptions) error {
 	}
 	defer logf.Close()
 	cmd := exec.Command(self, "lab", "daemon", "--dir", dir, "--name", opts.Name,
-		"--nodes", strconv.Itoa(opts.Nodes), "--ip-family", opts.IPFamily)
+		"--nodes", strconv.Itoa(opts.Nodes), "--ip-family", opts.IPFamily, "--enforcement", opts.Enforcement)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = append(os.Environ(), "PALISADE_LAB_DIR="+dir)

@@ -177,12 +177,16 @@ func TestUpstreamSuiteWithPackets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs the upstream suite with real packets")
 	}
+	// Alongside the other long tests: most of the time goes to waiting for
+	// timeouts of denied probes, not to the cores.
+	t.Parallel()
 	families := []string{"ipv4", "ipv6"}
 	if f := os.Getenv("PALISADE_SUITE_FAMILIES"); f != "" {
 		families = strings.Split(f, ",")
 	}
 	for _, family := range families {
 		t.Run(family, func(t *testing.T) {
+			t.Parallel()
 			l := newLab(t, "--ip-family", family)
 			for i, c := range netpolsuite.Cases() {
 				if slices.Contains(c.Protocols, corev1.ProtocolSCTP) {

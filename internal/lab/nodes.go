@@ -1,7 +1,9 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
@@ -57,6 +59,11 @@ func addrAt(p netip.Prefix, off int) netip.Addr {
 func buildNodes(cfg state.Config, nodes []*state.Node) error {
 	fabric := FabricNetns(cfg.Name)
 	if err := plumbing.CreateNetns(fabric); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			// Namespace names are global to the machine; lab directories
+			// are not.
+			return fmt.Errorf("network namespace %s already exists: another lab named %q is running (from another PALISADE_LAB_DIR?) or a crashed one left it behind; pick another name with --name, or run 'palisade lab down' with that lab's PALISADE_LAB_DIR", fabric, cfg.Name)
+		}
 		return err
 	}
 	if err := plumbing.Bridge(fabric, "br0"); err != nil {

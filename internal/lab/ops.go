@@ -317,10 +317,11 @@ func (c *Controller) Delete(reqs []DeleteRequest) Response {
 	}
 	for _, t := range targets {
 		k, _ := KindOf(t.kind)
-		if c.get(t.kind, t.key) == nil {
-			continue // deleted earlier in this request (e.g. by its namespace)
+		// One deleted earlier in this request (with its namespace) is
+		// reported all the same, as kubectl does.
+		if c.get(t.kind, t.key) != nil {
+			c.deleteObject(t.kind, t.key)
 		}
-		c.deleteObject(t.kind, t.key)
 		lines = append(lines, fmt.Sprintf("%s %q deleted", k.Qualified(), t.name))
 	}
 	if err := c.reconcile(); err != nil {

@@ -137,8 +137,18 @@ func (c *Controller) startPod(pod *corev1.Pod) error {
 	return nil
 }
 
+// podTCPSynRetries is net.ipv4.tcp_syn_retries in every pod (it also
+// governs IPv6).
+const podTCPSynRetries = 2
+
 func (c *Controller) wirePod(node *state.Node, rt *state.Pod) error {
 	if err := plumbing.CreateNetns(rt.Netns); err != nil {
+		return err
+	}
+	// A connection a policy drops hangs until TCP gives up on its SYNs:
+	// about 2 minutes with the kernel's 6 retries. The tutorials' nc has no
+	// timeout of its own, so pods give up after 2 retries (about 7 s).
+	if err := plumbing.Sysctl(rt.Netns, "net.ipv4.tcp_syn_retries", strconv.Itoa(podTCPSynRetries)); err != nil {
 		return err
 	}
 	if err := plumbing.Veth(node.Netns, rt.HostVeth, rt.Netns, "eth0tmp"); err != nil {

@@ -55,5 +55,6 @@ func (c *Controller) syncPolicy(st *state.State) error {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
 	}
+	c.enforced.Store(e)
 	return nil
 }

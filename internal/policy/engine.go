@@ -226,6 +226,14 @@ func (e *Engine) UpsertPod(obj *corev1.Pod) {
 		e.versions++
 		e.portsVersion = e.versions
 	}
+	if !slices.Equal(oldIPs, p.ips) {
+		// The matchers keep their members but the addresses they stand for
+		// changed (a pod is created first and gets its address later): a
+		// data plane reusing sets by version must rebuild them.
+		for m := range p.matchers {
+			m.version = e.versions
+		}
+	}
 	ns := e.namespace(key.Namespace)
 	ns.pods[p] = struct{}{}
 	for m := range ns.local {

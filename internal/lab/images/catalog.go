@@ -33,6 +33,9 @@ const (
 	// BuiltinWget is not an image: it is the toolbox's wget, started through
 	// a wrapper script InstallToolbox writes.
 	BuiltinWget = "wget"
+	// BuiltinCurl is the toolbox's curl for images whose curl words its
+	// errors like an older release (see curlCompatEnv).
+	BuiltinCurl = "curl"
 )
 
 // Defaults when an image tag does not spell out a full version.
@@ -128,7 +131,9 @@ func catalog() []imageSpec {
 			describe:   "ENTRYPOINT /usr/bin/curl; command/args run with the toolbox",
 			paths:      []string{"byrnedo/alpine-curl"},
 			entrypoint: []string{"/usr/bin/curl"},
-			shell:      true,
+			// 0.1.8 is Alpine 3.9's curl 7.64.
+			env:   []string{curlCompatEnv + "=7"},
+			shell: true,
 		},
 		{
 			short:      "curlimages/curl",

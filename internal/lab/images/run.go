@@ -47,6 +47,8 @@ func Run(ctx context.Context, name string, args []string, env []string, stdout, 
 		return runKubeDNS(p, args)
 	case BuiltinWget:
 		return runWget(p, args)
+	case BuiltinCurl:
+		return runCurl(p, args)
 	}
 	return fmt.Errorf("images: unknown runtime %q", name)
 }

@@ -99,8 +99,6 @@ func installToolbox(dir string, src toolboxSources) error {
 	}
 	if src.curl == "" {
 		missing = append(missing, "curl (apt-get install curl)")
-	} else {
-		links["curl"] = src.curl
 	}
 	for name, target := range links {
 		if err := ensureSymlink(filepath.Join(dir, name), target); err != nil {
@@ -121,6 +119,18 @@ done
 exec %[1]s -N "$@"
 `, shellQuote(src.nc))
 		if err := ensureFile(filepath.Join(dir, "nc"), []byte(script), 0o755); err != nil {
+			return err
+		}
+	}
+	if src.curl != "" {
+		// Images that ship an older curl set curlCompatEnv; their curl
+		// runs through the builtin that words errors the old way.
+		script := fmt.Sprintf("#!/bin/sh\nif [ -n \"$%s\" ]; then exec %s __runtime %s \"$@\"; fi\nexec %s \"$@\"\n",
+			curlCompatEnv, shellQuote(src.palisade), BuiltinCurl, shellQuote(src.curl))
+		if src.palisade == "" {
+			script = fmt.Sprintf("#!/bin/sh\nexec %s \"$@\"\n", shellQuote(src.curl))
+		}
+		if err := ensureFile(filepath.Join(dir, "curl"), []byte(script), 0o755); err != nil {
 			return err
 		}
 	}

@@ -26,11 +26,18 @@ import (
 
 // Config is fixed when the lab comes up.
 type Config struct {
-	Name     string    `json:"name"`
-	Nodes    int       `json:"nodes"`
-	IPFamily string    `json:"ipFamily"` // ipv4, ipv6 or dual
-	Created  time.Time `json:"created"`
+	Name     string `json:"name"`
+	Nodes    int    `json:"nodes"`
+	IPFamily string `json:"ipFamily"` // ipv4, ipv6 or dual
+	// Enforcement is who programs NetworkPolicy on the nodes: "" (the lab
+	// daemon) or EnforcementExternal (nobody in the lab: one `palisade
+	// agent` per node does, fed by a Kubernetes API server).
+	Enforcement string    `json:"enforcement,omitempty"`
+	Created     time.Time `json:"created"`
 }
+
+// EnforcementExternal leaves the nodes' policy tables to agents.
+const EnforcementExternal = "external"
 
 // HasV4 and HasV6 say which families pods get.
 func (c Config) HasV4() bool { return c.IPFamily != "ipv6" }

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# A real Kubernetes API server for tests: kube-apiserver and etcd, built from
+# the Go module proxy once and cached, started bound to 127.0.0.1 only.
+#
+#   hack/testenv.sh build        build the binaries unless cached; print their directory
+#   hack/testenv.sh path         print the cache directory (exit 1 when not built)
+#   hack/testenv.sh start DIR    run etcd + kube-apiserver with their state in DIR (made
+#                                if missing); print the kubeconfig path once ready
+#   hack/testenv.sh stop DIR     stop what 'start DIR' started (by PID) and remove DIR
+#
+# The cache is $HOME/.cache/palisade/k8s-<version>-etcd-<version>/ (override
+# with PALISADE_TESTENV). Tests find it there, or through PALISADE_TESTENV.
+#
+# kube-apiserver cannot be 'go install'ed: k8s.io/kubernetes requires its
+# staging modules at v0.0.0 and replaces them with ./staging paths, which a
+# dependent module does not see. So it is built in a small wrapper module
+# that requires k8s.io/kubernetes and pins every staging module to the
+# matching v0.x release with its own replace directives.
+set -euo pipefail
+
+K8S_VERSION=v1.37.2
+STAGING_VERSION=v0.37.2
+ETCD_VERSION=v3.7.0
+CACHE=${PALISADE_TESTENV:-${HOME}/.cache/palisade/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}}
+
+# The user and token every test speaks as: system:masters, so it passes RBAC.
+ADMIN_TOKEN=palisade-testenv-admin
+
+say() { printf 'testenv: %s\n' "$*" >&2; }
+
+built() { [ -x "$CACHE/kube-apiserver" ] && [ -x "$CACHE/etcd" ] && [ -f "$CACHE/sa.key" ] && [ -f "$CACHE/sa.pub" ]; }
+
+build() {
+  if built; then
+    echo "$CACHE"
+    return
+  fi
+  command -v go >/dev/null || { say "go is not installed"; exit 1; }
+  local start
+  # Global, not local: the EXIT trap runs after build has returned.
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  start=$(date +%s)
+  export GOFLAGS=-mod=mod GOWORK=off
+  # Binaries, not test code: no race detector, no debug info.
+  local ldflags="-s -w"
+
+  say "etcd ${ETCD_VERSION}: building (go.etcd.io/etcd/server/v3)"
+  mkdir -p "$work/etcd"
+  (
+    cd "$work/etcd"
+    cat >go.mod <<EOF
+module palisade.test/etcd
+
+go 1.26
+
+require go.etcd.io/etcd/server/v3 ${ETCD_VERSION}
+EOF
+    cat >tools.go <<'EOF'
+//go:build tools
+
+package tools
+
+import _ "go.etcd.io/etcd/server/v3"
+EOF
+    go mod tidy >/dev/null 2>&1 || go mod tidy
+    go build -trimpath -ldflags "$ldflags" -o "$work/bin/etcd" go.etcd.io/etcd/server/v3
+  )
+  say "etcd: built in $(($(date +%s) - start))s"
+
+  say "kube-apiserver ${K8S_VERSION}: resolving k8s.io/kubernetes and its staging modules"
+  mkdir -p "$work/apiserver"
+  (
+    cd "$work/apiserver"
+    local gomod
+    gomod=$(go mod download -json "k8s.io/kubernetes@${K8S_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
+    [ -f "$gomod" ] || { say "cannot download k8s.io/kubernetes@${K8S_VERSION}"; exit 1; }
+    {
+      printf 'module palisade.test/apiserver\n\ngo 1.26\n\nrequire k8s.io/kubernetes %s\n\n' "$K8S_VERSION"
+      grep -oE '^[[:space:]]*k8s\.io/[A-Za-z0-9._-]+ => \./staging/' "$gomod" | awk '{print $1}' | sort -u |
+        while read -r m; do printf 'replace %s => %s %s\n' "$m" "$m" "$STAGING_VERSION"; done
+    } >go.mod
+    say "kube-apiserver: $(grep -c '^replace' go.mod) staging modules pinned to ${STAGING_VERSION}"
+    cat >tools.go <<'EOF'
+//go:build tools
+
+package tools
+
+import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+EOF
+    go mod tidy >/dev/null 2>&1 || go mod tidy
+    say "kube-apiserver: compiling (a cold build takes minutes)"
+    go build -trimpath -ldflags "$ldflags" -o "$work/bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+  )
+  say "kube-apiserver: built"
+
+  # The service-account signing key kube-apiserver insists on; generated
+  # with Go so that no openssl binary is needed.
+  mkdir -p "$work/keygen"
+  (
+    cd "$work/keygen"
+    printf 'module palisade.test/keygen\n\ngo 1.26\n' >go.mod
+    cat >main.go <<'EOF'
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+)
+
+func main() {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		panic(err)
+	}
+	must(os.WriteFile(os.Args[1], pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}), 0o600))
+	must(os.WriteFile(os.Args[2], pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644))
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+EOF
+    go run . "$work/bin/sa.key" "$work/bin/sa.pub"
+  )
+  # Publish whole or not at all: a build interrupted half way leaves no
+  # cache that looks complete.
+  mkdir -p "$(dirname "$CACHE")"
+  rm -rf "$CACHE.tmp"
+  mv "$work/bin" "$CACHE.tmp"
+  rm -rf "$CACHE"
+  mv "$CACHE.tmp" "$CACHE"
+  say "built in $(($(date +%s) - start))s into $CACHE"
+  echo "$CACHE"
+}
+
+# freeport prints a TCP port nothing on 127.0.0.1 listens on.
+freeport() {
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! ss -Hltn "sport = :$p" | grep -q .; then
+      echo "$p"
+      return
+    fi
+  done
+  say "no free port found"
+  exit 1
+}
+
+start() {
+  local dir=$1
+  built || { say "not built: run '$0 build' first"; exit 1; }
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  if [ -f "$dir/apiserver.pid" ] && kill -0 "$(cat "$dir/apiserver.pid")" 2>/dev/null; then
+    say "already running in $dir"
+    echo "$dir/kubeconfig"
+    return
+  fi
+  local t0 etcd_port peer_port api_port
+  t0=$(date +%s%N)
+  etcd_port=$(freeport)
+  peer_port=$(freeport)
+  api_port=$(freeport)
+  mkdir -p "$dir/etcd" "$dir/certs"
+  printf '%s,palisade-admin,palisade-admin,"system:masters"\n' "$ADMIN_TOKEN" >"$dir/tokens.csv"
+
+  # --unsafe-no-fsync: test data need not survive a power cut, and fsync
+  # dominates etcd's latency on a shared disk.
+  "$CACHE/etcd" --name default --data-dir "$dir/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-cluster "default=http://127.0.0.1:$peer_port" \
+    --unsafe-no-fsync --log-level error >"$dir/etcd.log" 2>&1 &
+  echo $! >"$dir/etcd.pid"
+
+  # No controller-manager runs, so nothing creates service accounts: the
+  # ServiceAccount admission plugin would refuse every pod. No endpoint
+  # reconciler either: the advertised 127.0.0.1 is not a routable address.
+  "$CACHE/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --cert-dir "$dir/certs" \
+    --token-auth-file "$dir/tokens.csv" --anonymous-auth=false \
+    --authorization-mode RBAC \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$CACHE/sa.pub" --service-account-signing-key-file "$CACHE/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --endpoint-reconciler-type none \
+    --disable-admission-plugins ServiceAccount \
+    --enable-priority-and-fairness=false --profiling=false \
+    >"$dir/apiserver.log" 2>&1 &
+  echo $! >"$dir/apiserver.pid"
+
+  cat >"$dir/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: testenv
+  cluster:
+    server: https://127.0.0.1:$api_port
+    certificate-authority: $dir/certs/apiserver.crt
+users:
+- name: admin
+  user:
+    token: $ADMIN_TOKEN
+contexts:
+- name: testenv
+  context: {cluster: testenv, user: admin}
+current-context: testenv
+EOF
+  for _ in $(seq 600); do
+    if ! kill -0 "$(cat "$dir/apiserver.pid")" 2>/dev/null || ! kill -0 "$(cat "$dir/etcd.pid")" 2>/dev/null; then
+      say "exited during start-up; last lines of the logs:"
+      tail -n 20 "$dir/etcd.log" "$dir/apiserver.log" >&2 || true
+      stop "$dir" >/dev/null
+      exit 1
+    fi
+    if [ -f "$dir/certs/apiserver.crt" ] &&
+      curl -sf --cacert "$dir/certs/apiserver.crt" -H "Authorization: Bearer $ADMIN_TOKEN" \
+        "https://127.0.0.1:$api_port/readyz" >/dev/null 2>&1; then
+      say "ready on https://127.0.0.1:$api_port in $((($(date +%s%N) - t0) / 1000000)) ms"
+      echo "$dir/kubeconfig"
+      return
+    fi
+    sleep 0.1
+  done
+  say "not ready after 60s; see $dir/apiserver.log"
+  stop "$dir" >/dev/null
+  exit 1
+}
+
+# stop ends the two processes start recorded, by PID: first politely, then
+# for good, and removes the state directory.
+stop() {
+  local dir=$1 pid f
+  for f in apiserver etcd; do
+    [ -f "$dir/$f.pid" ] || continue
+    pid=$(cat "$dir/$f.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$dir/$f.pid"
+  done
+  rm -rf "$dir"
+}
+
+case "${1:-}" in
+build) build ;;
+path) built && echo "$CACHE" || { say "not built: run '$0 build'"; exit 1; } ;;
+start) [ -n "${2:-}" ] || { say "usage: $0 start DIR"; exit 2; }; start "$2" ;;
+stop) [ -n "${2:-}" ] || { say "usage: $0 stop DIR"; exit 2; }; stop "$2" ;;
+*)
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+  ;;
+esac

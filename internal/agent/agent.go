@@ -1,0 +1,552 @@
+// Package agent is Palisade's node agent: it watches a Kubernetes API
+// server and enforces every NetworkPolicy on the pods of its node.
+//
+// Shared informers (pods, namespaces, networkpolicies; trimmed to what the
+// policy core reads) record which objects changed; one worker drains them
+// into the incremental policy Engine and calls the data plane's Sync, which
+// writes only the difference in one nftables transaction. The queue holds a
+// single key, so a burst of events while a sync runs becomes one more sync,
+// not one per event. The Engine is touched by that worker only.
+//
+// Every pod of the cluster feeds the selectors (a peer may live on any
+// node); only pods whose spec.nodeName is this node are enforced.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	networkinglisters "k8s.io/client-go/listers/networking/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/flowcontrol"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/palisade-net/palisade/internal/dataplane"
+	"github.com/palisade-net/palisade/internal/policy"
+)
+
+// NewPods says what happens to the traffic of a pod the agent has not
+// synced yet.
+type NewPods string
+
+const (
+	// FailClosed denies it while a pod of this node that policies isolate
+	// waits for its address to reach the agent.
+	FailClosed NewPods = "fail-closed"
+	// FailOpen lets it through until the pod's policies are programmed.
+	FailOpen NewPods = "fail-open"
+)
+
+// Config is what Run needs. Client is the only way in: the caller builds
+// it (kubeconfig, in-cluster config, or client-go's fake in tests).
+type Config struct {
+	Client kubernetes.Interface
+	// NodeName selects the pods to enforce (spec.nodeName).
+	NodeName string
+	// Netns is the named network namespace (under /run/netns) whose
+	// nftables the agent programs; "" is the agent's own (the host's, in
+	// a DaemonSet).
+	Netns string
+	// NewPods defaults to FailClosed.
+	NewPods NewPods
+	// PodCIDRs are this node's pod address ranges; FailClosed needs them
+	// to tell an address not synced yet from one outside the pod network.
+	PodCIDRs []netip.Prefix
+	// Audit logs and counts what would be denied but drops nothing.
+	Audit bool
+	// LogGroup is an NFLOG group for a log of every denied packet (0: none).
+	LogGroup uint16
+	// MetricsAddr serves /metrics, /healthz and /readyz ("" serves nothing;
+	// Handler still works).
+	MetricsAddr string
+	// MinSyncInterval and SyncBurst bound how often the table is written
+	// (kube-proxy's bounded-frequency runner): SyncBurst syncs may run back
+	// to back, beyond that one per MinSyncInterval, and events arriving
+	// meanwhile are applied together. An isolated change is never delayed.
+	// Defaults 100 ms and 2; a negative MinSyncInterval means no bound.
+	MinSyncInterval time.Duration
+	SyncBurst       int
+	// CounterInterval is how often the denied-packet counters are read
+	// (metrics, audit log); 0 means 10 s, negative never.
+	CounterInterval time.Duration
+	Logger          *slog.Logger
+	// OnSync, if set, is called from the worker after every successful
+	// sync; tests and benchmarks measure with it.
+	OnSync func(SyncReport)
+}
+
+// Change is one object event a sync put in force.
+type Change struct {
+	Kind string // "Pod", "Namespace" or "NetworkPolicy"
+	Key  string // namespace/name, or name
+	Seen time.Time
+}
+
+// SyncReport describes one successful sync.
+type SyncReport struct {
+	// Mode is "full" (the whole table replaced in one transaction),
+	// "partial" (only the difference written) or "unchanged".
+	Mode       string
+	Took       time.Duration
+	Changes    []Change // empty for the first sync, which reads everything
+	Stats      dataplane.Stats
+	FailClosed bool // whether unknown pod addresses are denied now
+}
+
+const (
+	kindPod       = "Pod"
+	kindNamespace = "Namespace"
+	kindPolicy    = "NetworkPolicy"
+	// syncKey is the queue's only key: a workqueue does not hold a key
+	// twice, so however many events arrive, at most one sync is waiting.
+	syncKey = "sync"
+	// ipIndex finds this node's pods by address, for the audit log.
+	ipIndex = "local-ip"
+)
+
+type objRef struct{ kind, key string }
+
+// Agent is one node's agent. New builds it, Run runs it.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+
+	factory    informers.SharedInformerFactory
+	pods       cache.Indexer // of *podLite, so no typed lister
+	namespaces corelisters.NamespaceLister
+	policies   networkinglisters.NetworkPolicyLister
+	queue      workqueue.TypedRateLimitingInterface[string]
+	limiter    flowcontrol.RateLimiter // nil: unbounded
+	syncer     *dataplane.Syncer
+	opts       dataplane.Options
+
+	ready     atomic.Bool
+	busySince atomic.Int64 // start of the running sync (unix ns), 0 when idle
+
+	mu    sync.Mutex
+	dirty map[objRef]time.Time // changed objects, with when the first event came
+
+	// Owned by the worker.
+	engine  *policy.Engine
+	waiting map[policy.PodKey]struct{} // this node's pods without an address
+	retry   bool                       // the last sync failed
+}
+
+// Run runs an agent until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	a, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// New checks the configuration, opens the node's policy table (without
+// changing it) and sets up the informers.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("agent: no Kubernetes client")
+	}
+	if cfg.NodeName == "" {
+		return nil, errors.New("agent: no node name (--node-name, or $NODE_NAME from the downward API)")
+	}
+	switch cfg.NewPods {
+	case "":
+		cfg.NewPods = FailClosed
+	case FailClosed, FailOpen:
+	default:
+		return nil, fmt.Errorf("agent: --new-pods must be %s or %s, not %q", FailClosed, FailOpen, cfg.NewPods)
+	}
+	if cfg.MinSyncInterval == 0 {
+		cfg.MinSyncInterval = 100 * time.Millisecond
+	}
+	if cfg.SyncBurst <= 0 {
+		cfg.SyncBurst = 2
+	}
+	if cfg.CounterInterval == 0 {
+		cfg.CounterInterval = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a := &Agent{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		metrics: newMetrics(),
+		dirty:   map[objRef]time.Time{},
+		opts: dataplane.Options{Node: cfg.NodeName, Audit: cfg.Audit, LogGroup: cfg.LogGroup,
+			PodCIDRs: cfg.PodCIDRs},
+	}
+	var err error
+	if a.syncer, err = dataplane.NewSyncer(cfg.Netns, a.opts); err != nil {
+		return nil, err
+	}
+	if cfg.MinSyncInterval > 0 {
+		a.limiter = flowcontrol.NewTokenBucketRateLimiter(float32(time.Second)/float32(cfg.MinSyncInterval), cfg.SyncBurst)
+	}
+	a.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 30*time.Second),
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: "palisade-agent"})
+	a.factory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTransform(slim))
+	podInf := a.factory.Core().V1().Pods()
+	nsInf := a.factory.Core().V1().Namespaces()
+	npInf := a.factory.Networking().V1().NetworkPolicies()
+	if err := podInf.Informer().AddIndexers(cache.Indexers{ipIndex: a.localIPs}); err != nil {
+		return nil, err
+	}
+	a.pods = podInf.Informer().GetIndexer()
+	a.namespaces, a.policies = nsInf.Lister(), npInf.Lister()
+	for _, h := range []struct {
+		inf  cache.SharedIndexInformer
+		kind string
+		same func(old, cur any) bool
+	}{
+		{podInf.Informer(), kindPod, func(o, c any) bool { return samePod(o.(*podLite), c.(*podLite)) }},
+		{nsInf.Informer(), kindNamespace, func(o, c any) bool { return sameNamespace(o.(*corev1.Namespace), c.(*corev1.Namespace)) }},
+		{npInf.Informer(), kindPolicy, func(o, c any) bool {
+			return samePolicy(o.(*networkingv1.NetworkPolicy), c.(*networkingv1.NetworkPolicy))
+		}},
+	} {
+		kind, same := h.kind, h.same
+		_, err := h.inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+			AddFunc: func(obj any, initial bool) {
+				if !initial { // the first sync reads the initial lists whole
+					a.mark(kind, obj)
+				}
+			},
+			UpdateFunc: func(old, cur any) {
+				if !same(old, cur) {
+					a.mark(kind, cur)
+				}
+			},
+			DeleteFunc: func(obj any) { a.mark(kind, obj) },
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *Agent) localIPs(obj any) ([]string, error) {
+	p, ok := obj.(*podLite)
+	if !ok || p.NodeName != a.cfg.NodeName || p.HostNetwork {
+		return nil, nil
+	}
+	var out []string
+	for _, ip := range p.IPs {
+		out = append(out, ip.String())
+	}
+	return out, nil
+}
+
+// mark records that an object changed and asks for a sync.
+func (a *Agent) mark(kind string, obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		a.log.Warn("ignoring an object without a key", "kind", kind, "err", err)
+		return
+	}
+	ref := objRef{kind, key}
+	a.mu.Lock()
+	if _, ok := a.dirty[ref]; !ok {
+		a.dirty[ref] = time.Now()
+	}
+	a.mu.Unlock()
+	a.queue.Add(syncKey)
+}
+
+func (a *Agent) takeDirty() map[objRef]time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	d := a.dirty
+	a.dirty = map[objRef]time.Time{}
+	return d
+}
+
+// requeue puts back the changes of a failed sync, keeping their first
+// event time so the latency of the eventual success counts from it.
+func (a *Agent) requeue(changes map[objRef]time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for ref, t := range changes {
+		if cur, ok := a.dirty[ref]; !ok || t.Before(cur) {
+			a.dirty[ref] = t
+		}
+	}
+}
+
+// Ready reports whether the first full sync has been applied.
+func (a *Agent) Ready() bool { return a.ready.Load() }
+
+// Run serves metrics, starts the informers, waits for their initial lists
+// and keeps the table in step until ctx ends. Until the first full sync the
+// table a previous run left stays in force; that sync replaces it in one
+// transaction. When the API server goes away the informers retry and the
+// table keeps the last state; when Run returns the table stays too, so a
+// restart or upgrade never opens a window without policy (delete it with
+// 'nft delete table inet palisade-policy').
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if a.cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("metrics server stopped", "err", err)
+			}
+		}()
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		a.log.Info("serving /metrics, /healthz and /readyz", "addr", ln.Addr().String())
+	}
+	if a.cfg.NewPods == FailClosed && len(a.cfg.PodCIDRs) == 0 {
+		a.log.Warn("--new-pods=fail-closed has no effect without --pod-cidr: an address the agent does not know cannot be told from one outside the pod network")
+	}
+	a.factory.Start(ctx.Done())
+	// Informers stop on cancel; Shutdown then waits for their goroutines.
+	defer func() {
+		cancel()
+		a.queue.ShutDown()
+		a.factory.Shutdown()
+	}()
+	a.log.Info("listing pods, namespaces and networkpolicies", "node", a.cfg.NodeName, "netns", a.cfg.Netns)
+	for typ, ok := range a.factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("informer for %v did not sync", typ)
+		}
+	}
+	if a.cfg.CounterInterval > 0 {
+		if t, base, err := a.counterBaseline(ctx); err != nil {
+			a.log.Error("denied-packet counters unavailable", "err", err)
+		} else {
+			var polling sync.WaitGroup
+			polling.Go(func() { a.pollCounters(ctx, t, base) })
+			// Run returns only once nothing runs nft in the namespace.
+			defer func() {
+				cancel()
+				polling.Wait()
+			}()
+		}
+	}
+	a.queue.Add(syncKey)
+	go func() {
+		<-ctx.Done()
+		a.queue.ShutDown()
+	}()
+	for a.next(ctx) {
+	}
+	return nil
+}
+
+// next runs one sync; false once the queue is shut down.
+func (a *Agent) next(ctx context.Context) bool {
+	key, quit := a.queue.Get()
+	if quit {
+		return false
+	}
+	defer a.queue.Done(key)
+	if !a.pending() {
+		// The key came back for events the previous sync already applied
+		// (they arrived while it was waiting for its turn).
+		a.queue.Forget(key)
+		return true
+	}
+	if a.limiter != nil {
+		if err := a.limiter.Wait(ctx); err != nil {
+			return false
+		}
+	}
+	if err := a.sync(ctx); err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
+		a.metrics.syncErrors.Inc()
+		a.log.Error("sync failed; the previous table stays in force, retrying with backoff", "err", err,
+			"failures", a.queue.NumRequeues(key)+1)
+		a.queue.AddRateLimited(key)
+		return true
+	}
+	a.queue.Forget(key)
+	return true
+}
+
+// pending reports whether a sync has anything to do.
+func (a *Agent) pending() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.engine == nil || a.retry || len(a.dirty) > 0
+}
+
+// sync applies what changed to the engine and the engine to the kernel.
+func (a *Agent) sync(ctx context.Context) error {
+	changes := a.takeDirty()
+	first := a.engine == nil
+	start := time.Now()
+	a.busySince.Store(start.UnixNano())
+	defer a.busySince.Store(0)
+	if first {
+		a.build()
+		changes = nil // everything up to now is in the lists just read
+	} else {
+		for ref := range changes {
+			a.apply(ref)
+		}
+	}
+	failClosed, unsynced := a.failClosed()
+	a.metrics.unsynced.Set(float64(unsynced))
+	if failClosed != a.opts.FailClosed {
+		a.opts.FailClosed = failClosed
+		a.syncer.SetOptions(a.opts)
+		a.log.Info("unknown pod addresses", "denied", failClosed, "waiting-pods", unsynced)
+	}
+	prevLast, prevTook := a.syncer.Last, a.syncer.LastTook
+	if err := a.syncer.Sync(ctx, a.engine); err != nil {
+		a.requeue(changes)
+		a.retry = true
+		return err
+	}
+	a.retry = false
+	took := time.Since(start)
+	mode := "partial"
+	switch {
+	case !a.syncer.Partial && a.syncer.LastTook != prevTook:
+		mode = "full"
+	case a.syncer.Last == prevLast && a.syncer.LastTook == prevTook:
+		mode = "unchanged"
+	}
+	now := time.Now()
+	a.metrics.syncDuration.WithLabelValues(mode).Observe(took.Seconds())
+	st := a.syncer.Last
+	a.metrics.rules.Set(float64(st.Rules))
+	a.metrics.elements.Set(float64(st.Elements))
+	a.metrics.pods.Set(float64(st.Pods))
+	report := SyncReport{Mode: mode, Took: took, Stats: st, FailClosed: failClosed}
+	for ref, t := range changes {
+		a.metrics.programmed.Observe(now.Sub(t).Seconds())
+		if a.cfg.OnSync != nil {
+			report.Changes = append(report.Changes, Change{Kind: ref.kind, Key: ref.key, Seen: t})
+		}
+	}
+	if first || !a.ready.Load() {
+		a.ready.Store(true)
+		// The initial lists decoded every object in full before the
+		// transform trimmed it; that peak is garbage now, and handing it
+		// back keeps the node's memory at the steady state, not the peak.
+		debug.FreeOSMemory()
+		a.log.Info("first full sync applied", "took", took.Round(time.Millisecond).String(), "isolated-pods", st.Pods,
+			"chains", st.Chains, "rules", st.Rules, "sets", st.Sets, "elements", st.Elements)
+	} else {
+		a.log.Debug("synced", "mode", mode, "changes", len(changes), "took", took.String())
+	}
+	if a.cfg.OnSync != nil {
+		a.cfg.OnSync(report)
+	}
+	return nil
+}
+
+// build compiles the whole state from the informers' caches, namespaces
+// first so that pods and policies meet their labels.
+func (a *Agent) build() {
+	a.engine = policy.NewEngine()
+	a.waiting = map[policy.PodKey]struct{}{}
+	nss, _ := a.namespaces.List(labels.Everything())
+	for _, ns := range nss {
+		a.engine.UpsertNamespace(ns)
+	}
+	for _, p := range a.pods.List() {
+		a.upsertPod(p.(*podLite))
+	}
+	nps, _ := a.policies.List(labels.Everything())
+	for _, np := range nps {
+		a.engine.UpsertPolicy(defaulted(np))
+	}
+}
+
+// apply brings one object's state from the cache into the engine; an
+// object the cache no longer has was deleted.
+func (a *Agent) apply(ref objRef) {
+	ns, name, err := cache.SplitMetaNamespaceKey(ref.key)
+	if err != nil {
+		return
+	}
+	switch ref.kind {
+	case kindPod:
+		if p, ok, _ := a.pods.GetByKey(ref.key); ok {
+			a.upsertPod(p.(*podLite))
+		} else {
+			a.engine.DeletePod(ns, name)
+			delete(a.waiting, policy.PodKey{Namespace: ns, Name: name})
+		}
+	case kindNamespace:
+		if obj, err := a.namespaces.Get(name); err == nil {
+			a.engine.UpsertNamespace(obj)
+		} else {
+			a.engine.DeleteNamespace(name)
+		}
+	case kindPolicy:
+		if np, err := a.policies.NetworkPolicies(ns).Get(name); err == nil {
+			a.engine.UpsertPolicy(defaulted(np))
+		} else {
+			a.engine.DeletePolicy(ns, name)
+		}
+	}
+}
+
+func (a *Agent) upsertPod(p *podLite) {
+	key := policy.PodKey{Namespace: p.Namespace, Name: p.Name}
+	if p.Terminal {
+		a.engine.DeletePod(p.Namespace, p.Name)
+		delete(a.waiting, key)
+		return
+	}
+	a.engine.UpsertPod(p.pod())
+	if p.NodeName == a.cfg.NodeName && !p.HostNetwork && len(p.IPs) == 0 {
+		a.waiting[key] = struct{}{}
+	} else {
+		delete(a.waiting, key)
+	}
+}
+
+// failClosed decides whether unknown addresses of the node's pod ranges
+// are denied now. An address the agent does not know is a pod whose
+// address has not reached it, but which pod, and so which namespace, it
+// cannot say; what it does know is which of its node's pods are still
+// waiting for an address. While one of them is isolated by a policy, an
+// unknown address may be that pod, so all of them are denied; otherwise
+// the waiting pods would be allowed everything once synced anyway.
+func (a *Agent) failClosed() (bool, int) {
+	n := 0
+	for k := range a.waiting {
+		if in, out := a.engine.Isolation(k); len(in)+len(out) > 0 {
+			n++
+		}
+	}
+	return a.cfg.NewPods == FailClosed && len(a.cfg.PodCIDRs) > 0 && n > 0, n
+}

@@ -1,0 +1,369 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/palisade-net/palisade/internal/synth"
+)
+
+// BenchmarkAgent feeds the agent of node-0 a synthetic cluster of 10k pods
+// in 500 namespaces (100 nodes of 100 pods) and 1k policies through
+// client-go's fake clientset, against a real nftables table, and reports:
+// the time from start to the first full sync in force; the event →
+// programmed latency of single changes (a pod of this node relabelled, a
+// pod of another node relabelled so peer sets change, a policy's selector
+// edited), measured from the client's call to the end of the sync that
+// covers it; and memory. Single changes are spaced 150 ms apart, as
+// unrelated events are: back-to-back changes are a burst, which the agent
+// deliberately coalesces (MinSyncInterval). Run it with
+//
+//	go test ./internal/agent/ -run '^$' -bench BenchmarkAgent -benchtime 200x
+func BenchmarkAgent(b *testing.B) {
+	// Not b.Cleanup: that runs after the last round, and the agent of the
+	// b.N=1 round would still be running (and counted) in the next.
+	ns, remove := newNetns(b)
+	defer remove()
+	const nodes = 100
+	c := synth.Generate(synth.Config{Namespaces: 500, Pods: 10000, Policies: 1000, Seed: 7})
+	objs := make([]k8sruntime.Object, 0, len(c.Namespaces)+len(c.Pods)+len(c.Policies))
+	var local, remote []string // pods as namespace/name
+	for _, n := range c.Namespaces {
+		objs = append(objs, n)
+	}
+	// Placement as a scheduler spreads pods: any node, whatever the
+	// namespace or app.
+	rnd := rand.New(rand.NewPCG(7, 7))
+	for _, p := range c.Pods {
+		n := rnd.IntN(nodes)
+		p.Spec.NodeName = fmt.Sprintf("node-%d", n)
+		objs = append(objs, p)
+		if n == 0 {
+			local = append(local, p.Namespace+"/"+p.Name)
+		} else if n == 1 {
+			remote = append(remote, p.Namespace+"/"+p.Name)
+		}
+	}
+	var policies []string
+	for _, np := range c.Policies {
+		objs = append(objs, np)
+		policies = append(policies, np.Namespace+"/"+np.Name)
+	}
+	heap0 := heapInUse()
+	client := fake.NewClientset(objs...)
+	c, objs = nil, nil // the fake holds its own copies
+	heapFake := heapInUse()
+
+	reports := make(chan SyncReport, 1000)
+	start := time.Now()
+	r, stop := launch(b, client, ns, func(c *Config) {
+		c.NodeName = "node-0"
+		c.OnSync = func(rep SyncReport) {
+			select {
+			case reports <- rep:
+			default:
+			}
+		}
+	})
+	defer stop()
+	eventually(b, 120*time.Second, "the first full sync", func() (bool, string) { return r.Ready(), "" })
+	first := time.Since(start)
+	st := r.syncer.Last
+	heapAgent := heapInUse()
+	rssFirst := rssMiB()
+	b.Logf("first full sync in force after %v: %d isolated local pods, %d chains, %d rules, %d sets, %d elements",
+		first.Round(time.Millisecond), st.Pods, st.Chains, st.Rules, st.Sets, st.Elements)
+	drain(reports)
+
+	ctx := context.Background()
+	var lat, written []time.Duration // all changes; those whose sync wrote to the kernel
+	modes := map[string]int{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		time.Sleep(150 * time.Millisecond)
+		var kind, key string
+		var change func() error
+		switch i % 3 {
+		case 0, 1: // a pod of this node, then one of another node, gets another app label
+			kind, key = kindPod, local[(i/3)%len(local)]
+			if i%3 == 1 {
+				key = remote[(i/3)%len(remote)]
+			}
+			pns, name, _ := strings.Cut(key, "/")
+			change = func() error {
+				p, err := client.CoreV1().Pods(pns).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				n, _ := strconv.Atoi(strings.TrimPrefix(p.Labels["app"], "app-"))
+				p.Labels["app"] = "app-" + strconv.Itoa((n+1)%5)
+				_, err = client.CoreV1().Pods(pns).Update(ctx, p, metav1.UpdateOptions{})
+				return err
+			}
+		default: // a policy selects another app
+			kind, key = kindPolicy, policies[(i*37)%len(policies)]
+			pns, name, _ := strings.Cut(key, "/")
+			change = func() error {
+				np, err := client.NetworkingV1().NetworkPolicies(pns).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				np.Spec.PodSelector = metav1.LabelSelector{MatchLabels: map[string]string{"app": "app-" + strconv.Itoa(i%5), "rev": strconv.Itoa(i)}}
+				_, err = client.NetworkingV1().NetworkPolicies(pns).Update(ctx, np, metav1.UpdateOptions{})
+				return err
+			}
+		}
+		t0 := time.Now()
+		if err := change(); err != nil {
+			b.Fatal(err)
+		}
+		for done := false; !done; {
+			select {
+			case rep := <-reports:
+				if slices.ContainsFunc(rep.Changes, func(c Change) bool { return c.Kind == kind && c.Key == key }) {
+					d := time.Since(t0)
+					lat = append(lat, d)
+					if rep.Mode != "unchanged" {
+						written = append(written, d)
+					}
+					modes[rep.Mode]++
+					done = true
+				}
+			case <-time.After(30 * time.Second):
+				b.Fatalf("%s %s was never programmed", kind, key)
+			}
+		}
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	slices.Sort(written)
+	pct := func(l []time.Duration, q float64) float64 {
+		if len(l) == 0 {
+			return 0
+		}
+		return float64(l[int(q*float64(len(l)-1))].Microseconds()) / 1000
+	}
+	p := func(q float64) float64 { return pct(lat, q) }
+	b.Logf("%d single changes: p50 %.1f ms, p99 %.1f ms, max %.1f ms; syncs by mode %v; of them the %d that changed the kernel's table: p50 %.1f ms, p99 %.1f ms",
+		len(lat), p(0.5), p(0.99), p(1), modes, len(written), pct(written, 0.5), pct(written, 0.99))
+	b.Logf("heap in use: %.1f MiB before, %.1f MiB with the fake API's objects, %.1f MiB with the agent synced; process RSS %.1f MiB after the first sync, %.1f MiB at the end",
+		heap0, heapFake, heapAgent, rssFirst, rssMiB())
+	b.ReportMetric(first.Seconds()*1000, "ms-first-sync")
+	b.ReportMetric(p(0.5), "ms-p50-event-to-programmed")
+	b.ReportMetric(p(0.99), "ms-p99-event-to-programmed")
+	b.ReportMetric(rssMiB(), "MiB-rss")
+	b.ReportMetric(heapAgent-heapFake, "MiB-agent-heap")
+	b.ReportMetric(0, "ns/op") // the figures above are the result, not time per iteration
+}
+
+func drain(ch chan SyncReport) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+// heapInUse is the live heap after a collection, in MiB.
+func heapInUse() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapInuse) / (1 << 20)
+}
+
+// rssMiB is the whole process's resident set (the test binary: the fake
+// API server's objects included), in MiB.
+func rssMiB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	return vmRSS(string(data))
+}
+
+// vmRSS reads VmRSS from a /proc/PID/status text, in MiB.
+func vmRSS(status string) float64 {
+	for _, l := range strings.Split(status, "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkAgentProcess measures the agent as it runs on a node: the real
+// palisade binary, its own process, watching a real kube-apiserver
+// (hack/testenv.sh) that holds the same 10k pods, 500 namespaces and 1k
+// policies. It reports the time from exec to /readyz and the process's
+// resident set once synced — the figure BenchmarkAgent cannot give, since
+// there the fake API server's objects share the process. Loading the API
+// server takes a minute. Run it with
+//
+//	go test ./internal/agent/ -run '^$' -bench BenchmarkAgentProcess -benchtime 1x
+func BenchmarkAgentProcess(b *testing.B) {
+	ns, remove := newNetns(b)
+	defer remove()
+	client, rc := testenvB(b)
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "palisade")
+	if out, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/palisade-net/palisade/cmd/palisade").CombinedOutput(); err != nil {
+		b.Fatalf("building palisade: %v\n%s", err, out)
+	}
+	c := synth.Generate(synth.Config{Namespaces: 500, Pods: 10000, Policies: 1000, Seed: 7})
+	rnd := rand.New(rand.NewPCG(7, 7))
+	for _, p := range c.Pods {
+		p.Spec.NodeName = fmt.Sprintf("node-%d", rnd.IntN(100))
+	}
+	ctx := context.Background()
+	t0 := time.Now()
+	parallel(b, len(c.Namespaces), func(i int) error {
+		_, err := client.CoreV1().Namespaces().Create(ctx, c.Namespaces[i], metav1.CreateOptions{})
+		return err
+	})
+	parallel(b, len(c.Pods), func(i int) error {
+		p := c.Pods[i]
+		created, err := client.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		created.Status = p.Status
+		created.Status.Phase = "Running"
+		_, err = client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{})
+		return err
+	})
+	parallel(b, len(c.Policies), func(i int) error {
+		np := c.Policies[i]
+		_, err := client.NetworkingV1().NetworkPolicies(np.Namespace).Create(ctx, np, metav1.CreateOptions{})
+		return err
+	})
+	b.Logf("API server loaded in %v", time.Since(t0).Round(time.Second))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "agent", "--kubeconfig", rc, "--node-name", "node-0", "--netns", ns, "--metrics-addr", addr)
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill() // by PID: the process this benchmark started
+		_ = cmd.Wait()
+	}()
+	eventually(b, 120*time.Second, "the agent's /readyz", func() (bool, string) {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, logs.String()
+	})
+	ready := time.Since(start)
+	time.Sleep(2 * time.Second) // settle: the first sync's garbage collected
+	rss := procRSS(cmd.Process.Pid)
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	var parts []string
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "Rss") {
+			parts = append(parts, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	b.Logf("palisade agent: ready %v after exec, RSS %.1f MiB (%s)\n%s", ready.Round(time.Millisecond), rss, strings.Join(parts, ", "), logs.String())
+	b.ReportMetric(ready.Seconds()*1000, "ms-exec-to-ready")
+	b.ReportMetric(rss, "MiB-agent-rss")
+	b.ReportMetric(0, "ns/op")
+}
+
+// testenvB is testenv for a benchmark, with a client allowed to load fast.
+func testenvB(b *testing.B) (kubernetes.Interface, string) {
+	b.Helper()
+	script, err := filepath.Abs("../../hack/testenv.sh")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := exec.Command(script, "path").Run(); err != nil {
+		b.Skip("no kube-apiserver/etcd in the cache: run 'hack/testenv.sh build'")
+	}
+	dir := filepath.Join(b.TempDir(), "env")
+	b.Cleanup(func() { _ = exec.Command(script, "stop", dir).Run() })
+	out, err := exec.Command(script, "start", dir).Output()
+	if err != nil {
+		b.Fatalf("starting the API server: %v", err)
+	}
+	kc := strings.TrimSpace(string(out))
+	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 2000, 4000
+	return kubernetes.NewForConfigOrDie(cfg), kc
+}
+
+// parallel runs fn for 0..n-1 on a few workers; the first error fails b.
+func parallel(b *testing.B, n int, fn func(int) error) {
+	b.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	next := make(chan int)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+}
+
+// procRSS is a process's resident set in MiB.
+func procRSS(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	return vmRSS(string(data))
+}

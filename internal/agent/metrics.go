@@ -1,0 +1,96 @@
+package agent
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics live on a registry of the agent's own, so that two agents in one
+// process (tests) do not collide and nothing leaks into a global default.
+type metrics struct {
+	reg          *prometheus.Registry
+	syncDuration *prometheus.HistogramVec
+	programmed   prometheus.Histogram
+	rules        prometheus.Gauge
+	elements     prometheus.Gauge
+	pods         prometheus.Gauge
+	unsynced     prometheus.Gauge
+	denied       *prometheus.CounterVec
+	syncErrors   prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	// 1 ms to 16 s: a partial sync takes milliseconds, a first full sync
+	// of a large cluster seconds.
+	buckets := prometheus.ExponentialBuckets(0.001, 2, 15)
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		syncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "palisade_sync_duration_seconds", Buckets: buckets,
+			Help: "Time to compute and apply one nftables sync; mode is full, partial or unchanged.",
+		}, []string{"mode"}),
+		programmed: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "palisade_event_to_programmed_seconds", Buckets: buckets,
+			Help: "Time from an informer event (pod, namespace or policy change) to the kernel enforcing it.",
+		}),
+		rules: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "palisade_rules", Help: "nftables rules in the policy table after the last sync.",
+		}),
+		elements: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "palisade_set_elements", Help: "Set and map elements in the policy table after the last sync.",
+		}),
+		pods: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "palisade_isolated_pods", Help: "Pods of this node that at least one policy isolates.",
+		}),
+		unsynced: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "palisade_unsynced_pods",
+			Help: "Pods of this node that policies isolate but that have no address yet; while above 0 with --new-pods=fail-closed, unknown addresses of --pod-cidr are denied.",
+		}),
+		denied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "palisade_denied_packets_total",
+			Help: "Packets that tried to open a connection a policy denies (or would deny, in audit mode), by direction.",
+		}, []string{"direction"}),
+		syncErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "palisade_sync_errors_total", Help: "Syncs the kernel refused or that failed; each is retried with backoff.",
+		}),
+	}
+	m.reg.MustRegister(m.syncDuration, m.programmed, m.rules, m.elements, m.pods, m.unsynced, m.denied, m.syncErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, d := range []string{"ingress", "egress"} {
+		m.denied.WithLabelValues(d) // present at 0 from the start, so rate() works
+	}
+	return m
+}
+
+// stuckAfter is how long one sync may run before /healthz reports the
+// agent wedged (an nft process that never returns); the kubelet then
+// restarts it, and the table stays in force meanwhile.
+const stuckAfter = 2 * time.Minute
+
+// Handler serves /metrics, /healthz and /readyz.
+func (a *Agent) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{Registry: a.metrics.reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if since := a.busySince.Load(); since != 0 {
+			if d := time.Since(time.Unix(0, since)); d > stuckAfter {
+				http.Error(w, fmt.Sprintf("a sync has been running for %v", d.Round(time.Second)), http.StatusInternalServerError)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "waiting for the first full sync", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}

@@ -1,0 +1,95 @@
+package agent
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/palisade-net/palisade/internal/policy"
+)
+
+// TestSlimPod: what the cache keeps is what the core reads, and an update
+// counts as a change exactly when the core would see one.
+func TestSlimPod(t *testing.T) {
+	full := pod("shop", "web", "node-a", "10.244.1.2", map[string]string{"app": "web"})
+	full.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{...}"}
+	full.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+	full.Spec.Containers = append(full.Spec.Containers, corev1.Container{Name: "sidecar", Image: "envoy",
+		Env:   []corev1.EnvVar{{Name: "A", Value: "b"}},
+		Ports: []corev1.ContainerPort{{Name: "admin", ContainerPort: 9901, Protocol: corev1.ProtocolTCP}}})
+	full.Status.PodIPs = append(full.Status.PodIPs, corev1.PodIP{IP: "fd00::2"})
+	full.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	obj, err := slim(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lite := obj.(*podLite)
+	if lite.Annotations != nil || lite.ManagedFields != nil {
+		t.Errorf("metadata not trimmed: %+v", lite.ObjectMeta)
+	}
+	if want := []netip.Addr{netip.MustParseAddr("10.244.1.2"), netip.MustParseAddr("fd00::2")}; !slices.Equal(lite.IPs, want) {
+		t.Errorf("IPs %v, want %v", lite.IPs, want)
+	}
+	// The core sees the same pod through the slim copy: addresses, named
+	// ports of every container, placement.
+	e := policy.NewEngine()
+	e.UpsertPod(lite.pod())
+	info, _ := e.Pod(policy.PodKey{Namespace: "shop", Name: "web"})
+	if !slices.Equal(info.IPs, lite.IPs) || info.Node != "node-a" {
+		t.Errorf("engine sees %+v", info)
+	}
+	if got := e.NamedPortTargets("admin", corev1.ProtocolTCP); len(got) != 2 || got[0].Port != 9901 {
+		t.Errorf("named port of the second container: %v", got)
+	}
+	if cp := lite.DeepCopyObject().(*podLite); !samePod(cp, lite) || &cp.IPs[0] == &lite.IPs[0] {
+		t.Error("DeepCopyObject is not a deep copy")
+	}
+
+	for _, tc := range []struct {
+		name   string
+		change func(p *corev1.Pod)
+		same   bool
+	}{
+		{"a condition flips", func(p *corev1.Pod) { p.Status.Conditions[0].Status = corev1.ConditionFalse }, true},
+		{"an annotation changes", func(p *corev1.Pod) { p.Annotations["x"] = "y" }, true},
+		{"an image changes", func(p *corev1.Pod) { p.Spec.Containers[1].Image = "envoy:2" }, true},
+		{"Running to Pending", func(p *corev1.Pod) { p.Status.Phase = corev1.PodPending }, true},
+		{"a label changes", func(p *corev1.Pod) { p.Labels["app"] = "api" }, false},
+		{"an address arrives", func(p *corev1.Pod) { p.Status.PodIPs = append(p.Status.PodIPs, corev1.PodIP{IP: "10.244.1.9"}) }, false},
+		{"scheduled elsewhere", func(p *corev1.Pod) { p.Spec.NodeName = "node-b" }, false},
+		{"a port renamed", func(p *corev1.Pod) { p.Spec.Containers[0].Ports[0].Name = "web" }, false},
+		{"the pod finished", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }, false},
+		{"hostNetwork", func(p *corev1.Pod) { p.Spec.HostNetwork = true }, false},
+	} {
+		next := full.DeepCopy()
+		tc.change(next)
+		obj, _ := slim(next)
+		if got := samePod(lite, obj.(*podLite)); got != tc.same {
+			t.Errorf("%s: samePod = %v, want %v", tc.name, got, tc.same)
+		}
+	}
+}
+
+// TestDefaulted: policies reach the core with the API server's defaults,
+// and the informer's object is left alone.
+func TestDefaulted(t *testing.T) {
+	np := netpol(t, `
+metadata: {name: p, namespace: shop}
+spec:
+  podSelector: {}
+  egress: [{ports: [{port: 53}]}]
+`)
+	d := defaulted(np)
+	if got := d.Spec.PolicyTypes; len(got) != 2 {
+		t.Errorf("policyTypes %v, want [Ingress Egress]", got)
+	}
+	if p := d.Spec.Egress[0].Ports[0].Protocol; p == nil || *p != corev1.ProtocolTCP {
+		t.Errorf("port protocol %v, want TCP", p)
+	}
+	if np.Spec.PolicyTypes != nil || np.Spec.Egress[0].Ports[0].Protocol != nil {
+		t.Error("the cached object was modified")
+	}
+}

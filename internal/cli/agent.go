@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/palisade-net/palisade/internal/agent"
+	"github.com/palisade-net/palisade/internal/lab/plumbing"
+)
+
+func newAgent(s *streams) *cobra.Command {
+	var (
+		kubeconfig, node, netns, newPods, logFormat, logLevel string
+		podCIDRs                                              []string
+		cfg                                                   agent.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "agent [--kubeconfig FILE] [--node-name NODE] [--netns PATH]",
+		Short: "Enforce the NetworkPolicies of a real cluster on this node (the DaemonSet's command)",
+		Long: `The agent enforces networking.k8s.io/v1 NetworkPolicies on one node of a real
+Kubernetes cluster. It watches pods, namespaces and networkpolicies through
+the API server and keeps one nftables table, inet palisade-policy, equal to
+what the policies say for the pods of its node (spec.nodeName); pods of
+every node count as peers. A change is programmed in one transaction, only
+the difference written, typically tens of milliseconds after the event.
+
+It runs as root with CAP_NET_ADMIN in the host's network namespace: in a
+cluster, as the DaemonSet in deploy/, which is the whole install:
+
+  kubectl apply -f deploy/
+  kubectl -n palisade-system get pods -o wide
+
+Connecting: --kubeconfig, else $KUBECONFIG, else the in-cluster service
+account. The agent needs get/list/watch on pods, namespaces and
+networkpolicies, nothing else (deploy/rbac.yaml).
+
+Start-up and failure: until the first full sync (after the initial lists)
+the table of a previous run stays in force; that sync replaces it in one
+transaction. If the API server goes away the last state stays enforced, and
+when the agent exits the table stays too, so an upgrade never opens a hole
+(remove it with 'nft delete table inet palisade-policy').
+
+New pods: a pod gets its address before the agent can know it. With
+--new-pods=fail-closed (the default) and --pod-cidr set to this node's pod
+range, while a pod of this node that a policy isolates is waiting for its
+address, connections from or to addresses of that range that no known pod
+owns are denied. Without --pod-cidr the agent cannot tell such an address
+from one outside the pod network and fails open. --new-pods=fail-open never
+denies them.
+
+--audit counts and logs what the policies would deny and drops nothing:
+the log shows "would deny" with the pod and the packet count, and
+palisade_denied_packets_total counts them.
+
+Observability on --metrics-addr: /metrics (Prometheus: sync duration,
+event-to-programmed latency, rules and set elements, denied packets by
+direction, sync errors), /healthz, and /readyz (ready after the first full
+sync). Logs are structured (log/slog) on standard error.
+
+--netns runs the agent against a named network namespace instead (a lab
+node, tests); the API server is still reached from the agent's own.`,
+		Example: `  # In a cluster (what deploy/daemonset.yaml runs):
+  palisade agent --node-name $NODE_NAME --metrics-addr $POD_IP:9965 --log-format json
+
+  # A node whose pods get addresses from 10.244.3.0/24, failing closed:
+  palisade agent --node-name node-3 --pod-cidr 10.244.3.0/24
+
+  # From a workstation, against a lab node namespace, logging only:
+  sudo palisade agent --kubeconfig ~/.kube/config --node-name node-1 \
+      --netns /run/netns/pal-lab-node1 --audit --log-level debug`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(s, logFormat, logLevel)
+			if err != nil {
+				return fail(exitBadUsage, "%v", err)
+			}
+			// client-go logs through klog; send it to the same place.
+			klog.SetSlogLogger(log)
+			cfg.Logger = log
+			if cfg.NewPods = agent.NewPods(newPods); cfg.NewPods != agent.FailClosed && cfg.NewPods != agent.FailOpen {
+				return fail(exitBadUsage, "error: --new-pods %q: want %s or %s", newPods, agent.FailClosed, agent.FailOpen)
+			}
+			if cfg.NodeName = node; cfg.NodeName == "" {
+				cfg.NodeName = os.Getenv("NODE_NAME")
+			}
+			if cfg.NodeName == "" {
+				return fail(exitBadUsage, "error: no node name: pass --node-name or set $NODE_NAME (the DaemonSet sets it from spec.nodeName)")
+			}
+			for _, c := range podCIDRs {
+				p, err := netip.ParsePrefix(strings.TrimSpace(c))
+				if err != nil {
+					return fail(exitBadUsage, "error: --pod-cidr %q: %v", c, err)
+				}
+				cfg.PodCIDRs = append(cfg.PodCIDRs, p.Masked())
+			}
+			if cfg.Netns, err = netnsName(netns); err != nil {
+				return fail(exitBadUsage, "error: --netns: %v", err)
+			}
+			rc, source, err := restConfig(kubeconfig)
+			if err != nil {
+				return fail(exitBadUsage, "error: %v", err)
+			}
+			rc.UserAgent = "palisade-agent"
+			// Protobuf: the initial lists of every pod decode with a fraction
+			// of JSON's garbage.
+			rc.ContentType = "application/vnd.kubernetes.protobuf"
+			rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+			if cfg.Client, err = kubernetes.NewForConfig(rc); err != nil {
+				return fail(exitBadUsage, "error: %v", err)
+			}
+			log.Info("starting", "node", cfg.NodeName, "api-server", rc.Host, "config", source,
+				"new-pods", cfg.NewPods, "pod-cidrs", podCIDRs, "audit", cfg.Audit)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if err := agent.Run(ctx, cfg); err != nil {
+				return fail(exitNo, "error: %v", err)
+			}
+			log.Info("stopped; the policy table stays in force")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)")
+	f.StringVar(&node, "node-name", "", "the node whose pods to enforce, as in spec.nodeName (default $NODE_NAME)")
+	f.StringVar(&netns, "netns", "", "program the nftables of this named network namespace (/run/netns/NAME or NAME) instead of the agent's own")
+	f.StringVar(&newPods, "new-pods", string(agent.FailClosed), "traffic of pods not synced yet: fail-closed or fail-open (see above)")
+	f.StringSliceVar(&podCIDRs, "pod-cidr", nil, "this node's pod address ranges (its spec.podCIDRs), comma-separated; needed by fail-closed")
+	f.BoolVar(&cfg.Audit, "audit", false, "log and count what would be denied, drop nothing")
+	f.Uint16Var(&cfg.LogGroup, "log-group", 0, "also log every denied packet to this NFLOG group (0: off)")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "127.0.0.1:9965", "serve /metrics, /healthz and /readyz here (\"\" to disable)")
+	f.DurationVar(&cfg.MinSyncInterval, "min-sync-interval", 100*time.Millisecond, "after --sync-burst back-to-back syncs, at most one per this interval; events meanwhile are applied together")
+	f.IntVar(&cfg.SyncBurst, "sync-burst", 2, "syncs that may run back to back before --min-sync-interval applies")
+	f.DurationVar(&cfg.CounterInterval, "counter-interval", 10*time.Second, "how often denied-packet counters are read for metrics and the audit log")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func newLogger(s *streams, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(s.err, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(s.err, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// restConfig finds the API server: --kubeconfig, then $KUBECONFIG, then
+// the in-cluster service account. ~/.kube/config is not read on purpose:
+// an agent on a node must not pick up whatever an admin left there.
+func restConfig(kubeconfig string) (*rest.Config, string, error) {
+	if kubeconfig != "" {
+		c, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		return c, "--kubeconfig " + kubeconfig, err
+	}
+	if env := os.Getenv("KUBECONFIG"); env != "" {
+		rules := &clientcmd.ClientConfigLoadingRules{Precedence: filepath.SplitList(env)}
+		c, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+		return c, "$KUBECONFIG", err
+	}
+	c, err := rest.InClusterConfig()
+	if errors.Is(err, rest.ErrNotInCluster) {
+		return nil, "", errors.New("no API server: pass --kubeconfig, set $KUBECONFIG, or run in a pod (deploy/)")
+	}
+	return c, "in-cluster service account", err
+}
+
+// netnsName turns --netns into the name of a namespace under /run/netns,
+// which is what the nftables runner enters.
+func netnsName(p string) (string, error) {
+	if p == "" || !strings.Contains(p, "/") {
+		return p, nil
+	}
+	if filepath.Dir(filepath.Clean(p)) != plumbing.NetnsDir {
+		return "", fmt.Errorf("%q: only named namespaces (%s/NAME, as 'ip netns add' makes) are supported", p, plumbing.NetnsDir)
+	}
+	return filepath.Base(p), nil
+}

@@ -1,0 +1,617 @@
+package lab_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/palisade-net/palisade/internal/lab"
+	"github.com/palisade-net/palisade/internal/lab/state"
+	"github.com/palisade-net/palisade/internal/netpolsuite"
+)
+
+// These tests run the node agent the way a cluster does: a real
+// kube-apiserver (hack/testenv.sh) holds the objects, one `palisade agent`
+// per lab node programs that node's policy table, and the lab only runs
+// the pods (--enforcement external). The test plays kubelet: it writes
+// each pod's node and addresses into the API server. Packets are real and
+// are compared with the engine's prediction on the lab's copy of the same
+// objects.
+
+// apiServer starts kube-apiserver and etcd for one test and stops them (by
+// PID, through the script) when it ends.
+func apiServer(t *testing.T) (*rest.Config, string) {
+	t.Helper()
+	script, err := filepath.Abs("../../hack/testenv.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command(script, "path").Run(); err != nil {
+		t.Skip("no kube-apiserver/etcd in the cache: run 'hack/testenv.sh build' (hack/test.sh does)")
+	}
+	dir := filepath.Join(t.TempDir(), "env")
+	t.Cleanup(func() {
+		if out, err := exec.Command(script, "stop", dir).CombinedOutput(); err != nil {
+			t.Errorf("stopping the API server: %v\n%s", err, out)
+		}
+	})
+	cmd := exec.Command(script, "start", dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("starting the API server: %v", err)
+	}
+	kubeconfig := strings.TrimSpace(string(out))
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, kubeconfig
+}
+
+// agentProc is one `palisade agent` process.
+type agentProc struct {
+	cmd     *exec.Cmd
+	metrics string
+	log     *background
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startAgent runs an agent for node n of the lab; it is killed when the
+// test ends.
+func startAgent(t *testing.T, kubeconfig string, n *state.Node) *agentProc {
+	t.Helper()
+	a := &agentProc{metrics: "127.0.0.1:" + strconv.Itoa(freePort(t)), log: &background{}}
+	a.cmd = exec.Command(palisade, "agent", "--kubeconfig", kubeconfig, "--node-name", n.Name, "--netns", n.Netns,
+		"--metrics-addr", a.metrics, "--min-sync-interval", "20ms", "--new-pods", "fail-open")
+	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.kill() })
+	return a
+}
+
+func (a *agentProc) kill() {
+	if a.cmd.ProcessState == nil {
+		_ = a.cmd.Process.Signal(syscall.SIGKILL)
+		_ = a.cmd.Wait()
+	}
+}
+
+// metric reads one unlabelled sample (a counter, gauge or _count) from the
+// agent's /metrics; -1 when it cannot.
+func (a *agentProc) metric(name string) float64 {
+	resp, err := http.Get("http://" + a.metrics + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sum, found := 0.0, false
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		f := strings.Fields(line)
+		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+			sum += v
+			found = true
+		}
+	}
+	if !found {
+		return -1
+	}
+	return sum
+}
+
+func (a *agentProc) ready() bool {
+	resp, err := http.Get("http://" + a.metrics + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// agentLab is a lab enforced by agents from an API server.
+type agentLab struct {
+	*labT
+	client     kubernetes.Interface
+	kubeconfig string
+	agents     []*agentProc
+	nodes      []*state.Node
+}
+
+func newAgentLab(t *testing.T, nodes int) *agentLab {
+	t.Helper()
+	cfg, kubeconfig := apiServer(t)
+	l := newLab(t, "--enforcement", "external", "--nodes", strconv.Itoa(nodes))
+	st, err := lab.NewClient(l.dir).State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &agentLab{labT: l, client: kubernetes.NewForConfigOrDie(cfg), kubeconfig: kubeconfig, nodes: st.Nodes}
+	for _, n := range st.Nodes {
+		a.agents = append(a.agents, startAgent(t, kubeconfig, n))
+	}
+	a.waitReady(t)
+	return a
+}
+
+func (a *agentLab) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, ag := range a.agents {
+		for !ag.ready() {
+			if time.Now().After(deadline) {
+				t.Fatalf("agent never ready; its log:\n%s", ag.log.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// settle waits until every agent has synced since `before` (the sums of
+// their sync counts) and then for a quiet moment, so a change made through
+// the API server is in every node's kernel when it returns.
+func (a *agentLab) settle(before float64) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && a.syncs() <= before {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for last := a.syncs(); time.Now().Before(deadline); {
+		time.Sleep(150 * time.Millisecond)
+		now := a.syncs()
+		if now == last {
+			return
+		}
+		last = now
+	}
+}
+
+func (a *agentLab) syncs() float64 {
+	total := 0.0
+	for _, ag := range a.agents {
+		total += max(ag.metric("palisade_sync_duration_seconds_count"), 0)
+	}
+	return total
+}
+
+// mirrorPods writes the lab's pods of the namespaces into the API server,
+// bound to their nodes and with their addresses, as a scheduler and
+// kubelets would.
+func (a *agentLab) mirrorPods(ctx context.Context, namespaces ...string) error {
+	for _, ns := range namespaces {
+		out, errs, code := a.run("get", "pods", "-n", ns, "-o", "json")
+		if code != 0 {
+			return fmt.Errorf("get pods: %s", errs)
+		}
+		var list struct {
+			Items []corev1.Pod `json:"items"`
+		}
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			return err
+		}
+		for _, p := range list.Items {
+			status := p.Status
+			pod := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels},
+				Spec:       corev1.PodSpec{NodeName: p.Spec.NodeName, Containers: p.Spec.Containers, RestartPolicy: p.Spec.RestartPolicy},
+			}
+			for i := range pod.Spec.Containers {
+				pod.Spec.Containers[i].Stdin, pod.Spec.Containers[i].TTY, pod.Spec.Containers[i].StdinOnce = false, false, false
+			}
+			created, err := a.client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+			if err != nil {
+				return fmt.Errorf("pod %s/%s: %w", ns, p.Name, err)
+			}
+			created.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: status.PodIP, PodIPs: status.PodIPs,
+				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+			if _, err := a.client.CoreV1().Pods(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// apiDriver runs the upstream suite through the API server: each change is
+// made there (the agents enforce it) and in the lab (whose engine predicts;
+// it enforces nothing), then probed with real connections.
+type apiDriver struct {
+	labDriver
+	a *agentLab
+}
+
+func (d *apiDriver) Setup(ctx context.Context, m *netpolsuite.Model) (netpolsuite.Env, error) {
+	env, err := d.labDriver.Setup(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	before := d.a.syncs()
+	for _, n := range m.Namespaces() {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: n.Labels}}
+		if _, err := d.a.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.a.mirrorPods(ctx, d.namespaces...); err != nil {
+		return nil, err
+	}
+	d.a.settle(before)
+	return env, nil
+}
+
+func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
+	if err := d.labDriver.Do(ctx, op); err != nil {
+		return err
+	}
+	before := d.a.syncs()
+	c := d.a.client
+	var err error
+	switch op.Kind {
+	case netpolsuite.CreatePolicy:
+		p := op.Policy.DeepCopy()
+		p.ResourceVersion = ""
+		_, err = c.NetworkingV1().NetworkPolicies(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
+	case netpolsuite.UpdatePolicy:
+		var cur *networkingv1.NetworkPolicy
+		if cur, err = c.NetworkingV1().NetworkPolicies(op.Policy.Namespace).Get(ctx, op.Policy.Name, metav1.GetOptions{}); err == nil {
+			cur.Spec = op.Policy.Spec
+			cur.Labels = op.Policy.Labels
+			_, err = c.NetworkingV1().NetworkPolicies(cur.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
+		}
+	case netpolsuite.DeleteAllPolicies:
+		err = c.NetworkingV1().NetworkPolicies(op.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+	case netpolsuite.AddNamespaceLabels, netpolsuite.RemoveNamespaceLabels:
+		var ns *corev1.Namespace
+		if ns, err = c.CoreV1().Namespaces().Get(ctx, op.Namespace, metav1.GetOptions{}); err == nil {
+			if ns.Labels == nil {
+				ns.Labels = map[string]string{}
+			}
+			for k, v := range op.Labels {
+				ns.Labels[k] = v
+			}
+			for _, k := range op.Keys {
+				delete(ns.Labels, k)
+			}
+			_, err = c.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{})
+		}
+	case netpolsuite.AddPodLabels, netpolsuite.SetPodLabels:
+		var p *corev1.Pod
+		if p, err = c.CoreV1().Pods(op.Namespace).Get(ctx, op.Name, metav1.GetOptions{}); err == nil {
+			if op.Kind == netpolsuite.SetPodLabels || p.Labels == nil {
+				p.Labels = map[string]string{}
+			}
+			for k, v := range op.Labels {
+				p.Labels[k] = v
+			}
+			_, err = c.CoreV1().Pods(op.Namespace).Update(ctx, p, metav1.UpdateOptions{})
+		}
+	default:
+		return fmt.Errorf("unsupported action %v", op)
+	}
+	if err != nil {
+		return fmt.Errorf("API server: %v: %w", op.Kind, err)
+	}
+	d.a.settle(before)
+	return nil
+}
+
+func (d *apiDriver) Teardown(ctx context.Context) error {
+	// No controller-manager runs: pods and policies are removed one by one
+	// (pods at once, as a kubelet would confirm), so no stale address stays
+	// behind for the lab to hand to a new pod.
+	for _, ns := range d.namespaces {
+		_ = d.a.client.NetworkingV1().NetworkPolicies(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+		_ = d.a.client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}, metav1.ListOptions{})
+		_ = d.a.client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	}
+	return d.labDriver.Teardown(ctx)
+}
+
+// TestAgentsRunUpstreamSuiteThroughAPIServer: the upstream NetworkPolicy
+// e2e cases (TCP and UDP, IPv4), every change made through a real API
+// server and enforced by one agent per node, packets equal to the engine
+// on every pair of every step.
+func TestAgentsRunUpstreamSuiteThroughAPIServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: the upstream suite through an API server")
+	}
+	t.Parallel()
+	a := newAgentLab(t, 2)
+	for i, c := range netpolsuite.Cases() {
+		if slices.Contains(c.Protocols, corev1.ProtocolSCTP) {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			d := &apiDriver{labDriver: labDriver{l: a.labT}, a: a}
+			err := netpolsuite.Run(context.Background(), d, c,
+				netpolsuite.WithNamespaceNames(func(base string) string { return fmt.Sprintf("%s-a%d", base, i) }),
+				netpolsuite.WithReadiness(5, 500*time.Millisecond))
+			if err != nil {
+				for i, ag := range a.agents {
+					t.Logf("agent %d log:\n%s", i, tail(ag.log.String(), 30))
+				}
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
+}
+
+// TestAgentKilledUnderTraffic: SIGKILL leaves the table in force; a new
+// agent converges to the same rules, and a denied connection never gets
+// through meanwhile.
+func TestAgentKilledUnderTraffic(t *testing.T) {
+	t.Parallel()
+	a := newAgentLab(t, 1)
+	ctx := context.Background()
+	a.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: server, labels: {app: server}}
+spec:
+  containers:
+  - name: s
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [porter]
+    env: [{name: SERVE_PORT_80, value: ok}]
+    ports: [{containerPort: 80}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: friend, labels: {role: friend}}
+spec:
+  containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: stranger, labels: {role: stranger}}
+spec:
+  containers: [{name: c, image: busybox, command: [sleep, "3600"]}]
+`)
+	a.must("wait", "--for=condition=Ready", "pods", "--all", "--timeout=30s")
+	before := a.syncs()
+	if err := a.mirrorPods(ctx, "default"); err != nil {
+		t.Fatal(err)
+	}
+	pol := `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: server-from-friends, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress: [{from: [{podSelector: {matchLabels: {role: friend}}}], ports: [{port: 80}]}]
+`
+	var np networkingv1.NetworkPolicy
+	if err := yaml.Unmarshal([]byte(pol), &np); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.client.NetworkingV1().NetworkPolicies("default").Create(ctx, &np, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a.apply(pol) // the lab's copy: for `describe`, nothing is enforced by it
+	a.settle(before)
+
+	server := a.field("get", "pod", "server", "-o", "jsonpath={.status.podIP}")
+	reach := func(from string) bool {
+		_, _, code := a.run("exec", from, "--", "nc", "-z", "-w", "1", server, "80")
+		return code == 0
+	}
+	if !reach("friend") || reach("stranger") {
+		t.Fatalf("before the kill: friend %v, stranger %v (want true, false)", reach("friend"), reach("stranger"))
+	}
+	rules := func() string {
+		out, err := exec.Command("ip", "netns", "exec", a.nodes[0].Netns, "nft", "list", "table", "inet", "palisade-policy").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stripCounters(string(out))
+	}
+	want := rules()
+
+	// Traffic runs while the agent dies and a new one starts: the stranger
+	// keeps trying, and must never get through.
+	stop := make(chan struct{})
+	leaked := make(chan int, 1)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				leaked <- n
+				return
+			default:
+			}
+			if reach("stranger") {
+				n++
+			}
+		}
+	}()
+	a.agents[0].kill()
+	time.Sleep(500 * time.Millisecond)
+	if got := rules(); got != want {
+		t.Errorf("the table changed when the agent died:\n%s\nwant\n%s", got, want)
+	}
+	if !reach("friend") {
+		t.Error("with the agent dead, the allowed connection fails")
+	}
+	a.agents[0] = startAgent(t, a.kubeconfig, a.nodes[0])
+	a.waitReady(t)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	if n := <-leaked; n > 0 {
+		t.Errorf("the denied connection got through %d times while the agent restarted", n)
+	}
+	if got := rules(); got != want {
+		t.Errorf("the restarted agent converged to other rules:\n%s\nwant\n%s", got, want)
+	}
+	if !reach("friend") || reach("stranger") {
+		t.Errorf("after the restart: friend %v, stranger %v (want true, false)", reach("friend"), reach("stranger"))
+	}
+}
+
+// stripCounters drops what moves with traffic from an nft listing: the
+// per-pod counter sets the packet path fills, and rule counters.
+func stripCounters(s string) string {
+	var b strings.Builder
+	skipping := false
+	counter := regexp.MustCompile(`counter packets \d+ bytes \d+`)
+	for _, l := range strings.Split(s, "\n") {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "set allowed-") || strings.HasPrefix(t, "set denied-") {
+			skipping = true
+		}
+		if skipping {
+			if t == "}" {
+				skipping = false
+			}
+			continue
+		}
+		b.WriteString(counter.ReplaceAllString(l, "counter") + "\n")
+	}
+	return b.String()
+}
+
+// TestAgentRBAC: the agent works with exactly the ClusterRole in deploy/,
+// bound to a service account, and that identity can do nothing else.
+func TestAgentRBAC(t *testing.T) {
+	t.Parallel()
+	cfg, _ := apiServer(t)
+	admin := kubernetes.NewForConfigOrDie(cfg)
+	ctx := context.Background()
+
+	// Apply deploy/'s Namespace, ServiceAccount, ClusterRole and binding.
+	b, err := os.ReadFile("../../deploy/10-rbac.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "palisade-system"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	var sa *corev1.ServiceAccount
+	for _, doc := range strings.Split(string(b), "\n---") {
+		var meta metav1.TypeMeta
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil || meta.Kind == "" {
+			continue
+		}
+		switch meta.Kind {
+		case "ServiceAccount":
+			sa = &corev1.ServiceAccount{}
+			must(t, yaml.Unmarshal([]byte(doc), sa))
+			_, err = admin.CoreV1().ServiceAccounts(sa.Namespace).Create(ctx, sa, metav1.CreateOptions{})
+		case "ClusterRole":
+			var r rbacv1.ClusterRole
+			must(t, yaml.Unmarshal([]byte(doc), &r))
+			_, err = admin.RbacV1().ClusterRoles().Create(ctx, &r, metav1.CreateOptions{})
+		case "ClusterRoleBinding":
+			var r rbacv1.ClusterRoleBinding
+			must(t, yaml.Unmarshal([]byte(doc), &r))
+			_, err = admin.RbacV1().ClusterRoleBindings().Create(ctx, &r, metav1.CreateOptions{})
+		default:
+			t.Fatalf("unexpected kind %s in deploy/10-rbac.yaml", meta.Kind)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", meta.Kind, err)
+		}
+	}
+	if sa == nil {
+		t.Fatal("deploy/10-rbac.yaml has no ServiceAccount")
+	}
+	tok, err := admin.CoreV1().ServiceAccounts(sa.Namespace).CreateToken(ctx, sa.Name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthority: cfg.CAFile, CertificateAuthorityData: cfg.CAData, InsecureSkipTLSVerify: cfg.Insecure}
+	kc.AuthInfos["agent"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	kc.Contexts["c"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "agent"}
+	kc.CurrentContext = "c"
+	kubeconfig := filepath.Join(t.TempDir(), "agent.kubeconfig")
+	must(t, clientcmd.WriteToFile(*kc, kubeconfig))
+
+	// The identity can do exactly what the agent needs.
+	restricted, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	must(t, err)
+	as := kubernetes.NewForConfigOrDie(restricted)
+	if _, err := as.CoreV1().Secrets("palisade-system").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the agent's identity may list secrets: %v", err)
+	}
+	if _, err := as.CoreV1().Pods("default").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "x"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}, metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the agent's identity may create pods: %v", err)
+	}
+
+	// And the agent, run with it, gets ready and enforces.
+	l := newLab(t, "--enforcement", "external")
+	st, err := lab.NewClient(l.dir).State()
+	must(t, err)
+	ag := startAgent(t, kubeconfig, st.Nodes[0])
+	al := &agentLab{labT: l, client: admin, kubeconfig: kubeconfig, agents: []*agentProc{ag}, nodes: st.Nodes}
+	al.waitReady(t)
+	before := al.syncs()
+	var np networkingv1.NetworkPolicy
+	must(t, yaml.Unmarshal([]byte("metadata: {name: deny-all, namespace: default}\nspec: {podSelector: {}}\n"), &np))
+	if _, err := admin.NetworkingV1().NetworkPolicies("default").Create(ctx, &np, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l.must("run", "web", "--image=registry.k8s.io/e2e-test-images/agnhost:2.53", "--port", "80", "--env", "SERVE_PORT_80=x", "--", "porter")
+	l.must("wait", "--for=condition=Ready", "pod/web", "--timeout=30s")
+	must(t, al.mirrorPods(ctx, "default"))
+	al.settle(before)
+	out, err := exec.Command("ip", "netns", "exec", st.Nodes[0].Netns, "nft", "list", "table", "inet", "palisade-policy").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "default/deny-all") {
+		t.Errorf("the agent with the deploy/ ClusterRole did not program the policy (%v):\n%s\nagent log:\n%s", err, out, ag.log.String())
+	}
+	if strings.Contains(ag.log.String(), "forbidden") {
+		t.Errorf("the agent was refused something:\n%s", ag.log.String())
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
