@@ -10,13 +10,15 @@ STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 step() { printf '\n==> %s\n' "$*"; }
 
 # The lab's pods run busybox applets, netcat-openbsd and curl; services and
-# policies are nftables rules. Install what is missing (as root, Debian).
+# policies are nftables rules; the UI's tests need a browser. Install what is missing (as root, Debian).
 need=()
 { command -v nft || [ -x /usr/sbin/nft ]; } >/dev/null || need+=(nftables)
 command -v busybox >/dev/null || need+=(busybox)
 command -v nc.openbsd >/dev/null || need+=(netcat-openbsd)
 command -v curl >/dev/null || need+=(curl)
 command -v ip >/dev/null || need+=(iproute2)
+# palisade ui's browser tests drive headless Chromium.
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -312,9 +312,7 @@ func TestBrowserLatency(t *testing.T) {
 	if err := chromedp.Run(ctx, chromedp.Navigate(url), chromedp.WaitVisible(`html[data-ready="true"] #picture svg`, chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("loaded %v", time.Now())
 	waitFor(t, ctx, "the first picture", settled)
-	t.Logf("settled %v", time.Now())
 	// Someone editing ports: each edit types one digit over the last digit
 	// of some policy's "port: 80..", so that no two states are the same
 	// and none is answered from the server's cache of recent ones.
@@ -341,9 +339,7 @@ func TestBrowserLatency(t *testing.T) {
 		); err != nil {
 			t.Fatal(err)
 		}
-		t0 := time.Now()
 		waitFor(t, ctx, "the edit to be drawn", settled)
-		if i < 5 { t.Logf("wait %v", time.Since(t0)) }
 	}
 	lat := evalJS[[]float64](t, ctx, `window.palisadeStats.latencies`)
 	server := evalJS[[]float64](t, ctx, `window.palisadeStats.serverMs`)

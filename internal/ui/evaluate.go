@@ -169,8 +169,18 @@ func evaluate(wd *world, base *evaluation, cache *docCache, text, namespace stri
 			p.Line = min(max(p.Line+off, pc.line), last)
 			ev.problems = append(ev.problems, p)
 		}
+		// A document's lines run from after its separator to its end, its
+		// leading comments included: a cursor there is in that policy.
+		first := pc.line
+		if strings.HasPrefix(pc.text, "---") {
+			first++
+		}
 		for i, np := range d.policies {
-			all = append(all, placed{np: np, obj: d.objects[i], line: d.objects[i].Src.Line + off, endLine: pc.line + d.lines - 1})
+			line := first
+			if len(d.policies) > 1 {
+				line = d.objects[i].Src.Line + off // items of a List
+			}
+			all = append(all, placed{np: np, obj: d.objects[i], line: line, endLine: max(line, pc.line+d.lines-1)})
 		}
 	}
 	seen := map[policy.PodKey]int{}

@@ -44,34 +44,32 @@ export class Editor {
     return this.ta.value;
   }
 
-  // setText replaces the whole text, as an edit the user could undo.
+  // setText replaces the whole text. It assigns the value rather than
+  // going through the editing commands (which would make it undoable):
+  // Chromium takes seconds to insert thousands of lines that way.
   setText(text) {
     this.ta.focus();
-    this.ta.select();
-    if (!document.execCommand("insertText", false, text)) {
-      this.ta.value = text;
-      this.ta.dispatchEvent(new Event("input", { bubbles: true }));
-    }
+    this.ta.value = text;
+    this.ta.dispatchEvent(new Event("input", { bubbles: true }));
     this.ta.setSelectionRange(0, 0);
     this.ta.scrollTop = 0;
     this.renumber();
   }
 
-  // append adds a document at the end and puts the cursor in it.
+  // append adds a document at the end and puts the cursor in it. Like
+  // setText it edits the value directly: Chromium's editing commands
+  // insert many lines one input event at a time, and slowly.
   append(text) {
-    let cur = this.ta.value;
+    const cur = this.ta.value;
     let sep = "";
     if (cur.trim() !== "") sep = (cur.endsWith("\n") ? "" : "\n") + "---\n";
     this.ta.focus();
-    this.ta.setSelectionRange(cur.length, cur.length);
-    if (!document.execCommand("insertText", false, sep + text)) {
-      this.ta.value = cur + sep + text;
-      this.ta.dispatchEvent(new Event("input", { bubbles: true }));
-    }
+    this.ta.setRangeText(sep + text, cur.length, cur.length, "end");
     const start = cur.length + sep.length;
     this.ta.setSelectionRange(start, start);
-    this.jumpTo(this.lineAt(start));
     this.renumber();
+    this.ta.dispatchEvent(new Event("input", { bubbles: true }));
+    this.jumpTo(this.lineAt(start));
   }
 
   lineAt(offset) {
