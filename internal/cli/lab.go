@@ -48,7 +48,7 @@ namespace and never sends a packet outside its namespaces. It needs root.
 Then drive it with kubectl's verbs: palisade apply -f, get, describe, exec,
 logs, run, expose, label, wait, delete.`,
 	}
-	cmd.AddCommand(newLabUp(s), newLabDown(s), newLabStatus(s), newLabDaemon(s))
+	cmd.AddCommand(newLabUp(s), newLabDown(s), newLabStatus(s), newLabKubeconfig(s), newLabDaemon(s))
 	return cmd
 }
 
@@ -90,6 +90,7 @@ the lab's objects (the agent's tests run it so).`,
 	cmd.Flags().IntVar(&opts.Nodes, "nodes", 1, "number of nodes")
 	cmd.Flags().StringVar(&opts.IPFamily, "ip-family", "ipv4", "ipv4, ipv6 or dual (dual gives pods and services both; DNS then answers AAAA too)")
 	cmd.Flags().StringVar(&enforcement, "enforcement", "lab", "who enforces NetworkPolicy: lab (the daemon) or external (one palisade agent per node)")
+	cmd.Flags().BoolVar(&opts.APIServer, "apiserver", false, "run the lab on a real kube-apiserver and etcd (built once, cached in ~/.cache/palisade), enforced by one palisade agent per node; see 'palisade lab kubeconfig'")
 	return cmd
 }
 
@@ -166,5 +167,29 @@ func newLabDaemon(s *streams) *cobra.Command {
 	cmd.Flags().IntVar(&cfg.Nodes, "nodes", 1, "number of nodes")
 	cmd.Flags().StringVar(&cfg.IPFamily, "ip-family", "dual", "ipv4, ipv6 or dual")
 	cmd.Flags().StringVar(&cfg.Enforcement, "enforcement", "", "'' (the daemon) or external")
+	cmd.Flags().BoolVar(&cfg.APIServer, "apiserver", false, "run on kube-apiserver")
 	return cmd
+}
+
+func newLabKubeconfig(s *streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "kubeconfig",
+		Short: "Print the path of the kubeconfig of a lab started with --apiserver",
+		Long: `A lab started with 'palisade lab up --apiserver' runs on a real kube-apiserver:
+its objects are Kubernetes objects, and kubectl works against it.`,
+		Example: `  KUBECONFIG=$(palisade lab kubeconfig) kubectl get pods -A -o wide
+  KUBECONFIG=$(palisade lab kubeconfig) kubectl apply -f policy.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			st, err := lab.NewClient(lab.Dir()).State()
+			if err != nil {
+				return labError(err)
+			}
+			if !st.Config.APIServer {
+				return fail(exitNo, "error: this lab runs on its own store; start it with 'palisade lab up --apiserver' for a kube-apiserver and a kubeconfig")
+			}
+			fmt.Fprintln(s.out, lab.Paths{Dir: lab.Dir()}.Kubeconfig())
+			return nil
+		},
+	}
 }

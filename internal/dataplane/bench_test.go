@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,8 +170,16 @@ func BenchmarkNewConnections(b *testing.B) {
 			return s.Sync(ctx, e)
 		}})
 	}
+	// The machine's noise (±15–20 %) needs more and longer rounds than a
+	// quick run: PALISADE_BENCH_ROUNDS and PALISADE_BENCH_ROUND set them.
 	rounds := 3
+	if v, err := strconv.Atoi(os.Getenv("PALISADE_BENCH_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
 	per := 600 * time.Millisecond
+	if v, err := time.ParseDuration(os.Getenv("PALISADE_BENCH_ROUND")); err == nil && v > 0 {
+		per = v
+	}
 	results := map[string][][]time.Duration{}
 	for r := 0; r < rounds; r++ {
 		for _, c := range configs {

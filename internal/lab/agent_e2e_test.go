@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -192,12 +193,15 @@ func (a *agentLab) waitReady(t *testing.T) {
 // their sync counts) and then for a quiet moment, so a change made through
 // the API server is in every node's kernel when it returns.
 func (a *agentLab) settle(before float64) {
-	deadline := time.Now().Add(10 * time.Second)
+	// A change no agent cares about (deleting policies where there are
+	// none) causes no sync: give up waiting for one after a while.
+	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) && a.syncs() <= before {
 		time.Sleep(10 * time.Millisecond)
 	}
+	deadline = time.Now().Add(10 * time.Second)
 	for last := a.syncs(); time.Now().Before(deadline); {
-		time.Sleep(150 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 		now := a.syncs()
 		if now == last {
 			return
@@ -252,54 +256,153 @@ func (a *agentLab) mirrorPods(ctx context.Context, namespaces ...string) error {
 	return nil
 }
 
-// apiDriver runs the upstream suite through the API server: each change is
-// made there (the agents enforce it) and in the lab (whose engine predicts;
-// it enforces nothing), then probed with real connections.
+// newAPILab is `palisade lab up --apiserver`: the lab on a real
+// kube-apiserver, enforced by the agents it runs, one per node.
+func newAPILab(t *testing.T, nodes int) *agentLab {
+	t.Helper()
+	script, _ := filepath.Abs("../../hack/testenv.sh")
+	if err := exec.Command(script, "path").Run(); err != nil {
+		t.Skip("no kube-apiserver/etcd in the cache: run 'hack/testenv.sh build' (hack/test.sh does)")
+	}
+	l := newLab(t, "--apiserver", "--nodes", strconv.Itoa(nodes))
+	kubeconfig := l.field("lab", "kubeconfig")
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 500, 1000 // the test polls; client-go's default is 5/s
+	st, err := lab.NewClient(l.dir).State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &agentLab{labT: l, client: kubernetes.NewForConfigOrDie(cfg), kubeconfig: kubeconfig, nodes: st.Nodes}
+	for _, n := range st.Nodes {
+		var addr []byte
+		eventually(t, 20*time.Second, "the lab's agent for "+n.Name+" names its metrics address", func() bool {
+			addr, err = os.ReadFile(lab.Paths{Dir: l.dir}.AgentMetricsFile(n.Name))
+			return err == nil && len(addr) > 0
+		})
+		a.agents = append(a.agents, &agentProc{metrics: string(addr), log: &background{}})
+	}
+	a.waitReady(t)
+	return a
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// until polls cond.
+func (a *agentLab) until(within time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(within)
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %v (last error: %v)", within, err)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+// apiDriver runs the upstream suite on `lab up --apiserver`, making every
+// change through the API server (client-go, as kubectl would): the agents
+// enforce it from there, and the lab, which mirrors the API server, takes
+// it on too (its engine predicts what probe must measure).
 type apiDriver struct {
 	labDriver
-	a *agentLab
+	a    *agentLab
+	logf func(format string, args ...any)
+}
+
+func (d *apiDriver) log(format string, args ...any) {
+	if d.logf != nil {
+		d.logf(format, args...)
+	}
 }
 
 func (d *apiDriver) Setup(ctx context.Context, m *netpolsuite.Model) (netpolsuite.Env, error) {
+	before := d.a.syncs()
 	env, err := d.labDriver.Setup(ctx, m)
 	if err != nil {
 		return nil, err
 	}
-	before := d.a.syncs()
-	for _, n := range m.Namespaces() {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: n.Labels}}
-		if _, err := d.a.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-			return nil, err
+	d.log("setup: lab ready")
+	// The lab's pods reach the API server with their nodes and addresses.
+	want := len(m.Pods())
+	if err := d.a.until(10*time.Second, func() (bool, error) {
+		n := 0
+		for _, ns := range d.namespaces {
+			l, err := d.a.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err
+			}
+			for _, p := range l.Items {
+				if p.Spec.NodeName != "" && p.Status.PodIP != "" {
+					n++
+				}
+			}
 		}
+		return n == want, nil
+	}); err != nil {
+		return nil, fmt.Errorf("pods in the API server: %w", err)
 	}
-	if err := d.a.mirrorPods(ctx, d.namespaces...); err != nil {
-		return nil, err
-	}
+	d.log("setup: pods in the API server")
 	d.a.settle(before)
+	d.log("setup: agents settled")
 	return env, nil
 }
 
 func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
-	if err := d.labDriver.Do(ctx, op); err != nil {
-		return err
-	}
 	before := d.a.syncs()
 	c := d.a.client
 	var err error
+	// inLab says when the lab's store has taken the change on.
+	var inLab func(st *state.State) bool
 	switch op.Kind {
-	case netpolsuite.CreatePolicy:
-		p := op.Policy.DeepCopy()
-		p.ResourceVersion = ""
-		_, err = c.NetworkingV1().NetworkPolicies(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
-	case netpolsuite.UpdatePolicy:
+	case netpolsuite.CreatePolicy, netpolsuite.UpdatePolicy:
 		var cur *networkingv1.NetworkPolicy
-		if cur, err = c.NetworkingV1().NetworkPolicies(op.Policy.Namespace).Get(ctx, op.Policy.Name, metav1.GetOptions{}); err == nil {
+		if op.Kind == netpolsuite.CreatePolicy {
+			p := op.Policy.DeepCopy()
+			p.ResourceVersion = ""
+			cur, err = c.NetworkingV1().NetworkPolicies(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
+		} else if cur, err = c.NetworkingV1().NetworkPolicies(op.Policy.Namespace).Get(ctx, op.Policy.Name, metav1.GetOptions{}); err == nil {
 			cur.Spec = op.Policy.Spec
 			cur.Labels = op.Policy.Labels
-			_, err = c.NetworkingV1().NetworkPolicies(cur.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
+			cur, err = c.NetworkingV1().NetworkPolicies(cur.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
+		}
+		if err == nil {
+			want, _ := json.Marshal(cur.Spec)
+			inLab = func(st *state.State) bool {
+				for _, o := range st.List("NetworkPolicy") {
+					p := o.(*networkingv1.NetworkPolicy)
+					if p.Namespace == cur.Namespace && p.Name == cur.Name {
+						got, _ := json.Marshal(p.Spec)
+						return string(got) == string(want)
+					}
+				}
+				return false
+			}
 		}
 	case netpolsuite.DeleteAllPolicies:
 		err = c.NetworkingV1().NetworkPolicies(op.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+		inLab = func(st *state.State) bool {
+			for _, o := range st.List("NetworkPolicy") {
+				if o.(*networkingv1.NetworkPolicy).Namespace == op.Namespace {
+					return false
+				}
+			}
+			return true
+		}
 	case netpolsuite.AddNamespaceLabels, netpolsuite.RemoveNamespaceLabels:
 		var ns *corev1.Namespace
 		if ns, err = c.CoreV1().Namespaces().Get(ctx, op.Namespace, metav1.GetOptions{}); err == nil {
@@ -312,7 +415,17 @@ func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
 			for _, k := range op.Keys {
 				delete(ns.Labels, k)
 			}
-			_, err = c.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{})
+			ns, err = c.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{})
+		}
+		if err == nil {
+			inLab = func(st *state.State) bool {
+				for _, o := range st.List("Namespace") {
+					if n := o.(*corev1.Namespace); n.Name == ns.Name {
+						return maps.Equal(n.Labels, ns.Labels)
+					}
+				}
+				return false
+			}
 		}
 	case netpolsuite.AddPodLabels, netpolsuite.SetPodLabels:
 		var p *corev1.Pod
@@ -323,7 +436,17 @@ func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
 			for k, v := range op.Labels {
 				p.Labels[k] = v
 			}
-			_, err = c.CoreV1().Pods(op.Namespace).Update(ctx, p, metav1.UpdateOptions{})
+			p, err = c.CoreV1().Pods(op.Namespace).Update(ctx, p, metav1.UpdateOptions{})
+		}
+		if err == nil {
+			inLab = func(st *state.State) bool {
+				for _, o := range st.List("Pod") {
+					if lp := o.(*corev1.Pod); lp.Namespace == p.Namespace && lp.Name == p.Name {
+						return maps.Equal(lp.Labels, p.Labels)
+					}
+				}
+				return false
+			}
 		}
 	default:
 		return fmt.Errorf("unsupported action %v", op)
@@ -331,44 +454,44 @@ func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
 	if err != nil {
 		return fmt.Errorf("API server: %v: %w", op.Kind, err)
 	}
+	if err := d.a.until(10*time.Second, func() (bool, error) {
+		st, err := lab.NewClient(d.a.dir).State()
+		return err == nil && inLab(st), err
+	}); err != nil {
+		return fmt.Errorf("the lab did not take on %v from the API server: %w", op.Kind, err)
+	}
+	d.log("do: in the lab")
 	d.a.settle(before)
+	d.log("do: agents settled")
 	return nil
 }
 
-func (d *apiDriver) Teardown(ctx context.Context) error {
-	// No controller-manager runs: pods and policies are removed one by one
-	// (pods at once, as a kubelet would confirm), so no stale address stays
-	// behind for the lab to hand to a new pod.
-	for _, ns := range d.namespaces {
-		_ = d.a.client.NetworkingV1().NetworkPolicies(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
-		_ = d.a.client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}, metav1.ListOptions{})
-		_ = d.a.client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
-	}
-	return d.labDriver.Teardown(ctx)
-}
-
-// TestAgentsRunUpstreamSuiteThroughAPIServer: the upstream NetworkPolicy
-// e2e cases (TCP and UDP, IPv4), every change made through a real API
-// server and enforced by one agent per node, packets equal to the engine
-// on every pair of every step.
-func TestAgentsRunUpstreamSuiteThroughAPIServer(t *testing.T) {
+// TestLabOnAPIServerRunsUpstreamSuite: `lab up --apiserver`, and the
+// upstream NetworkPolicy e2e cases (TCP and UDP, IPv4) with every policy
+// update, label change and deletion made through the API server, enforced
+// by the lab's agents, packets equal to the engine on every pair of every
+// step.
+func TestLabOnAPIServerRunsUpstreamSuite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: the upstream suite through an API server")
 	}
 	t.Parallel()
-	a := newAgentLab(t, 2)
+	a := newAPILab(t, 2)
 	for i, c := range netpolsuite.Cases() {
 		if slices.Contains(c.Protocols, corev1.ProtocolSCTP) {
 			continue
 		}
 		t.Run(c.Name, func(t *testing.T) {
-			d := &apiDriver{labDriver: labDriver{l: a.labT}, a: a}
+			logf := func(f string, args ...any) { t.Logf("%s "+f, append([]any{time.Now().Format("05.000")}, args...)...) }
+			d := &apiDriver{labDriver: labDriver{l: a.labT}, a: a, logf: logf}
 			err := netpolsuite.Run(context.Background(), d, c,
 				netpolsuite.WithNamespaceNames(func(base string) string { return fmt.Sprintf("%s-a%d", base, i) }),
-				netpolsuite.WithReadiness(5, 500*time.Millisecond))
+				netpolsuite.WithReadiness(5, 500*time.Millisecond),
+				netpolsuite.WithLogf(logf))
 			if err != nil {
-				for i, ag := range a.agents {
-					t.Logf("agent %d log:\n%s", i, tail(ag.log.String(), 30))
+				for _, n := range a.nodes {
+					b, _ := os.ReadFile(filepath.Join(a.dir, "agent-"+n.Name+".log"))
+					t.Logf("agent %s log:\n%s", n.Name, tail(string(b), 30))
 				}
 				t.Fatal(err)
 			}

@@ -194,6 +194,11 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		return err
 	}
 	d.startDenials(ctx)
+	if d.c.st.Config.APIServer {
+		if err := d.startAPIMode(ctx); err != nil {
+			return fmt.Errorf("api-server mode: %w", err)
+		}
+	}
 	mux := http.NewServeMux()
 	d.routes(mux)
 	d.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

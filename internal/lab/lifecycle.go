@@ -92,6 +92,8 @@ type UpOptions struct {
 	IPFamily string
 	// Enforcement: "" or state.EnforcementExternal.
 	Enforcement string
+	// APIServer runs the lab on kube-apiserver, enforced by agents.
+	APIServer bool
 	// Progress receives a line per step.
 	Progress io.Writer
 }
@@ -119,9 +121,16 @@ func Up(dir string, opts UpOptions) error {
 	default:
 		return fmt.Errorf("--enforcement must be lab or external, not %q", opts.Enforcement)
 	}
+	if opts.APIServer {
+		opts.Enforcement = state.EnforcementExternal
+		// Built once (minutes), then cached; a no-op when it is.
+		if _, err := RunTestEnv(progress(opts.Progress), "build"); err != nil {
+			return fmt.Errorf("building kube-apiserver and etcd for --apiserver: %w", err)
+		}
+	}
 	c := NewClient(dir)
 	if st, err := state.Load(dir); err == nil {
-		if st.Config.Nodes != opts.Nodes || st.Config.IPFamily != opts.IPFamily || st.Config.Name != opts.Name || st.Config.Enforcement != opts.Enforcement {
+		if st.Config.Nodes != opts.Nodes || st.Config.IPFamily != opts.IPFamily || st.Config.Name != opts.Name || st.Config.Enforcement != opts.Enforcement || st.Config.APIServer != opts.APIServer {
 			return fmt.Errorf("a lab with %d node(s), %s, name %q already exists in %s: run 'palisade lab down' first to change its shape",
 				st.Config.Nodes, st.Config.IPFamily, st.Config.Name, dir)
 		}
@@ -182,7 +191,7 @@ func startDaemon(dir string, opts UpOptions) error {
 	}
 	defer logf.Close()
 	cmd := exec.Command(self, "lab", "daemon", "--dir", dir, "--name", opts.Name,
-		"--nodes", strconv.Itoa(opts.Nodes), "--ip-family", opts.IPFamily, "--enforcement", opts.Enforcement)
+		"--nodes", strconv.Itoa(opts.Nodes), "--ip-family", opts.IPFamily, "--enforcement", opts.Enforcement, "--apiserver="+strconv.FormatBool(opts.APIServer))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = append(os.Environ(), "PALISADE_LAB_DIR="+dir)
@@ -268,6 +277,7 @@ func Down(dir string, out io.Writer) error {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+	extra := stopAPIMode(dir, out)
 	nss, err := plumbing.ListNetns(Prefix(name))
 	if err != nil {
 		return err
@@ -287,7 +297,7 @@ func Down(dir string, out io.Writer) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "lab %q is down: removed %d network namespaces and stopped %d processes\n", name, len(nss), killed)
+	fmt.Fprintf(out, "lab %q is down: removed %d network namespaces and stopped %d processes\n", name, len(nss), killed+extra)
 	return nil
 }
 

@@ -32,8 +32,11 @@ type Config struct {
 	// Enforcement is who programs NetworkPolicy on the nodes: "" (the lab
 	// daemon) or EnforcementExternal (nobody in the lab: one `palisade
 	// agent` per node does, fed by a Kubernetes API server).
-	Enforcement string    `json:"enforcement,omitempty"`
-	Created     time.Time `json:"created"`
+	Enforcement string `json:"enforcement,omitempty"`
+	// APIServer runs the lab on a real kube-apiserver (lab up --apiserver):
+	// objects are mirrored there, and agents enforce.
+	APIServer bool      `json:"apiServer,omitempty"`
+	Created   time.Time `json:"created"`
 }
 
 // EnforcementExternal leaves the nodes' policy tables to agents.

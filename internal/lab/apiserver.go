@@ -1,0 +1,602 @@
+package lab
+
+// API-server mode (`lab up --apiserver`): the lab runs on a real
+// kube-apiserver and etcd (hack/testenv.sh, embedded in the binary, built
+// once into ~/.cache/palisade). The daemon keeps its own store, which the
+// lab's verbs and controllers use as always, and mirrors it both ways:
+// what the lab does (pods it starts, their nodes and addresses, policies
+// and labels applied with palisade) is written to the API server, and what
+// kubectl writes there (policies, labels, new objects, deletions) is applied
+// to the lab. One `palisade agent` per node enforces NetworkPolicy from the
+// API server, exactly as in a cluster.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/palisade-net/palisade/hack"
+	"github.com/palisade-net/palisade/internal/lab/state"
+)
+
+// APIServerDir holds the API server's state, certificates and kubeconfig.
+func (p Paths) APIServerDir() string { return filepath.Join(p.Dir, "apiserver") }
+
+// Kubeconfig is the admin kubeconfig of the lab's API server.
+func (p Paths) Kubeconfig() string { return filepath.Join(p.APIServerDir(), "kubeconfig") }
+
+func (p Paths) agentPIDFile(node string) string {
+	return filepath.Join(p.Dir, "agent-"+node+".pid")
+}
+
+// AgentMetricsFile names the address where a node's agent serves /metrics,
+// /healthz and /readyz.
+func (p Paths) AgentMetricsFile(node string) string {
+	return filepath.Join(p.Dir, "agent-"+node+".metrics")
+}
+
+func freeLoopbackAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return ""
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// RunTestEnv runs the embedded hack/testenv.sh with args (build, start DIR,
+// stop DIR) and returns what it prints; its progress goes to progress.
+func RunTestEnv(progress io.Writer, args ...string) (string, error) {
+	f, err := os.CreateTemp("", "palisade-testenv-*.sh")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(hack.TestEnv); err != nil {
+		f.Close()
+		return "", err
+	}
+	f.Close()
+	cmd := exec.Command("bash", append([]string{f.Name()}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, progress
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("hack/testenv.sh %s: %w", strings.Join(args, " "), err)
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// startAPIMode brings up (or finds running) the API server, one agent per
+// node, and the mirror.
+func (d *Daemon) startAPIMode(ctx context.Context) error {
+	log := d.c.log
+	kubeconfig, err := RunTestEnv(logWriter{d.c}, "start", d.paths.APIServerDir())
+	if err != nil {
+		return err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	// client-go's default of 5 requests a second would make each round of
+	// the mirror (a list per kind, then writes) take seconds.
+	cfg.QPS, cfg.Burst = 500, 1000
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	m := &mirror{c: d.c, client: client, base: map[string]string{}, status: map[string]string{}, failed: map[string]string{}}
+	for _, n := range d.c.st.Nodes {
+		go d.runAgent(ctx, n, kubeconfig)
+	}
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			d.c.mu.Lock()
+			roundStart := time.Now()
+			changed := m.sync(ctx)
+			if el := time.Since(roundStart); el > time.Second {
+				log.Warn("a round of the api-server mirror was slow", "took", el)
+			}
+			if changed {
+				if err := d.save(); err != nil {
+					log.Warn("saving lab state", "err", err)
+				}
+			}
+			d.c.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	log.Info("lab on kube-apiserver", "kubeconfig", kubeconfig)
+	return nil
+}
+
+// logWriter sends a script's progress to the daemon's log.
+type logWriter struct{ c *Controller }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.c.log.Info(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// runAgent keeps one `palisade agent` running for a node until ctx ends.
+// An agent left by a previous daemon is replaced: its table stays in force
+// meanwhile, and the new one's first sync replaces it in one transaction.
+func (d *Daemon) runAgent(ctx context.Context, n *state.Node, kubeconfig string) {
+	pidFile := d.paths.agentPIDFile(n.Name)
+	stopAgent(pidFile)
+	for ctx.Err() == nil {
+		logf, err := os.OpenFile(filepath.Join(d.paths.Dir, "agent-"+n.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			d.c.log.Error("agent log", "err", err)
+			return
+		}
+		// Metrics on a free loopback port, named in a file next to the
+		// PID's, so tests and users can watch the agent converge.
+		addr := freeLoopbackAddr()
+		_ = os.WriteFile(d.paths.AgentMetricsFile(n.Name), []byte(addr), 0o644)
+		args := []string{"agent", "--kubeconfig", kubeconfig, "--node-name", n.Name, "--netns", n.Netns,
+			"--metrics-addr", addr, "--min-sync-interval", "20ms", "--log-group", strconv.Itoa(NFLOGGroup)}
+		cfg := d.c.st.Config
+		if cfg.HasV4() && n.PodCIDR.IsValid() {
+			args = append(args, "--pod-cidr", n.PodCIDR.String())
+		}
+		if cfg.HasV6() && n.PodCIDR6.IsValid() {
+			args = append(args, "--pod-cidr", n.PodCIDR6.String())
+		}
+		cmd := exec.Command(d.c.self, args...)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			logf.Close()
+			d.c.log.Error("starting the agent", "node", n.Name, "err", err)
+			return
+		}
+		_ = os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-ctx.Done():
+			// The daemon stops; the agent stays and keeps enforcing (lab
+			// down stops it by its PID file).
+			logf.Close()
+			return
+		case err := <-done:
+			logf.Close()
+			d.c.log.Warn("agent exited; restarting it", "node", n.Name, "err", err)
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+// stopAgent stops the agent a PID file names, if it is one.
+func stopAgent(pidFile string) bool {
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || !isAgent(pid) {
+		return false
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for i := 0; i < 40 && alive(pid); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	_ = os.Remove(pidFile)
+	return true
+}
+
+func isAgent(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	args := strings.Split(string(b), "\x00")
+	return len(args) > 1 && args[1] == "agent"
+}
+
+// stopAPIMode stops what startAPIMode started: the agents and the API
+// server. It is part of `lab down`, so it works without the daemon.
+func stopAPIMode(dir string, out io.Writer) int {
+	p := Paths{Dir: dir}
+	stopped := 0
+	matches, _ := filepath.Glob(filepath.Join(dir, "agent-*.pid"))
+	for _, f := range matches {
+		if stopAgent(f) {
+			stopped++
+		}
+	}
+	if _, err := os.Stat(p.APIServerDir()); err == nil {
+		if _, err := RunTestEnv(io.Discard, "stop", p.APIServerDir()); err != nil {
+			fmt.Fprintf(out, "warning: stopping the API server: %v\n", err)
+		} else {
+			stopped += 2
+		}
+	}
+	return stopped
+}
+
+// mirror keeps the lab's store and the API server in step. base remembers,
+// per object, the form both sides agreed on last, so a difference can be
+// told apart as a change on one side (and copied to the other).
+type mirror struct {
+	c      *Controller
+	client kubernetes.Interface
+	base   map[string]string // kind/key -> hash of the agreed form
+	status map[string]string // pod key -> hash of the status last written
+	failed map[string]string // what was refused, logged once
+}
+
+// mirrored are the kinds the mirror carries, with what of them counts as a
+// change: labels everywhere, the spec of policies and services.
+var mirrored = []string{"Namespace", "NetworkPolicy", "Service", "Deployment", "Pod"}
+
+// form is the part of an object the mirror compares.
+func form(kind string, o metav1.Object) string {
+	v := map[string]any{"labels": o.GetLabels()}
+	switch x := o.(type) {
+	case *networkingv1.NetworkPolicy:
+		v["spec"] = x.Spec
+	case *corev1.Service:
+		v["selector"], v["ports"] = x.Spec.Selector, x.Spec.Ports
+	case *appsv1.Deployment:
+		v["replicas"], v["selector"] = x.Spec.Replicas, x.Spec.Selector
+	}
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// sync runs one round; it reports whether the lab's store changed.
+func (m *mirror) sync(ctx context.Context) bool {
+	changed := false
+	for _, kind := range mirrored {
+		api, err := m.list(ctx, kind)
+		if err != nil {
+			m.once("list/"+kind, err)
+			continue
+		}
+		lab := map[string]metav1.Object{}
+		for _, o := range m.c.st.List(kind) {
+			mo := o.(metav1.Object)
+			if mo.GetDeletionTimestamp() == nil {
+				lab[objKey(kind, mo)] = mo
+			}
+		}
+		for key, lo := range lab {
+			id := kind + "/" + key
+			ao, inAPI := api[key]
+			switch {
+			case !inAPI && m.base[id] != "":
+				// kubectl deleted it.
+				m.pullDelete(kind, lo)
+				delete(m.base, id)
+				changed = true
+			case !inAPI:
+				if err := m.push(ctx, kind, lo, nil); err != nil {
+					m.once("push/"+id, err)
+					continue
+				}
+				m.base[id] = form(kind, lo)
+			default:
+				hl, ha := form(kind, lo), form(kind, ao)
+				switch {
+				case hl == ha:
+					m.base[id] = hl
+				case hl != m.base[id]:
+					if err := m.push(ctx, kind, lo, ao); err != nil {
+						m.once("push/"+id, err)
+						continue
+					}
+					m.base[id] = hl
+				default:
+					if m.pull(kind, ao) {
+						changed = true
+					}
+				}
+			}
+			if p, ok := lo.(*corev1.Pod); ok {
+				m.pushStatus(ctx, p, api[key])
+			}
+		}
+		for key, ao := range api {
+			id := kind + "/" + key
+			if _, inLab := lab[key]; inLab {
+				continue
+			}
+			if m.base[id] != "" {
+				// The lab deleted it.
+				if err := m.remove(ctx, kind, ao); err != nil && !apierrors.IsNotFound(err) {
+					m.once("delete/"+id, err)
+					continue
+				}
+				delete(m.base, id)
+				continue
+			}
+			if ao.GetDeletionTimestamp() != nil || isSystem(kind, ao) {
+				continue
+			}
+			// Made with kubectl: the lab takes it on.
+			if m.pull(kind, ao) {
+				changed = true
+			}
+		}
+	}
+	return changed
+}
+
+// isSystem says the API server made the object for itself.
+func isSystem(kind string, o metav1.Object) bool {
+	return kind == "Service" && o.GetNamespace() == "default" && o.GetName() == "kubernetes" ||
+		kind == "Namespace" && strings.HasPrefix(o.GetName(), "kube-")
+}
+
+func (m *mirror) once(key string, err error) {
+	if m.failed[key] == err.Error() {
+		return
+	}
+	m.failed[key] = err.Error()
+	m.c.log.Warn("api-server mirror", "what", key, "err", err)
+}
+
+func (m *mirror) list(ctx context.Context, kind string) (map[string]metav1.Object, error) {
+	out := map[string]metav1.Object{}
+	add := func(o metav1.Object) { out[objKey(kind, o)] = o }
+	all := metav1.ListOptions{}
+	switch kind {
+	case "Namespace":
+		l, err := m.client.CoreV1().Namespaces().List(ctx, all)
+		if err != nil {
+			return nil, err
+		}
+		for i := range l.Items {
+			add(&l.Items[i])
+		}
+	case "NetworkPolicy":
+		l, err := m.client.NetworkingV1().NetworkPolicies("").List(ctx, all)
+		if err != nil {
+			return nil, err
+		}
+		for i := range l.Items {
+			add(&l.Items[i])
+		}
+	case "Service":
+		l, err := m.client.CoreV1().Services("").List(ctx, all)
+		if err != nil {
+			return nil, err
+		}
+		for i := range l.Items {
+			add(&l.Items[i])
+		}
+	case "Deployment":
+		l, err := m.client.AppsV1().Deployments("").List(ctx, all)
+		if err != nil {
+			return nil, err
+		}
+		for i := range l.Items {
+			add(&l.Items[i])
+		}
+	case "Pod":
+		l, err := m.client.CoreV1().Pods("").List(ctx, all)
+		if err != nil {
+			return nil, err
+		}
+		for i := range l.Items {
+			add(&l.Items[i])
+		}
+	}
+	return out, nil
+}
+
+// clean strips what the API server owns from a lab object before writing it.
+func clean(o metav1.Object) {
+	o.SetUID("")
+	o.SetResourceVersion("")
+	o.SetCreationTimestamp(metav1.Time{})
+	o.SetManagedFields(nil)
+	o.SetOwnerReferences(nil) // the owners' UIDs are the lab's, not the API server's
+	o.SetGeneration(0)
+}
+
+// push writes the lab's object to the API server: a create, or an update of
+// what may change (labels, and the spec of policies and services).
+func (m *mirror) push(ctx context.Context, kind string, lo, ao metav1.Object) error {
+	c := m.client
+	opts := metav1.CreateOptions{}
+	switch l := lo.(type) {
+	case *corev1.Namespace:
+		if ao == nil {
+			n := l.DeepCopy()
+			clean(n)
+			n.Status = corev1.NamespaceStatus{}
+			_, err := c.CoreV1().Namespaces().Create(ctx, n, opts)
+			return err
+		}
+		a := ao.(*corev1.Namespace).DeepCopy()
+		a.Labels = l.Labels
+		_, err := c.CoreV1().Namespaces().Update(ctx, a, metav1.UpdateOptions{})
+		return err
+	case *networkingv1.NetworkPolicy:
+		if ao == nil {
+			p := l.DeepCopy()
+			clean(p)
+			_, err := c.NetworkingV1().NetworkPolicies(p.Namespace).Create(ctx, p, opts)
+			return err
+		}
+		a := ao.(*networkingv1.NetworkPolicy).DeepCopy()
+		a.Labels, a.Spec = l.Labels, l.Spec
+		_, err := c.NetworkingV1().NetworkPolicies(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
+		return err
+	case *corev1.Service:
+		if ao == nil {
+			s := l.DeepCopy()
+			clean(s)
+			s.Status = corev1.ServiceStatus{}
+			_, err := c.CoreV1().Services(s.Namespace).Create(ctx, s, opts)
+			return err
+		}
+		a := ao.(*corev1.Service).DeepCopy()
+		a.Labels, a.Spec.Selector, a.Spec.Ports = l.Labels, l.Spec.Selector, l.Spec.Ports
+		_, err := c.CoreV1().Services(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
+		return err
+	case *appsv1.Deployment:
+		if ao == nil {
+			dp := l.DeepCopy()
+			clean(dp)
+			dp.Status = appsv1.DeploymentStatus{}
+			_, err := c.AppsV1().Deployments(dp.Namespace).Create(ctx, dp, opts)
+			return err
+		}
+		a := ao.(*appsv1.Deployment).DeepCopy()
+		a.Labels, a.Spec.Replicas = l.Labels, l.Spec.Replicas
+		_, err := c.AppsV1().Deployments(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
+		return err
+	case *corev1.Pod:
+		if ao == nil {
+			p := l.DeepCopy()
+			clean(p)
+			p.Status = corev1.PodStatus{}
+			for i := range p.Spec.Containers {
+				// An attached `run -it` container is the lab's business.
+				p.Spec.Containers[i].Stdin, p.Spec.Containers[i].StdinOnce, p.Spec.Containers[i].TTY = false, false, false
+			}
+			_, err := c.CoreV1().Pods(p.Namespace).Create(ctx, p, opts)
+			return err
+		}
+		a := ao.(*corev1.Pod).DeepCopy()
+		a.Labels = l.Labels
+		_, err := c.CoreV1().Pods(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
+		return err
+	}
+	return fmt.Errorf("the mirror does not carry %s", kind)
+}
+
+// pushStatus binds the pod to its node and reports its addresses and
+// readiness, as the scheduler and the kubelet would.
+func (m *mirror) pushStatus(ctx context.Context, lp *corev1.Pod, ao metav1.Object) {
+	ap, ok := ao.(*corev1.Pod)
+	if !ok {
+		return // created this round; next round
+	}
+	key := objKey("Pod", lp)
+	if ap.Spec.NodeName == "" && lp.Spec.NodeName != "" {
+		err := m.client.CoreV1().Pods(ap.Namespace).Bind(ctx, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: ap.Name, Namespace: ap.Namespace},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: lp.Spec.NodeName}}, metav1.CreateOptions{})
+		if err != nil {
+			m.once("bind/"+key, err)
+			return
+		}
+	}
+	st := corev1.PodStatus{Phase: lp.Status.Phase, PodIP: lp.Status.PodIP, PodIPs: lp.Status.PodIPs,
+		HostIP: lp.Status.HostIP, Conditions: lp.Status.Conditions, StartTime: lp.Status.StartTime}
+	b, _ := json.Marshal(st)
+	sum := sha256.Sum256(b)
+	h := hex.EncodeToString(sum[:8])
+	if m.status[key] == h && ap.Status.PodIP == lp.Status.PodIP {
+		return
+	}
+	fresh, err := m.client.CoreV1().Pods(ap.Namespace).Get(ctx, ap.Name, metav1.GetOptions{})
+	if err != nil {
+		m.once("status/"+key, err)
+		return
+	}
+	fresh.Status = st
+	if _, err := m.client.CoreV1().Pods(ap.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{}); err != nil {
+		m.once("status/"+key, err)
+		return
+	}
+	m.status[key] = h
+}
+
+// remove deletes from the API server what the lab deleted (pods at once,
+// as a kubelet confirms).
+func (m *mirror) remove(ctx context.Context, kind string, ao metav1.Object) error {
+	c, ns, name := m.client, ao.GetNamespace(), ao.GetName()
+	now := metav1.DeleteOptions{GracePeriodSeconds: new(int64)}
+	switch kind {
+	case "Namespace":
+		return c.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
+	case "NetworkPolicy":
+		return c.NetworkingV1().NetworkPolicies(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	case "Service":
+		return c.CoreV1().Services(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	case "Deployment":
+		return c.AppsV1().Deployments(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	case "Pod":
+		delete(m.status, objKey(kind, ao))
+		return c.CoreV1().Pods(ns).Delete(ctx, name, now)
+	}
+	return nil
+}
+
+// pull applies what kubectl wrote to the lab, through the same path as
+// `palisade apply` (validation included: the API server's objects pass).
+func (m *mirror) pull(kind string, ao metav1.Object) bool {
+	obj := ao.(runtime.Object).DeepCopyObject()
+	o := obj.(metav1.Object)
+	if lo := m.c.get(kind, objKey(kind, o)); lo != nil {
+		// Keep the lab's own bookkeeping; take the user's change.
+		merged := lo.(runtime.Object).DeepCopyObject().(metav1.Object)
+		merged.SetLabels(o.GetLabels())
+		switch x := merged.(type) {
+		case *networkingv1.NetworkPolicy:
+			x.Spec = o.(*networkingv1.NetworkPolicy).Spec
+		case *corev1.Service:
+			x.Spec.Selector, x.Spec.Ports = o.(*corev1.Service).Spec.Selector, o.(*corev1.Service).Spec.Ports
+		case *appsv1.Deployment:
+			x.Spec.Replicas = o.(*appsv1.Deployment).Spec.Replicas
+		}
+		o = merged
+	} else {
+		clean(o)
+	}
+	w, err := Encode(kind, o.(runtime.Object))
+	if err != nil {
+		m.once("pull/"+kind, err)
+		return false
+	}
+	resp := m.c.Apply(ApplyRequest{Objects: []WireObject{w}})
+	if resp.Error != "" {
+		m.once("pull/"+kind+"/"+objKey(kind, o), errors.New(resp.Error))
+		return false
+	}
+	m.base[kind+"/"+objKey(kind, o)] = form(kind, o)
+	return true
+}
+
+func (m *mirror) pullDelete(kind string, lo metav1.Object) {
+	resp := m.c.Delete([]DeleteRequest{{Kind: kind, Namespace: lo.GetNamespace(), Names: []string{lo.GetName()}, IgnoreNotFound: true}})
+	if resp.Error != "" {
+		m.once("pull-delete/"+kind+"/"+objKey(kind, lo), errors.New(resp.Error))
+	}
+}
