@@ -27,9 +27,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	networkingv1client "k8s.io/client-go/kubernetes/typed/networking/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
@@ -55,7 +58,15 @@ const (
 // Config is what Run needs. Client is the only way in: the caller builds
 // it (kubeconfig, in-cluster config, or client-go's fake in tests).
 type Config struct {
-	Client kubernetes.Interface
+	// Core and Networking are the API (a clientset's CoreV1() and
+	// NetworkingV1()). Only these two groups: a whole clientset and its
+	// informer factory link every API group into the binary, tens of MiB
+	// of resident memory on every node for nothing.
+	Core       corev1client.CoreV1Interface
+	Networking networkingv1client.NetworkingV1Interface
+	// NoWatchList says the API cannot stream its initial lists as watch
+	// events (client-go's fake clientset); informers then list and watch.
+	NoWatchList bool
 	// NodeName selects the pods to enforce (spec.nodeName).
 	NodeName string
 	// Netns is the named network namespace (under /run/netns) whose
@@ -127,7 +138,7 @@ type Agent struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	factory    informers.SharedInformerFactory
+	informers  []cache.SharedIndexInformer
 	pods       cache.Indexer // of *podLite, so no typed lister
 	namespaces corelisters.NamespaceLister
 	policies   networkinglisters.NetworkPolicyLister
@@ -160,7 +171,7 @@ func Run(ctx context.Context, cfg Config) error {
 // New checks the configuration, opens the node's policy table (without
 // changing it) and sets up the informers.
 func New(cfg Config) (*Agent, error) {
-	if cfg.Client == nil {
+	if cfg.Core == nil || cfg.Networking == nil {
 		return nil, errors.New("agent: no Kubernetes client")
 	}
 	if cfg.NodeName == "" {
@@ -203,23 +214,64 @@ func New(cfg Config) (*Agent, error) {
 	a.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 30*time.Second),
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: "palisade-agent"})
-	a.factory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTransform(slim))
-	podInf := a.factory.Core().V1().Pods()
-	nsInf := a.factory.Core().V1().Namespaces()
-	npInf := a.factory.Networking().V1().NetworkPolicies()
-	if err := podInf.Informer().AddIndexers(cache.Indexers{ipIndex: a.localIPs}); err != nil {
+	newInformer := func(obj runtime.Object, list cache.ListWithContextFunc, watchFn cache.WatchFuncWithContext) (cache.SharedIndexInformer, error) {
+		var lw cache.ListerWatcher = &cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: watchFn}
+		if cfg.NoWatchList {
+			lw = cache.ToListWatcherWithWatchListSemantics(lw.(*cache.ListWatch), noWatchList{})
+		}
+		inf := cache.NewSharedIndexInformerWithOptions(lw, obj,
+			cache.SharedIndexInformerOptions{Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}})
+		if err := inf.SetTransform(slim); err != nil {
+			return nil, err
+		}
+		a.informers = append(a.informers, inf)
+		return inf, nil
+	}
+	core, netv1 := cfg.Core, cfg.Networking
+	podInf, err := newInformer(&corev1.Pod{},
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.Pods("").List(ctx, o)
+		},
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return core.Pods("").Watch(ctx, o)
+		})
+	if err != nil {
 		return nil, err
 	}
-	a.pods = podInf.Informer().GetIndexer()
-	a.namespaces, a.policies = nsInf.Lister(), npInf.Lister()
+	nsInf, err := newInformer(&corev1.Namespace{},
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.Namespaces().List(ctx, o)
+		},
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return core.Namespaces().Watch(ctx, o)
+		})
+	if err != nil {
+		return nil, err
+	}
+	npInf, err := newInformer(&networkingv1.NetworkPolicy{},
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return netv1.NetworkPolicies("").List(ctx, o)
+		},
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return netv1.NetworkPolicies("").Watch(ctx, o)
+		})
+	if err != nil {
+		return nil, err
+	}
+	if err := podInf.AddIndexers(cache.Indexers{ipIndex: a.localIPs}); err != nil {
+		return nil, err
+	}
+	a.pods = podInf.GetIndexer()
+	a.namespaces = corelisters.NewNamespaceLister(nsInf.GetIndexer())
+	a.policies = networkinglisters.NewNetworkPolicyLister(npInf.GetIndexer())
 	for _, h := range []struct {
 		inf  cache.SharedIndexInformer
 		kind string
 		same func(old, cur any) bool
 	}{
-		{podInf.Informer(), kindPod, func(o, c any) bool { return samePod(o.(*podLite), c.(*podLite)) }},
-		{nsInf.Informer(), kindNamespace, func(o, c any) bool { return sameNamespace(o.(*corev1.Namespace), c.(*corev1.Namespace)) }},
-		{npInf.Informer(), kindPolicy, func(o, c any) bool {
+		{podInf, kindPod, func(o, c any) bool { return samePod(o.(*podLite), c.(*podLite)) }},
+		{nsInf, kindNamespace, func(o, c any) bool { return sameNamespace(o.(*corev1.Namespace), c.(*corev1.Namespace)) }},
+		{npInf, kindPolicy, func(o, c any) bool {
 			return samePolicy(o.(*networkingv1.NetworkPolicy), c.(*networkingv1.NetworkPolicy))
 		}},
 	} {
@@ -326,21 +378,24 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.cfg.NewPods == FailClosed && len(a.cfg.PodCIDRs) == 0 {
 		a.log.Warn("--new-pods=fail-closed has no effect without --pod-cidr: an address the agent does not know cannot be told from one outside the pod network")
 	}
-	a.factory.Start(ctx.Done())
-	// Informers stop on cancel; Shutdown then waits for their goroutines.
+	var informersDone sync.WaitGroup
+	synced := make([]cache.InformerSynced, 0, len(a.informers))
+	for _, inf := range a.informers {
+		informersDone.Go(func() { inf.RunWithContext(ctx) })
+		synced = append(synced, inf.HasSynced)
+	}
+	// Informers stop on cancel; then wait for their goroutines.
 	defer func() {
 		cancel()
 		a.queue.ShutDown()
-		a.factory.Shutdown()
+		informersDone.Wait()
 	}()
 	a.log.Info("listing pods, namespaces and networkpolicies", "node", a.cfg.NodeName, "netns", a.cfg.Netns)
-	for typ, ok := range a.factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("informer for %v did not sync", typ)
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		if ctx.Err() != nil {
+			return nil
 		}
+		return fmt.Errorf("the informers did not sync")
 	}
 	if a.cfg.CounterInterval > 0 {
 		if t, base, err := a.counterBaseline(ctx); err != nil {
@@ -550,3 +605,9 @@ func (a *Agent) failClosed() (bool, int) {
 	}
 	return a.cfg.NewPods == FailClosed && len(a.cfg.PodCIDRs) > 0 && n > 0, n
 }
+
+// noWatchList marks a client without streaming lists for client-go's
+// reflector.
+type noWatchList struct{}
+
+func (noWatchList) IsWatchListSemanticsUnSupported() bool { return true }

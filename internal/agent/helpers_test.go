@@ -122,7 +122,7 @@ func start(t testing.TB, client kubernetes.Interface, netns string, tune func(*C
 func launch(t testing.TB, client kubernetes.Interface, netns string, tune func(*Config)) (*running, func()) {
 	t.Helper()
 	r := &running{reports: make(chan SyncReport, 10000), done: make(chan error, 1)}
-	cfg := Config{Client: client, NodeName: "node-a", Netns: netns, CounterInterval: -1,
+	cfg := Config{Core: client.CoreV1(), Networking: client.NetworkingV1(), NoWatchList: isFake(client), NodeName: "node-a", Netns: netns, CounterInterval: -1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnSync: func(rep SyncReport) {
 			r.syncs.Add(1)
@@ -234,4 +234,11 @@ func (tb *table) setsHolding(prefix, addr string) []string {
 		}
 	}
 	return out
+}
+
+// isFake says the client is client-go's fake clientset, whose watches
+// cannot stream the initial list.
+func isFake(client any) bool {
+	f, ok := client.(interface{ IsWatchListSemanticsUnSupported() bool })
+	return ok && f.IsWatchListSemanticsUnSupported()
 }

@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	networkingv1client "k8s.io/client-go/kubernetes/typed/networking/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -119,7 +120,10 @@ node, tests); the API server is still reached from the agent's own.`,
 			// of JSON's garbage.
 			rc.ContentType = "application/vnd.kubernetes.protobuf"
 			rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-			if cfg.Client, err = kubernetes.NewForConfig(rc); err != nil {
+			if cfg.Core, err = corev1client.NewForConfig(rc); err != nil {
+				return fail(exitBadUsage, "error: %v", err)
+			}
+			if cfg.Networking, err = networkingv1client.NewForConfig(rc); err != nil {
 				return fail(exitBadUsage, "error: %v", err)
 			}
 			log.Info("starting", "node", cfg.NodeName, "api-server", rc.Host, "config", source,

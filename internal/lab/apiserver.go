@@ -34,7 +34,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	networkingv1client "k8s.io/client-go/kubernetes/typed/networking/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/palisade-net/palisade/hack"
@@ -103,11 +105,21 @@ func (d *Daemon) startAPIMode(ctx context.Context) error {
 	// client-go's default of 5 requests a second would make each round of
 	// the mirror (a list per kind, then writes) take seconds.
 	cfg.QPS, cfg.Burst = 500, 1000
-	client, err := kubernetes.NewForConfig(cfg)
+	// Typed clients of the three groups carried, not a whole clientset:
+	// that would link every API group into the binary.
+	core, err := corev1client.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	m := &mirror{c: d.c, client: client, base: map[string]string{}, status: map[string]string{}, failed: map[string]string{}}
+	netv1, err := networkingv1client.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	apps, err := appsv1client.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	m := &mirror{c: d.c, core: core, net: netv1, apps: apps, base: map[string]string{}, status: map[string]string{}, failed: map[string]string{}}
 	for _, n := range d.c.st.Nodes {
 		go d.runAgent(ctx, n, kubeconfig)
 	}
@@ -250,7 +262,9 @@ func stopAPIMode(dir string, out io.Writer) int {
 // told apart as a change on one side (and copied to the other).
 type mirror struct {
 	c      *Controller
-	client kubernetes.Interface
+	core   corev1client.CoreV1Interface
+	net    networkingv1client.NetworkingV1Interface
+	apps   appsv1client.AppsV1Interface
 	base   map[string]string // kind/key -> hash of the agreed form
 	status map[string]string // pod key -> hash of the status last written
 	failed map[string]string // what was refused, logged once
@@ -374,7 +388,7 @@ func (m *mirror) list(ctx context.Context, kind string) (map[string]metav1.Objec
 	all := metav1.ListOptions{}
 	switch kind {
 	case "Namespace":
-		l, err := m.client.CoreV1().Namespaces().List(ctx, all)
+		l, err := m.core.Namespaces().List(ctx, all)
 		if err != nil {
 			return nil, err
 		}
@@ -382,7 +396,7 @@ func (m *mirror) list(ctx context.Context, kind string) (map[string]metav1.Objec
 			add(&l.Items[i])
 		}
 	case "NetworkPolicy":
-		l, err := m.client.NetworkingV1().NetworkPolicies("").List(ctx, all)
+		l, err := m.net.NetworkPolicies("").List(ctx, all)
 		if err != nil {
 			return nil, err
 		}
@@ -390,7 +404,7 @@ func (m *mirror) list(ctx context.Context, kind string) (map[string]metav1.Objec
 			add(&l.Items[i])
 		}
 	case "Service":
-		l, err := m.client.CoreV1().Services("").List(ctx, all)
+		l, err := m.core.Services("").List(ctx, all)
 		if err != nil {
 			return nil, err
 		}
@@ -398,7 +412,7 @@ func (m *mirror) list(ctx context.Context, kind string) (map[string]metav1.Objec
 			add(&l.Items[i])
 		}
 	case "Deployment":
-		l, err := m.client.AppsV1().Deployments("").List(ctx, all)
+		l, err := m.apps.Deployments("").List(ctx, all)
 		if err != nil {
 			return nil, err
 		}
@@ -406,7 +420,7 @@ func (m *mirror) list(ctx context.Context, kind string) (map[string]metav1.Objec
 			add(&l.Items[i])
 		}
 	case "Pod":
-		l, err := m.client.CoreV1().Pods("").List(ctx, all)
+		l, err := m.core.Pods("").List(ctx, all)
 		if err != nil {
 			return nil, err
 		}
@@ -430,7 +444,6 @@ func clean(o metav1.Object) {
 // push writes the lab's object to the API server: a create, or an update of
 // what may change (labels, and the spec of policies and services).
 func (m *mirror) push(ctx context.Context, kind string, lo, ao metav1.Object) error {
-	c := m.client
 	opts := metav1.CreateOptions{}
 	switch l := lo.(type) {
 	case *corev1.Namespace:
@@ -438,47 +451,47 @@ func (m *mirror) push(ctx context.Context, kind string, lo, ao metav1.Object) er
 			n := l.DeepCopy()
 			clean(n)
 			n.Status = corev1.NamespaceStatus{}
-			_, err := c.CoreV1().Namespaces().Create(ctx, n, opts)
+			_, err := m.core.Namespaces().Create(ctx, n, opts)
 			return err
 		}
 		a := ao.(*corev1.Namespace).DeepCopy()
 		a.Labels = l.Labels
-		_, err := c.CoreV1().Namespaces().Update(ctx, a, metav1.UpdateOptions{})
+		_, err := m.core.Namespaces().Update(ctx, a, metav1.UpdateOptions{})
 		return err
 	case *networkingv1.NetworkPolicy:
 		if ao == nil {
 			p := l.DeepCopy()
 			clean(p)
-			_, err := c.NetworkingV1().NetworkPolicies(p.Namespace).Create(ctx, p, opts)
+			_, err := m.net.NetworkPolicies(p.Namespace).Create(ctx, p, opts)
 			return err
 		}
 		a := ao.(*networkingv1.NetworkPolicy).DeepCopy()
 		a.Labels, a.Spec = l.Labels, l.Spec
-		_, err := c.NetworkingV1().NetworkPolicies(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
+		_, err := m.net.NetworkPolicies(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
 		return err
 	case *corev1.Service:
 		if ao == nil {
 			s := l.DeepCopy()
 			clean(s)
 			s.Status = corev1.ServiceStatus{}
-			_, err := c.CoreV1().Services(s.Namespace).Create(ctx, s, opts)
+			_, err := m.core.Services(s.Namespace).Create(ctx, s, opts)
 			return err
 		}
 		a := ao.(*corev1.Service).DeepCopy()
 		a.Labels, a.Spec.Selector, a.Spec.Ports = l.Labels, l.Spec.Selector, l.Spec.Ports
-		_, err := c.CoreV1().Services(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
+		_, err := m.core.Services(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
 		return err
 	case *appsv1.Deployment:
 		if ao == nil {
 			dp := l.DeepCopy()
 			clean(dp)
 			dp.Status = appsv1.DeploymentStatus{}
-			_, err := c.AppsV1().Deployments(dp.Namespace).Create(ctx, dp, opts)
+			_, err := m.apps.Deployments(dp.Namespace).Create(ctx, dp, opts)
 			return err
 		}
 		a := ao.(*appsv1.Deployment).DeepCopy()
 		a.Labels, a.Spec.Replicas = l.Labels, l.Spec.Replicas
-		_, err := c.AppsV1().Deployments(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
+		_, err := m.apps.Deployments(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
 		return err
 	case *corev1.Pod:
 		if ao == nil {
@@ -489,12 +502,12 @@ func (m *mirror) push(ctx context.Context, kind string, lo, ao metav1.Object) er
 				// An attached `run -it` container is the lab's business.
 				p.Spec.Containers[i].Stdin, p.Spec.Containers[i].StdinOnce, p.Spec.Containers[i].TTY = false, false, false
 			}
-			_, err := c.CoreV1().Pods(p.Namespace).Create(ctx, p, opts)
+			_, err := m.core.Pods(p.Namespace).Create(ctx, p, opts)
 			return err
 		}
 		a := ao.(*corev1.Pod).DeepCopy()
 		a.Labels = l.Labels
-		_, err := c.CoreV1().Pods(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
+		_, err := m.core.Pods(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
 		return err
 	}
 	return fmt.Errorf("the mirror does not carry %s", kind)
@@ -509,7 +522,7 @@ func (m *mirror) pushStatus(ctx context.Context, lp *corev1.Pod, ao metav1.Objec
 	}
 	key := objKey("Pod", lp)
 	if ap.Spec.NodeName == "" && lp.Spec.NodeName != "" {
-		err := m.client.CoreV1().Pods(ap.Namespace).Bind(ctx, &corev1.Binding{
+		err := m.core.Pods(ap.Namespace).Bind(ctx, &corev1.Binding{
 			ObjectMeta: metav1.ObjectMeta{Name: ap.Name, Namespace: ap.Namespace},
 			Target:     corev1.ObjectReference{Kind: "Node", Name: lp.Spec.NodeName}}, metav1.CreateOptions{})
 		if err != nil {
@@ -525,13 +538,13 @@ func (m *mirror) pushStatus(ctx context.Context, lp *corev1.Pod, ao metav1.Objec
 	if m.status[key] == h && ap.Status.PodIP == lp.Status.PodIP {
 		return
 	}
-	fresh, err := m.client.CoreV1().Pods(ap.Namespace).Get(ctx, ap.Name, metav1.GetOptions{})
+	fresh, err := m.core.Pods(ap.Namespace).Get(ctx, ap.Name, metav1.GetOptions{})
 	if err != nil {
 		m.once("status/"+key, err)
 		return
 	}
 	fresh.Status = st
-	if _, err := m.client.CoreV1().Pods(ap.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{}); err != nil {
+	if _, err := m.core.Pods(ap.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{}); err != nil {
 		m.once("status/"+key, err)
 		return
 	}
@@ -541,20 +554,20 @@ func (m *mirror) pushStatus(ctx context.Context, lp *corev1.Pod, ao metav1.Objec
 // remove deletes from the API server what the lab deleted (pods at once,
 // as a kubelet confirms).
 func (m *mirror) remove(ctx context.Context, kind string, ao metav1.Object) error {
-	c, ns, name := m.client, ao.GetNamespace(), ao.GetName()
+	ns, name := ao.GetNamespace(), ao.GetName()
 	now := metav1.DeleteOptions{GracePeriodSeconds: new(int64)}
 	switch kind {
 	case "Namespace":
-		return c.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
+		return m.core.Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
 	case "NetworkPolicy":
-		return c.NetworkingV1().NetworkPolicies(ns).Delete(ctx, name, metav1.DeleteOptions{})
+		return m.net.NetworkPolicies(ns).Delete(ctx, name, metav1.DeleteOptions{})
 	case "Service":
-		return c.CoreV1().Services(ns).Delete(ctx, name, metav1.DeleteOptions{})
+		return m.core.Services(ns).Delete(ctx, name, metav1.DeleteOptions{})
 	case "Deployment":
-		return c.AppsV1().Deployments(ns).Delete(ctx, name, metav1.DeleteOptions{})
+		return m.apps.Deployments(ns).Delete(ctx, name, metav1.DeleteOptions{})
 	case "Pod":
 		delete(m.status, objKey(kind, ao))
-		return c.CoreV1().Pods(ns).Delete(ctx, name, now)
+		return m.core.Pods(ns).Delete(ctx, name, now)
 	}
 	return nil
 }
