@@ -22,6 +22,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -428,23 +429,8 @@ type ExplainResponse struct {
 
 func (s *Server) serveExplain(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	ev := s.state(q.Get("state"))
-	if ev == nil {
-		writeError(w, http.StatusGone, "that edit is no longer held; edit again to explain it")
-		return
-	}
-	if !ev.valid {
-		writeError(w, http.StatusConflict, "the text is invalid; nothing was evaluated")
-		return
-	}
-	port, err := parsePort(q.Get("port"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	proto, err := parseProtocol(q.Get("protocol"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+	ev, port, proto, ok := s.heldQuery(w, q, "that edit is no longer held; edit again to explain it")
+	if !ok {
 		return
 	}
 	req := analysis.CheckRequest{From: q.Get("from"), To: q.Get("to"), Port: port, Protocol: proto, Namespace: s.opts.Namespace}
@@ -492,6 +478,29 @@ func check(ev *evaluation, req analysis.CheckRequest) (*analysis.CheckResult, er
 	return res, nil
 }
 
+// heldQuery finds the evaluation a query names (?state=) and its port and
+// protocol, or answers the error itself and returns ok false.
+func (s *Server) heldQuery(w http.ResponseWriter, q url.Values, gone string) (ev *evaluation, port int32, proto corev1.Protocol, ok bool) {
+	if ev = s.state(q.Get("state")); ev == nil {
+		writeError(w, http.StatusGone, "%s", gone)
+		return nil, 0, "", false
+	}
+	if !ev.valid {
+		writeError(w, http.StatusConflict, "the text is invalid; nothing was evaluated")
+		return nil, 0, "", false
+	}
+	var err error
+	if port, err = parsePort(q.Get("port")); err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return nil, 0, "", false
+	}
+	if proto, err = parseProtocol(q.Get("protocol")); err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return nil, 0, "", false
+	}
+	return ev, port, proto, true
+}
+
 func parsePort(s string) (int32, error) {
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > 65535 {
@@ -514,23 +523,8 @@ func parseProtocol(s string) (corev1.Protocol, error) {
 
 func (s *Server) serveMatrix(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	ev := s.state(q.Get("state"))
-	if ev == nil {
-		writeError(w, http.StatusGone, "that edit is no longer held; edit again")
-		return
-	}
-	if !ev.valid {
-		writeError(w, http.StatusConflict, "the text is invalid; nothing was evaluated")
-		return
-	}
-	port, err := parsePort(q.Get("port"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	proto, err := parseProtocol(q.Get("protocol"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+	ev, port, proto, ok := s.heldQuery(w, q, "that edit is no longer held; edit again")
+	if !ok {
 		return
 	}
 	_, base := s.current()
