@@ -7,6 +7,8 @@
 #   hack/testenv.sh start DIR    run etcd + kube-apiserver with their state in DIR (made
 #                                if missing); print the kubeconfig path once ready
 #   hack/testenv.sh stop DIR     stop what 'start DIR' started (by PID) and remove DIR
+#   hack/testenv.sh kubectl      build kubectl ${K8S_VERSION} unless cached; print its directory
+#                                (for machines without one: the lab's kubectl test uses it)
 #
 # The cache is $HOME/.cache/palisade/k8s-<version>-etcd-<version>/ (override
 # with PALISADE_TESTENV). Tests find it there, or through PALISADE_TESTENV.
@@ -72,23 +74,8 @@ EOF
   mkdir -p "$work/apiserver"
   (
     cd "$work/apiserver"
-    local gomod
-    gomod=$(go mod download -json "k8s.io/kubernetes@${K8S_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
-    [ -f "$gomod" ] || { say "cannot download k8s.io/kubernetes@${K8S_VERSION}"; exit 1; }
-    {
-      printf 'module palisade.test/apiserver\n\ngo 1.26\n\nrequire k8s.io/kubernetes %s\n\n' "$K8S_VERSION"
-      grep -oE '^[[:space:]]*k8s\.io/[A-Za-z0-9._-]+ => \./staging/' "$gomod" | awk '{print $1}' | sort -u |
-        while read -r m; do printf 'replace %s => %s %s\n' "$m" "$m" "$STAGING_VERSION"; done
-    } >go.mod
+    wrapper apiserver k8s.io/kubernetes/cmd/kube-apiserver
     say "kube-apiserver: $(grep -c '^replace' go.mod) staging modules pinned to ${STAGING_VERSION}"
-    cat >tools.go <<'EOF'
-//go:build tools
-
-package tools
-
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
-EOF
-    go mod tidy >/dev/null 2>&1 || go mod tidy
     say "kube-apiserver: compiling (a cold build takes minutes)"
     go build -trimpath -ldflags "$ldflags" -o "$work/bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
   )
@@ -141,6 +128,47 @@ EOF
   mv "$CACHE.tmp" "$CACHE"
   say "built in $(($(date +%s) - start))s into $CACHE"
   echo "$CACHE"
+}
+
+# wrapper writes, in the current directory, a module that requires
+# k8s.io/kubernetes with every staging module pinned (see the top).
+wrapper() {
+  local name=$1 pkg=$2 gomod
+  gomod=$(go mod download -json "k8s.io/kubernetes@${K8S_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
+  [ -f "$gomod" ] || { say "cannot download k8s.io/kubernetes@${K8S_VERSION}"; exit 1; }
+  {
+    printf 'module palisade.test/%s\n\ngo 1.26\n\nrequire k8s.io/kubernetes %s\n\n' "$name" "$K8S_VERSION"
+    grep -oE '^[[:space:]]*k8s\.io/[A-Za-z0-9._-]+ => \./staging/' "$gomod" | awk '{print $1}' | sort -u |
+      while read -r m; do printf 'replace %s => %s %s\n' "$m" "$m" "$STAGING_VERSION"; done
+  } >go.mod
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >tools.go
+  go mod tidy >/dev/null 2>&1 || go mod tidy
+}
+
+KUBECTL_CACHE=${HOME}/.cache/palisade/kubectl-${K8S_VERSION}
+
+kubectl_build() {
+  if [ -x "$KUBECTL_CACHE/kubectl" ]; then
+    echo "$KUBECTL_CACHE"
+    return
+  fi
+  command -v go >/dev/null || { say "go is not installed"; exit 1; }
+  local start
+  kwork=$(mktemp -d)
+  trap 'rm -rf "$kwork"' EXIT
+  start=$(date +%s)
+  export GOFLAGS=-mod=mod GOWORK=off
+  say "kubectl ${K8S_VERSION}: building from k8s.io/kubernetes (a cold build takes minutes)"
+  (
+    cd "$kwork"
+    wrapper kubectl k8s.io/kubernetes/cmd/kubectl
+    go build -trimpath -ldflags "-s -w" -o "$kwork/bin/kubectl" k8s.io/kubernetes/cmd/kubectl
+  )
+  mkdir -p "$(dirname "$KUBECTL_CACHE")"
+  rm -rf "$KUBECTL_CACHE"
+  mv "$kwork/bin" "$KUBECTL_CACHE"
+  say "kubectl: built in $(($(date +%s) - start))s into $KUBECTL_CACHE"
+  echo "$KUBECTL_CACHE"
 }
 
 # freeport prints a TCP port nothing on 127.0.0.1 listens on.
@@ -262,6 +290,7 @@ build) build ;;
 path) built && echo "$CACHE" || { say "not built: run '$0 build'"; exit 1; } ;;
 start) [ -n "${2:-}" ] || { say "usage: $0 start DIR"; exit 2; }; start "$2" ;;
 stop) [ -n "${2:-}" ] || { say "usage: $0 stop DIR"; exit 2; }; stop "$2" ;;
+kubectl) kubectl_build ;;
 *)
   sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2

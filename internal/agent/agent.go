@@ -27,12 +27,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
-	networkingv1client "k8s.io/client-go/kubernetes/typed/networking/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
@@ -58,12 +54,8 @@ const (
 // Config is what Run needs. Client is the only way in: the caller builds
 // it (kubeconfig, in-cluster config, or client-go's fake in tests).
 type Config struct {
-	// Core and Networking are the API (a clientset's CoreV1() and
-	// NetworkingV1()). Only these two groups: a whole clientset and its
-	// informer factory link every API group into the binary, tens of MiB
-	// of resident memory on every node for nothing.
-	Core       corev1client.CoreV1Interface
-	Networking networkingv1client.NetworkingV1Interface
+	// Source is where pods, namespaces and networkpolicies come from.
+	Source Source
 	// NoWatchList says the API cannot stream its initial lists as watch
 	// events (client-go's fake clientset); informers then list and watch.
 	NoWatchList bool
@@ -92,6 +84,11 @@ type Config struct {
 	// Defaults 100 ms and 2; a negative MinSyncInterval means no bound.
 	MinSyncInterval time.Duration
 	SyncBurst       int
+	// FullSyncPeriod is how often the whole table is rewritten even when
+	// nothing changed, as kube-proxy does: partial syncs trust that the
+	// kernel holds what was written last, and this repairs any drift (a
+	// table edited or flushed by hand). 0 means 1 h, negative never.
+	FullSyncPeriod time.Duration
 	// CounterInterval is how often the denied-packet counters are read
 	// (metrics, audit log); 0 means 10 s, negative never.
 	CounterInterval time.Duration
@@ -99,6 +96,13 @@ type Config struct {
 	// OnSync, if set, is called from the worker after every successful
 	// sync; tests and benchmarks measure with it.
 	OnSync func(SyncReport)
+}
+
+// Source lists and watches, across all namespaces, the three resources
+// the agent reads: kube.Clients in production, client-go's fake clientset
+// in tests.
+type Source struct {
+	Pods, Namespaces, NetworkPolicies *cache.ListWatch
 }
 
 // Change is one object event a sync put in force.
@@ -148,6 +152,7 @@ type Agent struct {
 	opts       dataplane.Options
 
 	ready     atomic.Bool
+	fullDue   atomic.Bool  // the periodic full sync is due
 	busySince atomic.Int64 // start of the running sync (unix ns), 0 when idle
 
 	mu    sync.Mutex
@@ -156,6 +161,7 @@ type Agent struct {
 	// Owned by the worker.
 	engine  *policy.Engine
 	waiting map[policy.PodKey]struct{} // this node's pods without an address
+	scratch corev1.Pod                 // reused for every pod handed to the engine
 	retry   bool                       // the last sync failed
 }
 
@@ -171,7 +177,7 @@ func Run(ctx context.Context, cfg Config) error {
 // New checks the configuration, opens the node's policy table (without
 // changing it) and sets up the informers.
 func New(cfg Config) (*Agent, error) {
-	if cfg.Core == nil || cfg.Networking == nil {
+	if cfg.Source.Pods == nil || cfg.Source.Namespaces == nil || cfg.Source.NetworkPolicies == nil {
 		return nil, errors.New("agent: no Kubernetes client")
 	}
 	if cfg.NodeName == "" {
@@ -189,6 +195,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.SyncBurst <= 0 {
 		cfg.SyncBurst = 2
+	}
+	if cfg.FullSyncPeriod == 0 {
+		cfg.FullSyncPeriod = time.Hour
 	}
 	if cfg.CounterInterval == 0 {
 		cfg.CounterInterval = 10 * time.Second
@@ -213,48 +222,31 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 30*time.Second),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: "palisade-agent"})
-	newInformer := func(obj runtime.Object, list cache.ListWithContextFunc, watchFn cache.WatchFuncWithContext) (cache.SharedIndexInformer, error) {
-		var lw cache.ListerWatcher = &cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: watchFn}
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: "palisade-agent", MetricsProvider: queueMetrics{a.metrics.reg}})
+	newInformer := func(obj runtime.Object, lw *cache.ListWatch) (cache.SharedIndexInformer, error) {
+		var src cache.ListerWatcher = lw
 		if cfg.NoWatchList {
-			lw = cache.ToListWatcherWithWatchListSemantics(lw.(*cache.ListWatch), noWatchList{})
+			src = cache.ToListWatcherWithWatchListSemantics(lw, noWatchList{})
 		}
-		inf := cache.NewSharedIndexInformerWithOptions(lw, obj,
-			cache.SharedIndexInformerOptions{Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}})
+		// No namespace index: the agent looks objects up by key, and
+		// one would hold every pod's key a second time. (An empty map,
+		// not nil: client-go's AddIndexers writes into it.)
+		inf := cache.NewSharedIndexInformerWithOptions(src, obj, cache.SharedIndexInformerOptions{Indexers: cache.Indexers{}})
 		if err := inf.SetTransform(slim); err != nil {
 			return nil, err
 		}
 		a.informers = append(a.informers, inf)
 		return inf, nil
 	}
-	core, netv1 := cfg.Core, cfg.Networking
-	podInf, err := newInformer(&corev1.Pod{},
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return core.Pods("").List(ctx, o)
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return core.Pods("").Watch(ctx, o)
-		})
+	podInf, err := newInformer(&corev1.Pod{}, cfg.Source.Pods)
 	if err != nil {
 		return nil, err
 	}
-	nsInf, err := newInformer(&corev1.Namespace{},
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return core.Namespaces().List(ctx, o)
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return core.Namespaces().Watch(ctx, o)
-		})
+	nsInf, err := newInformer(&corev1.Namespace{}, cfg.Source.Namespaces)
 	if err != nil {
 		return nil, err
 	}
-	npInf, err := newInformer(&networkingv1.NetworkPolicy{},
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return netv1.NetworkPolicies("").List(ctx, o)
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return netv1.NetworkPolicies("").Watch(ctx, o)
-		})
+	npInf, err := newInformer(&networkingv1.NetworkPolicy{}, cfg.Source.NetworkPolicies)
 	if err != nil {
 		return nil, err
 	}
@@ -415,6 +407,21 @@ func (a *Agent) Run(ctx context.Context) error {
 		<-ctx.Done()
 		a.queue.ShutDown()
 	}()
+	if a.cfg.FullSyncPeriod > 0 {
+		go func() {
+			t := time.NewTicker(a.cfg.FullSyncPeriod)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					a.fullDue.Store(true)
+					a.queue.Add(syncKey)
+				}
+			}
+		}()
+	}
 	for a.next(ctx) {
 	}
 	return nil
@@ -456,7 +463,7 @@ func (a *Agent) next(ctx context.Context) bool {
 func (a *Agent) pending() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.engine == nil || a.retry || len(a.dirty) > 0
+	return a.engine == nil || a.retry || len(a.dirty) > 0 || a.fullDue.Load()
 }
 
 // sync applies what changed to the engine and the engine to the kernel.
@@ -480,6 +487,9 @@ func (a *Agent) sync(ctx context.Context) error {
 		a.opts.FailClosed = failClosed
 		a.syncer.SetOptions(a.opts)
 		a.log.Info("unknown pod addresses", "denied", failClosed, "waiting-pods", unsynced)
+	}
+	if a.fullDue.Swap(false) {
+		a.syncer.ForceFull()
 	}
 	prevLast, prevTook := a.syncer.Last, a.syncer.LastTook
 	if err := a.syncer.Sync(ctx, a.engine); err != nil {
@@ -581,7 +591,8 @@ func (a *Agent) upsertPod(p *podLite) {
 		delete(a.waiting, key)
 		return
 	}
-	a.engine.UpsertPod(p.pod())
+	p.fill(&a.scratch)
+	a.engine.UpsertPod(&a.scratch)
 	if p.NodeName == a.cfg.NodeName && !p.HostNetwork && len(p.IPs) == 0 {
 		a.waiting[key] = struct{}{}
 	} else {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -253,7 +255,9 @@ func TestStartup(t *testing.T) {
 	}
 	code, body := get("/metrics")
 	for _, want := range []string{`palisade_sync_duration_seconds_count{mode="full"} 1`, "palisade_isolated_pods 1",
-		`palisade_denied_packets_total{direction="ingress"} 0`, "palisade_sync_errors_total 0", "palisade_rules "} {
+		`palisade_denied_packets_total{direction="ingress"} 0`, "palisade_sync_errors_total 0", "palisade_rules ",
+		`workqueue_adds_total{name="palisade-agent"} 1`, `workqueue_retries_total{name="palisade-agent"} 0`,
+		`workqueue_work_duration_seconds_count{name="palisade-agent"} 1`} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("/metrics (%d) lacks %q", code, want)
 		}
@@ -371,3 +375,53 @@ func waitSyncedAll(t *testing.T, r *running) {
 		return n == 0 && r.queue.Len() == 0 && r.busySince.Load() == 0, fmt.Sprintf("%d changes pending", n)
 	})
 }
+
+// TestFullSyncRepairsDrift: someone edits the table by hand (a map
+// element deleted, a chain flushed); partial syncs would never notice, the
+// periodic full sync puts it back, and the metrics count it as full.
+func TestFullSyncRepairsDrift(t *testing.T) {
+	ns := testNetns(t)
+	client := fake.NewClientset(namespace("shop", nil), namespace("clients", nil), netpol(t, webIngress),
+		pod("shop", "web-a", "node-a", "10.244.1.2", map[string]string{"app": "web"}),
+		pod("clients", "client-b", "node-b", "10.244.2.3", map[string]string{"app": "client"}))
+	r := start(t, client, ns, func(c *Config) { c.FullSyncPeriod = 300 * time.Millisecond })
+	r.waitReady(t)
+	tb := policyTable(t, ns)
+	want := stripCounts(tb.dump())
+	chain := ""
+	for _, l := range strings.Split(want, "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "chain" && strings.HasPrefix(f[1], "in-") {
+			chain = f[1]
+		}
+	}
+	if chain == "" {
+		t.Fatalf("no ingress chain in the table:\n%s", want)
+	}
+	for _, cmd := range [][]string{
+		{"nft", "delete", "element", "inet", dataplane.Table, "ingress-pods4", "{ 10.244.1.2 }"},
+		{"nft", "flush", "chain", "inet", dataplane.Table, chain},
+	} {
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, cmd...)...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", cmd, err, out)
+		}
+	}
+	if got := stripCounts(tb.dump()); got == want {
+		t.Fatal("the hand edits did not change the table")
+	}
+	eventually(t, 10*time.Second, "the table repaired", func() (bool, string) {
+		got := stripCounts(tb.dump())
+		return got == want, got
+	})
+	rec := httptest.NewRecorder()
+	r.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if strings.Contains(rec.Body.String(), `palisade_sync_duration_seconds_count{mode="full"} 1`+"\n") {
+		t.Error("no full sync after the first counted in palisade_sync_duration_seconds")
+	}
+}
+
+// stripCounts drops counter values and element order noise from a dump.
+func stripCounts(s string) string {
+	return countsRE.ReplaceAllString(s, "counter")
+}
+
+var countsRE = regexp.MustCompile(`counter packets \d+ bytes \d+`)

@@ -80,7 +80,9 @@ func TestWithAPIServer(t *testing.T) {
 	}
 	mkpod(pod("shop", "web-a", "node-a", "10.244.1.2", map[string]string{"app": "web"}))
 	mkpod(pod("shop", "web-b", "node-b", "10.244.2.2", map[string]string{"app": "web"}))
-	r := start(t, client, ns, nil)
+	// The agent reads through its own client (package kube), as in
+	// production; the test writes through client-go's clientset.
+	r := start(t, client, ns, func(c *Config) { c.Source = kubeSource(t, filepath.Join(dir, "kubeconfig")) })
 	r.waitReady(t)
 	tb := policyTable(t, ns)
 	if got := tb.keys("map", "ingress-pods4"); len(got) != 0 {

@@ -204,9 +204,11 @@ func rssMiB() float64 {
 }
 
 // vmRSS reads VmRSS from a /proc/PID/status text, in MiB.
-func vmRSS(status string) float64 {
+func vmRSS(status string) float64 { return statusField(status, "VmRSS:") }
+
+func statusField(status, field string) float64 {
 	for _, l := range strings.Split(status, "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == field {
 			kb, _ := strconv.ParseFloat(f[1], 64)
 			return kb / 1024
 		}
@@ -218,9 +220,11 @@ func vmRSS(status string) float64 {
 // palisade binary, its own process, watching a real kube-apiserver
 // (hack/testenv.sh) that holds the same 10k pods, 500 namespaces and 1k
 // policies. It reports the time from exec to /readyz and the process's
-// resident set once synced — the figure BenchmarkAgent cannot give, since
-// there the fake API server's objects share the process. Loading the API
-// server takes a minute. Run it with
+// resident set — the figure BenchmarkAgent cannot give, since there the
+// fake API server's objects share the process — at rest after the first
+// sync, at its highest during PALISADE_BENCH_CHURN_SECONDS (default 30) of
+// changes, and the peak (VmHWM) of the whole run. Loading the API server
+// takes half a minute. Run it with
 //
 //	go test ./internal/agent/ -run '^$' -bench BenchmarkAgentProcess -benchtime 1x
 func BenchmarkAgentProcess(b *testing.B) {
@@ -229,7 +233,10 @@ func BenchmarkAgentProcess(b *testing.B) {
 	client, rc := testenvB(b)
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "palisade")
-	if out, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/palisade-net/palisade/cmd/palisade").CombinedOutput(); err != nil {
+	// Built as deploy/Dockerfile builds the image's binary.
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/palisade-net/palisade/cmd/palisade")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building palisade: %v\n%s", err, out)
 	}
 	c := synth.Generate(synth.Config{Namespaces: 500, Pods: 10000, Policies: 1000, Seed: 7})
@@ -288,18 +295,81 @@ func BenchmarkAgentProcess(b *testing.B) {
 	})
 	ready := time.Since(start)
 	time.Sleep(2 * time.Second) // settle: the first sync's garbage collected
-	rss := procRSS(cmd.Process.Pid)
-	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	rest := procRSS(cmd.Process.Pid)
+	parts := rssParts(cmd.Process.Pid)
+
+	// Steady churn, as a busy cluster makes: a pod relabelled every 50 ms
+	// somewhere in the cluster, and every tenth change a policy edited.
+	// The resident set is sampled throughout: the garbage of sync after
+	// sync is what a node pays for over days, not the figure just after
+	// start.
+	var maxRSS float64
+	sample := func() {
+		if r := procRSS(cmd.Process.Pid); r > maxRSS {
+			maxRSS = r
+		}
+	}
+	churn := time.Duration(envInt("PALISADE_BENCH_CHURN_SECONDS", 30)) * time.Second
+	changes := 0
+	for t0 := time.Now(); time.Since(t0) < churn; changes++ {
+		time.Sleep(50 * time.Millisecond)
+		if changes%5 == 0 {
+			sample()
+		}
+		if changes%10 == 9 {
+			np := c.Policies[rnd.IntN(len(c.Policies))]
+			cur, err := client.NetworkingV1().NetworkPolicies(np.Namespace).Get(ctx, np.Name, metav1.GetOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cur.Spec.PodSelector = metav1.LabelSelector{MatchLabels: map[string]string{"app": "app-" + strconv.Itoa(changes%5)}}
+			if _, err := client.NetworkingV1().NetworkPolicies(np.Namespace).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			continue
+		}
+		p := c.Pods[rnd.IntN(len(c.Pods))]
+		cur, err := client.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cur.Labels["app"] = "app-" + strconv.Itoa(rnd.IntN(5))
+		if _, err := client.CoreV1().Pods(p.Namespace).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	sample()
+	after := procRSS(cmd.Process.Pid)
+	peak := procStatus(cmd.Process.Pid, "VmHWM:")
+	b.Logf("palisade agent: ready %v after exec; RSS %.1f MiB at rest (%s); %d changes in %v: RSS max %.1f MiB, %.1f MiB after; peak %.1f MiB (VmHWM: the initial lists and first sync)\n%s",
+		ready.Round(time.Millisecond), rest, parts, changes, churn, maxRSS, after, peak, logs.String())
+	b.ReportMetric(ready.Seconds()*1000, "ms-exec-to-ready")
+	b.ReportMetric(rest, "MiB-agent-rss")
+	b.ReportMetric(maxRSS, "MiB-agent-rss-churn-max")
+	b.ReportMetric(peak, "MiB-agent-rss-peak")
+	b.ReportMetric(0, "ns/op")
+}
+
+// envInt is a benchmark knob from the environment.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// rssParts is a process's resident set by kind (anonymous: the heap;
+// file: the binary's pages).
+func rssParts(pid int) string {
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	var parts []string
 	for _, l := range strings.Split(string(status), "\n") {
 		if strings.HasPrefix(l, "Rss") {
 			parts = append(parts, strings.Join(strings.Fields(l), " "))
 		}
 	}
-	b.Logf("palisade agent: ready %v after exec, RSS %.1f MiB (%s)\n%s", ready.Round(time.Millisecond), rss, strings.Join(parts, ", "), logs.String())
-	b.ReportMetric(ready.Seconds()*1000, "ms-exec-to-ready")
-	b.ReportMetric(rss, "MiB-agent-rss")
-	b.ReportMetric(0, "ns/op")
+	return strings.Join(parts, ", ")
 }
 
 // testenvB is testenv for a benchmark, with a client allowed to load fast.
@@ -360,10 +430,13 @@ func parallel(b *testing.B, n int, fn func(int) error) {
 }
 
 // procRSS is a process's resident set in MiB.
-func procRSS(pid int) float64 {
+func procRSS(pid int) float64 { return procStatus(pid, "VmRSS:") }
+
+// procStatus reads a kB field of /proc/PID/status, in MiB.
+func procStatus(pid int, field string) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
-	return vmRSS(string(data))
+	return statusField(string(data), field)
 }

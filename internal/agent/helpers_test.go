@@ -17,12 +17,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/knftables"
 	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-net/palisade/internal/dataplane"
+	"github.com/palisade-net/palisade/internal/kube"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/nft"
 )
@@ -122,7 +126,7 @@ func start(t testing.TB, client kubernetes.Interface, netns string, tune func(*C
 func launch(t testing.TB, client kubernetes.Interface, netns string, tune func(*Config)) (*running, func()) {
 	t.Helper()
 	r := &running{reports: make(chan SyncReport, 10000), done: make(chan error, 1)}
-	cfg := Config{Core: client.CoreV1(), Networking: client.NetworkingV1(), NoWatchList: isFake(client), NodeName: "node-a", Netns: netns, CounterInterval: -1,
+	cfg := Config{Source: sourceOf(client), NoWatchList: isFake(client), NodeName: "node-a", Netns: netns, CounterInterval: -1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnSync: func(rep SyncReport) {
 			r.syncs.Add(1)
@@ -234,6 +238,50 @@ func (tb *table) setsHolding(prefix, addr string) []string {
 		}
 	}
 	return out
+}
+
+// sourceOf lists and watches through a clientset (client-go's fake, in
+// most tests).
+func sourceOf(client kubernetes.Interface) Source {
+	return Source{
+		Pods: &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return client.CoreV1().Pods("").List(ctx, o)
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return client.CoreV1().Pods("").Watch(ctx, o)
+			}},
+		Namespaces: &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return client.CoreV1().Namespaces().List(ctx, o)
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return client.CoreV1().Namespaces().Watch(ctx, o)
+			}},
+		NetworkPolicies: &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return client.NetworkingV1().NetworkPolicies("").List(ctx, o)
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return client.NetworkingV1().NetworkPolicies("").Watch(ctx, o)
+			}},
+	}
+}
+
+// kubeSource is the agent's production source (package kube) on the API
+// server of a kubeconfig.
+func kubeSource(t testing.TB, kubeconfig string) Source {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kube.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Source{Pods: c.Pods("").ListWatch(), Namespaces: c.Namespaces().ListWatch(),
+		NetworkPolicies: c.NetworkPolicies("").ListWatch()}
 }
 
 // isFake says the client is client-go's fake clientset, whose watches

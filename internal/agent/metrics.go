@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/util/workqueue"
 )
 
 // metrics live on a registry of the agent's own, so that two agents in one
@@ -65,6 +66,61 @@ func newMetrics() *metrics {
 		m.denied.WithLabelValues(d) // present at 0 from the start, so rate() works
 	}
 	return m
+}
+
+// queueMetrics gives the agent's workqueue the metrics client-go's
+// controllers export (workqueue_depth, _adds_total, _queue_duration_seconds,
+// _work_duration_seconds, _retries_total, ...), on the agent's registry.
+// Only one key is ever queued, so adds count the syncs events asked for
+// and retries the syncs that failed; the queue's latency is the time a
+// wanted sync waits for its turn.
+type queueMetrics struct{ reg *prometheus.Registry }
+
+func (q queueMetrics) gauge(name, help, queue string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Subsystem: "workqueue", Name: name, Help: help, ConstLabels: prometheus.Labels{"name": queue}})
+	q.reg.MustRegister(g)
+	return g
+}
+
+func (q queueMetrics) counter(name, help, queue string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Subsystem: "workqueue", Name: name, Help: help, ConstLabels: prometheus.Labels{"name": queue}})
+	q.reg.MustRegister(c)
+	return c
+}
+
+func (q queueMetrics) histogram(name, help, queue string) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Subsystem: "workqueue", Name: name, Help: help,
+		ConstLabels: prometheus.Labels{"name": queue}, Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)})
+	q.reg.MustRegister(h)
+	return h
+}
+
+func (q queueMetrics) NewDepthMetric(n string) workqueue.GaugeMetric {
+	return q.gauge("depth", "Current depth of the workqueue.", n)
+}
+
+func (q queueMetrics) NewAddsMetric(n string) workqueue.CounterMetric {
+	return q.counter("adds_total", "Adds handled by the workqueue.", n)
+}
+
+func (q queueMetrics) NewLatencyMetric(n string) workqueue.HistogramMetric {
+	return q.histogram("queue_duration_seconds", "How long an item stays in the workqueue before being processed.", n)
+}
+
+func (q queueMetrics) NewWorkDurationMetric(n string) workqueue.HistogramMetric {
+	return q.histogram("work_duration_seconds", "How long processing an item from the workqueue takes.", n)
+}
+
+func (q queueMetrics) NewUnfinishedWorkSecondsMetric(n string) workqueue.SettableGaugeMetric {
+	return q.gauge("unfinished_work_seconds", "Seconds of work in progress not yet observed by work_duration.", n)
+}
+
+func (q queueMetrics) NewLongestRunningProcessorSecondsMetric(n string) workqueue.SettableGaugeMetric {
+	return q.gauge("longest_running_processor_seconds", "Seconds the longest running processor has been running.", n)
+}
+
+func (q queueMetrics) NewRetriesMetric(n string) workqueue.CounterMetric {
+	return q.counter("retries_total", "Retries handled by the workqueue.", n)
 }
 
 // stuckAfter is how long one sync may run before /healthz reports the

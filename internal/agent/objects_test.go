@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/palisade-net/palisade/internal/policy"
 )
@@ -27,8 +29,20 @@ func TestSlimPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	lite := obj.(*podLite)
-	if lite.Annotations != nil || lite.ManagedFields != nil {
-		t.Errorf("metadata not trimmed: %+v", lite.ObjectMeta)
+	if lite.Namespace != "shop" || lite.Name != "web" || lite.NodeName != "node-a" {
+		t.Errorf("identity or placement lost: %+v", lite)
+	}
+	if got := policy.ParseLabelsKey(lite.Labels.Value()); !maps.Equal(got, full.Labels) {
+		t.Errorf("labels %v, want %v", got, full.Labels)
+	}
+	if key, err := cache.MetaNamespaceKeyFunc(lite); err != nil || key != "shop/web" {
+		t.Errorf("cache key %q, %v", key, err)
+	}
+	// Replicas share one copy of their labels and ports.
+	twin := full.DeepCopy()
+	twin.Name = "web-2"
+	if o, _ := slim(twin); o.(*podLite).Labels != lite.Labels || o.(*podLite).Ports != lite.Ports {
+		t.Error("the same labels and ports are not interned")
 	}
 	if want := []netip.Addr{netip.MustParseAddr("10.244.1.2"), netip.MustParseAddr("fd00::2")}; !slices.Equal(lite.IPs, want) {
 		t.Errorf("IPs %v, want %v", lite.IPs, want)
@@ -61,6 +75,9 @@ func TestSlimPod(t *testing.T) {
 		{"an address arrives", func(p *corev1.Pod) { p.Status.PodIPs = append(p.Status.PodIPs, corev1.PodIP{IP: "10.244.1.9"}) }, false},
 		{"scheduled elsewhere", func(p *corev1.Pod) { p.Spec.NodeName = "node-b" }, false},
 		{"a port renamed", func(p *corev1.Pod) { p.Spec.Containers[0].Ports[0].Name = "web" }, false},
+		{"a port's protocol", func(p *corev1.Pod) { p.Spec.Containers[1].Ports[0].Protocol = corev1.ProtocolUDP }, false},
+		{"a label added", func(p *corev1.Pod) { p.Labels["extra"] = "" }, false},
+		{"labels cleared", func(p *corev1.Pod) { p.Labels = nil }, false},
 		{"the pod finished", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }, false},
 		{"hostNetwork", func(p *corev1.Pod) { p.Spec.HostNetwork = true }, false},
 	} {

@@ -8,18 +8,18 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
-	networkingv1client "k8s.io/client-go/kubernetes/typed/networking/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/palisade-net/palisade/internal/agent"
+	"github.com/palisade-net/palisade/internal/kube"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 )
 
@@ -72,6 +72,11 @@ event-to-programmed latency, rules and set elements, denied packets by
 direction, sync errors), /healthz, and /readyz (ready after the first full
 sync). Logs are structured (log/slog) on standard error.
 
+Memory: at ten thousand pods and a thousand policies the agent stays near
+55 MiB resident. It collects garbage at half again its live heap (GOGC=50)
+rather than Go's default of double, since between syncs it allocates
+little; set GOGC or GOMEMLIMIT in its environment to choose otherwise.
+
 --netns runs the agent against a named network namespace instead (a lab
 node, tests); the API server is still reached from the agent's own.`,
 		Example: `  # In a cluster (what deploy/daemonset.yaml runs):
@@ -89,9 +94,19 @@ node, tests); the API server is still reached from the agent's own.`,
 			if err != nil {
 				return fail(exitBadUsage, "%v", err)
 			}
+			if os.Getenv("GOGC") == "" {
+				// The agent's heap is its caches and compiled state, and
+				// between syncs it allocates little: collecting at 1.5x
+				// the live heap instead of 2x costs next to no CPU and
+				// keeps every node's memory near what is really in use.
+				debug.SetGCPercent(50)
+			}
 			// client-go logs through klog; send it to the same place.
 			klog.SetSlogLogger(log)
 			cfg.Logger = log
+			if cfg.FullSyncPeriod <= 0 {
+				cfg.FullSyncPeriod = -1 // the flag's 0 is never; the Config's 0 is the default
+			}
 			if cfg.NewPods = agent.NewPods(newPods); cfg.NewPods != agent.FailClosed && cfg.NewPods != agent.FailOpen {
 				return fail(exitBadUsage, "error: --new-pods %q: want %s or %s", newPods, agent.FailClosed, agent.FailOpen)
 			}
@@ -116,16 +131,14 @@ node, tests); the API server is still reached from the agent's own.`,
 				return fail(exitBadUsage, "error: %v", err)
 			}
 			rc.UserAgent = "palisade-agent"
-			// Protobuf: the initial lists of every pod decode with a fraction
-			// of JSON's garbage.
-			rc.ContentType = "application/vnd.kubernetes.protobuf"
-			rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-			if cfg.Core, err = corev1client.NewForConfig(rc); err != nil {
+			// kube.New speaks protobuf: the initial lists of every pod
+			// decode with a fraction of JSON's garbage.
+			c, err := kube.New(rc)
+			if err != nil {
 				return fail(exitBadUsage, "error: %v", err)
 			}
-			if cfg.Networking, err = networkingv1client.NewForConfig(rc); err != nil {
-				return fail(exitBadUsage, "error: %v", err)
-			}
+			cfg.Source = agent.Source{Pods: c.Pods("").ListWatch(), Namespaces: c.Namespaces().ListWatch(),
+				NetworkPolicies: c.NetworkPolicies("").ListWatch()}
 			log.Info("starting", "node", cfg.NodeName, "api-server", rc.Host, "config", source,
 				"new-pods", cfg.NewPods, "pod-cidrs", podCIDRs, "audit", cfg.Audit)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -148,6 +161,7 @@ node, tests); the API server is still reached from the agent's own.`,
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "127.0.0.1:9965", "serve /metrics, /healthz and /readyz here (\"\" to disable)")
 	f.DurationVar(&cfg.MinSyncInterval, "min-sync-interval", 100*time.Millisecond, "after --sync-burst back-to-back syncs, at most one per this interval; events meanwhile are applied together")
 	f.IntVar(&cfg.SyncBurst, "sync-burst", 2, "syncs that may run back to back before --min-sync-interval applies")
+	f.DurationVar(&cfg.FullSyncPeriod, "full-sync-period", time.Hour, "rewrite the whole table this often even without changes, repairing any drift (0: never)")
 	f.DurationVar(&cfg.CounterInterval, "counter-interval", 10*time.Second, "how often denied-packet counters are read for metrics and the audit log")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")

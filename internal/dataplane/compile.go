@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -113,9 +114,15 @@ func compute(e *policy.Engine, opts Options, cache *buildCache, prev *desired) (
 	groups := map[string][]policy.PodKey{} // chain -> policies
 	type mapEntry struct{ m, key, value string }
 	var elements []mapEntry
-	for _, pk := range e.Pods() {
+	var pods []policy.PodKey
+	if opts.Node != "" {
+		pods = e.PodsOn(opts.Node)
+	} else {
+		pods = e.Pods()
+	}
+	for _, pk := range pods {
 		info, _ := e.Pod(pk)
-		if info.HostNetwork || (opts.Node != "" && info.Node != opts.Node) {
+		if info.HostNetwork {
 			continue
 		}
 		if len(opts.PodCIDRs) > 0 {
@@ -379,7 +386,7 @@ type buildCache struct {
 
 type namedEntry struct {
 	version uint64
-	v4, v6  [][]string
+	v4, v6  *elemSet
 }
 
 type groupEntry struct {
@@ -396,7 +403,7 @@ type namedRef struct {
 
 type matcherEntry struct {
 	version uint64
-	v4, v6  []string
+	v4, v6  *elemSet
 }
 
 func newBuildCache(e *policy.Engine) *buildCache {
@@ -507,23 +514,19 @@ func (b *builder) matcherSets(id policy.MatcherID) (string, string) {
 	ver := b.e.MatcherVersion(id)
 	m, ok := b.cache.matchers[id]
 	if !ok || m.version != ver {
-		m = matcherEntry{version: ver}
+		m = matcherEntry{version: ver, v4: newElemSet(b.d.sizes[s4]), v6: newElemSet(b.d.sizes[s6])}
 		for _, ip := range b.e.MatcherMembers(id) {
 			if ip.Is6() {
-				m.v6 = append(m.v6, ip.String())
+				m.v6.add(ip.String())
 			} else {
-				m.v4 = append(m.v4, ip.String())
+				m.v4.add(ip.String())
 			}
 		}
 	}
 	b.next.matchers[id] = m
-	for _, ip := range m.v4 {
-		b.d.setElem(s4, ip)
-	}
-	for _, ip := range m.v6 {
-		b.d.setElem(s6, ip)
-	}
-	b.stats.Elements += len(m.v4) + len(m.v6)
+	b.d.setElems(s4, m.v4)
+	b.d.setElems(s6, m.v6)
+	b.stats.Elements += m.v4.len() + m.v6.len()
 	return s4, s6
 }
 
@@ -546,24 +549,20 @@ func (b *builder) namedPortSets(name string, proto corev1.Protocol) (string, str
 	key := name + "/" + string(proto)
 	np, ok := b.cache.named[key]
 	if !ok || np.version != b.e.PortsVersion() {
-		np = namedEntry{version: b.e.PortsVersion()}
+		np = namedEntry{version: b.e.PortsVersion(), v4: newElemSet(b.d.sizes[s4]), v6: newElemSet(b.d.sizes[s6])}
+		p := strings.ToLower(string(proto))
 		for _, t := range b.e.NamedPortTargets(name, proto) {
-			k := []string{t.Addr.String(), strings.ToLower(string(proto)), fmt.Sprint(t.Port)}
 			if t.Addr.Is6() {
-				np.v6 = append(np.v6, k)
+				np.v6.add(t.Addr.String(), p, strconv.Itoa(int(t.Port)))
 			} else {
-				np.v4 = append(np.v4, k)
+				np.v4.add(t.Addr.String(), p, strconv.Itoa(int(t.Port)))
 			}
 		}
 	}
 	b.next.named[key] = np
-	for _, k := range np.v4 {
-		b.d.setElem(s4, k...)
-	}
-	for _, k := range np.v6 {
-		b.d.setElem(s6, k...)
-	}
-	b.stats.Elements += len(np.v4) + len(np.v6)
+	b.d.setElems(s4, np.v4)
+	b.d.setElems(s6, np.v6)
+	b.stats.Elements += np.v4.len() + np.v6.len()
 	return s4, s6
 }
 

@@ -169,16 +169,25 @@ func TestBuildScales(t *testing.T) {
 // differences, the table is exactly what a full sync of the final state
 // writes.
 func TestPartialSyncEqualsFull(t *testing.T) {
+	for _, opts := range []Options{{LogGroup: 3}, {Node: "node-1", LogGroup: 3}} {
+		t.Run("node="+opts.Node, func(t *testing.T) { testPartialSyncEqualsFull(t, opts) })
+	}
+}
+
+func testPartialSyncEqualsFull(t *testing.T, opts Options) {
 	c := synth.Generate(synth.Config{Namespaces: 4, Pods: 80, Policies: 24, DualStack: true, Seed: 11})
+	for i, p := range c.Pods {
+		p.Spec.NodeName = fmt.Sprintf("node-%d", i%3)
+	}
 	e := c.Engine()
 	ctx := context.Background()
 	partialFake := knftables.NewFake(knftables.InetFamily, Table)
-	partial := NewSyncerFor(nft.FromInterface(partialFake), Options{LogGroup: 3})
+	partial := NewSyncerFor(nft.FromInterface(partialFake), opts)
 	if err := partial.Sync(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	for step := 0; step < 40; step++ {
-		switch step % 4 {
+	for step := 0; step < 50; step++ {
+		switch step % 5 {
 		case 0: // relabel a pod
 			p := c.Pods[(step*37)%len(c.Pods)].DeepCopy()
 			p.Labels["app"] = fmt.Sprintf("app-%d", step%5)
@@ -192,6 +201,11 @@ func TestPartialSyncEqualsFull(t *testing.T) {
 		case 2: // delete a policy
 			np := c.Policies[(step*5)%len(c.Policies)]
 			e.DeletePolicy(np.Namespace, np.Name)
+		case 3: // a pod moves to another node (rescheduled under its name)
+			p := c.Pods[(step*13)%len(c.Pods)].DeepCopy()
+			p.Spec.NodeName = fmt.Sprintf("node-%d", step%3)
+			c.Pods[(step*13)%len(c.Pods)] = p
+			e.UpsertPod(p)
 		default: // a pod goes
 			p := c.Pods[(step*11)%len(c.Pods)]
 			e.DeletePod(p.Namespace, p.Name)
@@ -203,12 +217,53 @@ func TestPartialSyncEqualsFull(t *testing.T) {
 			t.Errorf("step %d fell back to a full resync", step)
 		}
 		fullFake := knftables.NewFake(knftables.InetFamily, Table)
-		if err := NewSyncerFor(nft.FromInterface(fullFake), Options{LogGroup: 3}).Sync(ctx, e); err != nil {
+		if err := NewSyncerFor(nft.FromInterface(fullFake), opts).Sync(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := normalize(partialFake.Dump()), normalize(fullFake.Dump()); got != want {
 			t.Fatalf("step %d: partial sync diverged from a full sync\n--- partial\n%s\n--- full\n%s", step, got, want)
 		}
+	}
+}
+
+// TestSyncCostFollowsTheChange: a change writes only its difference, and
+// sets whose inputs did not change are neither rebuilt nor diffed (the
+// same elements are shared from one sync to the next).
+func TestSyncCostFollowsTheChange(t *testing.T) {
+	c := synth.Generate(synth.Config{Namespaces: 10, Pods: 2000, Policies: 100, Seed: 5})
+	e := c.Engine()
+	ctx := context.Background()
+	fake := knftables.NewFake(knftables.InetFamily, Table)
+	s := NewSyncerFor(nft.FromInterface(fake), Options{})
+	if err := s.Sync(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	first := s.last
+	// Nothing changed: every set is the one the kernel got.
+	if err := s.Sync(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	shared := 0
+	for name, set := range s.last.sets {
+		if set.elems != nil && first.sets[name] != nil && set.elems == first.sets[name].elems {
+			shared++
+		}
+	}
+	if shared == 0 || shared < len(first.sets)/2 {
+		t.Errorf("%d of %d sets shared after a sync without changes", shared, len(first.sets))
+	}
+	// One pod relabelled: a handful of element operations, not the table.
+	p := c.Pods[17].DeepCopy()
+	p.Labels["app"] = p.Labels["app"] + "-x"
+	e.UpsertPod(p)
+	if err := s.Sync(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Partial {
+		t.Fatal("a relabel fell back to a full sync")
+	}
+	if n := fake.LastTransaction.NumOperations(); n == 0 || n > 20 {
+		t.Errorf("relabelling one pod wrote %d operations (of a table of %d elements)", n, s.Last.Elements)
 	}
 }
 

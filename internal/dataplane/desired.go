@@ -29,7 +29,25 @@ type chainDef struct {
 
 type setDef struct {
 	obj   *knftables.Set
-	elems map[string][]string // joined key -> key fields
+	elems *elemSet
+}
+
+// elemSet is a set's elements: joined key -> key fields. A peer or named
+// port set whose inputs did not change is the same elemSet, never
+// modified, from one sync to the next: a sync neither rebuilds nor diffs
+// it, so its cost follows what changed, not the tens of thousands of
+// addresses in the table.
+type elemSet struct{ elems map[string][]string }
+
+func newElemSet(n int) *elemSet { return &elemSet{elems: make(map[string][]string, n)} }
+
+func (s *elemSet) add(key ...string) { s.elems[strings.Join(key, " . ")] = key }
+
+func (s *elemSet) len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.elems)
 }
 
 type mapDef struct {
@@ -46,7 +64,7 @@ func newDesired(prev *desired) *desired {
 	if prev != nil {
 		d.sizes = map[string]int{}
 		for name, s := range prev.sets {
-			d.sizes[name] = len(s.elems)
+			d.sizes[name] = s.elems.len()
 		}
 		for name, m := range prev.maps {
 			d.sizes[name] = len(m.elems)
@@ -66,14 +84,22 @@ func (d *desired) rule(chain, r string) { d.chains[chain].rules = append(d.chain
 
 func (d *desired) set(s *knftables.Set) {
 	if _, ok := d.sets[s.Name]; !ok {
-		d.sets[s.Name] = &setDef{obj: s, elems: make(map[string][]string, d.sizes[s.Name])}
+		d.sets[s.Name] = &setDef{obj: s}
 		d.setOrder = append(d.setOrder, s.Name)
 	}
 }
 
+// setElem adds an element to a set built afresh by this sync.
 func (d *desired) setElem(set string, key ...string) {
-	d.sets[set].elems[strings.Join(key, " . ")] = key
+	s := d.sets[set]
+	if s.elems == nil {
+		s.elems = newElemSet(d.sizes[set])
+	}
+	s.elems.add(key...)
 }
+
+// setElems gives a set elements shared with other syncs (read only).
+func (d *desired) setElems(set string, es *elemSet) { d.sets[set].elems = es }
 
 func (d *desired) mapDecl(m *knftables.Map) {
 	if _, ok := d.maps[m.Name]; !ok {
@@ -119,8 +145,12 @@ func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) {
 		}
 	}
 	for _, name := range d.setOrder {
-		for _, k := range sortedKeys(d.sets[name].elems) {
-			tx.Add(&knftables.Element{Set: name, Key: d.sets[name].elems[k]})
+		es := d.sets[name].elems
+		if es == nil {
+			continue
+		}
+		for _, k := range sortedKeys(es.elems) {
+			tx.Add(&knftables.Element{Set: name, Key: es.elems[k]})
 		}
 	}
 	for _, name := range d.mapOrder {
@@ -186,27 +216,35 @@ func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) {
 	}
 	for _, name := range d.setOrder {
 		s := d.sets[name]
-		var old map[string][]string
+		var old, cur map[string][]string
 		if p := prev.sets[name]; p != nil {
-			old = p.elems
+			if p.elems == s.elems {
+				continue // the very elements the kernel got last time
+			}
+			if p.elems != nil {
+				old = p.elems.elems
+			}
+		}
+		if s.elems != nil {
+			cur = s.elems.elems
 		}
 		// Only the differences are sorted (for a stable transaction), not
 		// the tens of thousands of elements that did not move.
 		var add, del []string
-		for k := range s.elems {
+		for k := range cur {
 			if _, had := old[k]; !had {
 				add = append(add, k)
 			}
 		}
 		for k := range old {
-			if _, keep := s.elems[k]; !keep {
+			if _, keep := cur[k]; !keep {
 				del = append(del, k)
 			}
 		}
 		sort.Strings(add)
 		sort.Strings(del)
 		for _, k := range add {
-			tx.Add(&knftables.Element{Set: name, Key: s.elems[k]})
+			tx.Add(&knftables.Element{Set: name, Key: cur[k]})
 		}
 		for _, k := range del {
 			tx.Delete(&knftables.Element{Set: name, Key: old[k]})

@@ -47,6 +47,10 @@ func (s *Syncer) SetOptions(o Options) {
 	s.opts = o
 }
 
+// ForceFull makes the next Sync rewrite the whole table, whatever the
+// kernel is believed to hold.
+func (s *Syncer) ForceFull() { s.last = nil }
+
 // Sync brings the table to what the engine says. After the first (full)
 // sync, only the difference is written: changed chains are flushed and
 // refilled, set and map elements added or deleted, all in one transaction.
@@ -61,6 +65,9 @@ func (s *Syncer) Sync(ctx context.Context, e *policy.Engine) error {
 		tx := s.table.NewTransaction()
 		d.writeDiff(tx, s.last)
 		if tx.NumOperations() == 0 {
+			// Same content; keep the new one so that the sets it shares
+			// with the next sync are recognised as unchanged.
+			s.last = d
 			return nil
 		}
 		if err := s.table.Run(ctx, tx); err == nil {

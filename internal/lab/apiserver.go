@@ -34,12 +34,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
-	networkingv1client "k8s.io/client-go/kubernetes/typed/networking/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/palisade-net/palisade/hack"
+	"github.com/palisade-net/palisade/internal/kube"
 	"github.com/palisade-net/palisade/internal/lab/state"
 )
 
@@ -105,21 +103,13 @@ func (d *Daemon) startAPIMode(ctx context.Context) error {
 	// client-go's default of 5 requests a second would make each round of
 	// the mirror (a list per kind, then writes) take seconds.
 	cfg.QPS, cfg.Burst = 500, 1000
-	// Typed clients of the three groups carried, not a whole clientset:
-	// that would link every API group into the binary.
-	core, err := corev1client.NewForConfig(cfg)
+	// Package kube, not client-go's typed clients: those link every API
+	// group into the binary.
+	kc, err := kube.New(cfg)
 	if err != nil {
 		return err
 	}
-	netv1, err := networkingv1client.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	apps, err := appsv1client.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	m := &mirror{c: d.c, core: core, net: netv1, apps: apps, base: map[string]string{}, status: map[string]string{}, failed: map[string]string{}}
+	m := &mirror{c: d.c, api: kc, base: map[string]string{}, status: map[string]string{}, failed: map[string]string{}}
 	for _, n := range d.c.st.Nodes {
 		go d.runAgent(ctx, n, kubeconfig)
 	}
@@ -262,9 +252,7 @@ func stopAPIMode(dir string, out io.Writer) int {
 // told apart as a change on one side (and copied to the other).
 type mirror struct {
 	c      *Controller
-	core   corev1client.CoreV1Interface
-	net    networkingv1client.NetworkingV1Interface
-	apps   appsv1client.AppsV1Interface
+	api    *kube.Clients
 	base   map[string]string // kind/key -> hash of the agreed form
 	status map[string]string // pod key -> hash of the status last written
 	failed map[string]string // what was refused, logged once
@@ -388,7 +376,7 @@ func (m *mirror) list(ctx context.Context, kind string) (map[string]metav1.Objec
 	all := metav1.ListOptions{}
 	switch kind {
 	case "Namespace":
-		l, err := m.core.Namespaces().List(ctx, all)
+		l, err := m.api.Namespaces().List(ctx, all)
 		if err != nil {
 			return nil, err
 		}
@@ -396,7 +384,7 @@ func (m *mirror) list(ctx context.Context, kind string) (map[string]metav1.Objec
 			add(&l.Items[i])
 		}
 	case "NetworkPolicy":
-		l, err := m.net.NetworkPolicies("").List(ctx, all)
+		l, err := m.api.NetworkPolicies("").List(ctx, all)
 		if err != nil {
 			return nil, err
 		}
@@ -404,7 +392,7 @@ func (m *mirror) list(ctx context.Context, kind string) (map[string]metav1.Objec
 			add(&l.Items[i])
 		}
 	case "Service":
-		l, err := m.core.Services("").List(ctx, all)
+		l, err := m.api.Services("").List(ctx, all)
 		if err != nil {
 			return nil, err
 		}
@@ -412,7 +400,7 @@ func (m *mirror) list(ctx context.Context, kind string) (map[string]metav1.Objec
 			add(&l.Items[i])
 		}
 	case "Deployment":
-		l, err := m.apps.Deployments("").List(ctx, all)
+		l, err := m.api.Deployments("").List(ctx, all)
 		if err != nil {
 			return nil, err
 		}
@@ -420,7 +408,7 @@ func (m *mirror) list(ctx context.Context, kind string) (map[string]metav1.Objec
 			add(&l.Items[i])
 		}
 	case "Pod":
-		l, err := m.core.Pods("").List(ctx, all)
+		l, err := m.api.Pods("").List(ctx, all)
 		if err != nil {
 			return nil, err
 		}
@@ -451,47 +439,47 @@ func (m *mirror) push(ctx context.Context, kind string, lo, ao metav1.Object) er
 			n := l.DeepCopy()
 			clean(n)
 			n.Status = corev1.NamespaceStatus{}
-			_, err := m.core.Namespaces().Create(ctx, n, opts)
+			_, err := m.api.Namespaces().Create(ctx, n, opts)
 			return err
 		}
 		a := ao.(*corev1.Namespace).DeepCopy()
 		a.Labels = l.Labels
-		_, err := m.core.Namespaces().Update(ctx, a, metav1.UpdateOptions{})
+		_, err := m.api.Namespaces().Update(ctx, a, metav1.UpdateOptions{})
 		return err
 	case *networkingv1.NetworkPolicy:
 		if ao == nil {
 			p := l.DeepCopy()
 			clean(p)
-			_, err := m.net.NetworkPolicies(p.Namespace).Create(ctx, p, opts)
+			_, err := m.api.NetworkPolicies(p.Namespace).Create(ctx, p, opts)
 			return err
 		}
 		a := ao.(*networkingv1.NetworkPolicy).DeepCopy()
 		a.Labels, a.Spec = l.Labels, l.Spec
-		_, err := m.net.NetworkPolicies(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
+		_, err := m.api.NetworkPolicies(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
 		return err
 	case *corev1.Service:
 		if ao == nil {
 			s := l.DeepCopy()
 			clean(s)
 			s.Status = corev1.ServiceStatus{}
-			_, err := m.core.Services(s.Namespace).Create(ctx, s, opts)
+			_, err := m.api.Services(s.Namespace).Create(ctx, s, opts)
 			return err
 		}
 		a := ao.(*corev1.Service).DeepCopy()
 		a.Labels, a.Spec.Selector, a.Spec.Ports = l.Labels, l.Spec.Selector, l.Spec.Ports
-		_, err := m.core.Services(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
+		_, err := m.api.Services(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
 		return err
 	case *appsv1.Deployment:
 		if ao == nil {
 			dp := l.DeepCopy()
 			clean(dp)
 			dp.Status = appsv1.DeploymentStatus{}
-			_, err := m.apps.Deployments(dp.Namespace).Create(ctx, dp, opts)
+			_, err := m.api.Deployments(dp.Namespace).Create(ctx, dp, opts)
 			return err
 		}
 		a := ao.(*appsv1.Deployment).DeepCopy()
 		a.Labels, a.Spec.Replicas = l.Labels, l.Spec.Replicas
-		_, err := m.apps.Deployments(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
+		_, err := m.api.Deployments(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
 		return err
 	case *corev1.Pod:
 		if ao == nil {
@@ -502,12 +490,12 @@ func (m *mirror) push(ctx context.Context, kind string, lo, ao metav1.Object) er
 				// An attached `run -it` container is the lab's business.
 				p.Spec.Containers[i].Stdin, p.Spec.Containers[i].StdinOnce, p.Spec.Containers[i].TTY = false, false, false
 			}
-			_, err := m.core.Pods(p.Namespace).Create(ctx, p, opts)
+			_, err := m.api.Pods(p.Namespace).Create(ctx, p, opts)
 			return err
 		}
 		a := ao.(*corev1.Pod).DeepCopy()
 		a.Labels = l.Labels
-		_, err := m.core.Pods(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
+		_, err := m.api.Pods(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
 		return err
 	}
 	return fmt.Errorf("the mirror does not carry %s", kind)
@@ -522,7 +510,7 @@ func (m *mirror) pushStatus(ctx context.Context, lp *corev1.Pod, ao metav1.Objec
 	}
 	key := objKey("Pod", lp)
 	if ap.Spec.NodeName == "" && lp.Spec.NodeName != "" {
-		err := m.core.Pods(ap.Namespace).Bind(ctx, &corev1.Binding{
+		err := m.api.Pods(ap.Namespace).Bind(ctx, &corev1.Binding{
 			ObjectMeta: metav1.ObjectMeta{Name: ap.Name, Namespace: ap.Namespace},
 			Target:     corev1.ObjectReference{Kind: "Node", Name: lp.Spec.NodeName}}, metav1.CreateOptions{})
 		if err != nil {
@@ -538,13 +526,13 @@ func (m *mirror) pushStatus(ctx context.Context, lp *corev1.Pod, ao metav1.Objec
 	if m.status[key] == h && ap.Status.PodIP == lp.Status.PodIP {
 		return
 	}
-	fresh, err := m.core.Pods(ap.Namespace).Get(ctx, ap.Name, metav1.GetOptions{})
+	fresh, err := m.api.Pods(ap.Namespace).Get(ctx, ap.Name, metav1.GetOptions{})
 	if err != nil {
 		m.once("status/"+key, err)
 		return
 	}
 	fresh.Status = st
-	if _, err := m.core.Pods(ap.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{}); err != nil {
+	if _, err := m.api.Pods(ap.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{}); err != nil {
 		m.once("status/"+key, err)
 		return
 	}
@@ -558,16 +546,16 @@ func (m *mirror) remove(ctx context.Context, kind string, ao metav1.Object) erro
 	now := metav1.DeleteOptions{GracePeriodSeconds: new(int64)}
 	switch kind {
 	case "Namespace":
-		return m.core.Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
+		return m.api.Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
 	case "NetworkPolicy":
-		return m.net.NetworkPolicies(ns).Delete(ctx, name, metav1.DeleteOptions{})
+		return m.api.NetworkPolicies(ns).Delete(ctx, name, metav1.DeleteOptions{})
 	case "Service":
-		return m.core.Services(ns).Delete(ctx, name, metav1.DeleteOptions{})
+		return m.api.Services(ns).Delete(ctx, name, metav1.DeleteOptions{})
 	case "Deployment":
-		return m.apps.Deployments(ns).Delete(ctx, name, metav1.DeleteOptions{})
+		return m.api.Deployments(ns).Delete(ctx, name, metav1.DeleteOptions{})
 	case "Pod":
 		delete(m.status, objKey(kind, ao))
-		return m.core.Pods(ns).Delete(ctx, name, now)
+		return m.api.Pods(ns).Delete(ctx, name, now)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"sync"
 
 	"sigs.k8s.io/knftables"
 
@@ -19,22 +20,48 @@ import (
 
 // Table is one nftables table in one network namespace.
 type Table struct {
-	netns string
-	name  string
-	nft   knftables.Interface
+	netns  string
+	name   string
+	family knftables.Family
+	real   bool // opened with New: it can be opened again
+
+	mu  sync.Mutex // guards nft: Run may replace it while a reader lists
+	nft knftables.Interface
 }
+
+// bigTransaction is where Run opens knftables afresh after a transaction.
+// knftables keeps the buffer it wrote the last transaction into for the
+// next one, for good: after the first full sync of a node with ten
+// thousand pods that is 4 MiB held for syncs of a few hundred bytes. A new
+// handle costs two short nft runs, paid only after transactions this big.
+const bigTransaction = 5000
 
 // New opens family/table in netns ("" for the current namespace).
 func New(netns string, family knftables.Family, table string) (*Table, error) {
-	t := &Table{netns: netns, name: table}
-	err := t.do(func() (err error) {
-		t.nft, err = knftables.New(family, table)
+	t := &Table{netns: netns, name: table, family: family, real: true}
+	nft, err := t.open()
+	if err != nil {
+		return nil, err
+	}
+	t.nft = nft
+	return t, nil
+}
+
+func (t *Table) open() (nft knftables.Interface, err error) {
+	err = t.do(func() (err error) {
+		nft, err = knftables.New(t.family, t.name)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("nftables in %s: %w", orHost(netns), err)
+		return nil, fmt.Errorf("nftables in %s: %w", orHost(t.netns), err)
 	}
-	return t, nil
+	return nft, nil
+}
+
+func (t *Table) handle() knftables.Interface {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.nft
 }
 
 // FromInterface wraps an existing knftables.Interface (the fake, in tests).
@@ -55,22 +82,31 @@ func (t *Table) do(fn func() error) error {
 }
 
 // NewTransaction starts a transaction for this table.
-func (t *Table) NewTransaction() *knftables.Transaction { return t.nft.NewTransaction() }
+func (t *Table) NewTransaction() *knftables.Transaction { return t.handle().NewTransaction() }
 
 // Run applies a transaction atomically: all of it or nothing.
 func (t *Table) Run(ctx context.Context, tx *knftables.Transaction) error {
-	return t.do(func() error { return t.nft.Run(ctx, tx) })
+	err := t.do(func() error { return t.handle().Run(ctx, tx) })
+	if t.real && tx.NumOperations() >= bigTransaction {
+		// Drop the old handle and its buffer; if opening fails, keep it.
+		if nft, oerr := t.open(); oerr == nil {
+			t.mu.Lock()
+			t.nft = nft
+			t.mu.Unlock()
+		}
+	}
+	return err
 }
 
 // Check validates a transaction without applying it.
 func (t *Table) Check(ctx context.Context, tx *knftables.Transaction) error {
-	return t.do(func() error { return t.nft.Check(ctx, tx) })
+	return t.do(func() error { return t.handle().Check(ctx, tx) })
 }
 
 // List lists objects of a type ("chains", "sets", "maps").
 func (t *Table) List(ctx context.Context, objectType string) (out []string, err error) {
 	err = t.do(func() (err error) {
-		out, err = t.nft.List(ctx, objectType)
+		out, err = t.handle().List(ctx, objectType)
 		return err
 	})
 	return out, err
@@ -79,7 +115,7 @@ func (t *Table) List(ctx context.Context, objectType string) (out []string, err 
 // ListRules lists a chain's rules.
 func (t *Table) ListRules(ctx context.Context, chain string) (out []*knftables.Rule, err error) {
 	err = t.do(func() (err error) {
-		out, err = t.nft.ListRules(ctx, chain)
+		out, err = t.handle().ListRules(ctx, chain)
 		return err
 	})
 	return out, err
@@ -88,7 +124,7 @@ func (t *Table) ListRules(ctx context.Context, chain string) (out []*knftables.R
 // ListElements lists a set's or map's elements.
 func (t *Table) ListElements(ctx context.Context, objectType, name string) (out []*knftables.Element, err error) {
 	err = t.do(func() (err error) {
-		out, err = t.nft.ListElements(ctx, objectType, name)
+		out, err = t.handle().ListElements(ctx, objectType, name)
 		return err
 	})
 	return out, err

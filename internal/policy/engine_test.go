@@ -1,7 +1,9 @@
 package policy_test
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -427,5 +429,75 @@ func TestServices(t *testing.T) {
 	}
 	if k, ok := e.ServiceByIP(netip.MustParseAddr("10.96.0.5")); !ok || k.Name != "web" {
 		t.Fatal("service by IP")
+	}
+}
+
+// TestSharedLabelsAndNodeIndex: pods with the same labels share one copy,
+// released with the last of them; a relabelled pod moves to its new set
+// without touching its twins; PodsOn follows scheduling, moves and
+// deletions.
+func TestSharedLabelsAndNodeIndex(t *testing.T) {
+	e := policy.NewEngine()
+	mk := func(name, node string, l map[string]string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: name, Labels: l}, Spec: corev1.PodSpec{NodeName: node}}
+	}
+	e.UpsertPod(mk("web-1", "n1", map[string]string{"app": "web", "tier": "fe"}))
+	e.UpsertPod(mk("web-2", "n2", map[string]string{"tier": "fe", "app": "web"}))
+	e.UpsertPod(mk("api", "n1", map[string]string{"app": "api"}))
+	e.UpsertPod(mk("pending", "", nil))
+	e.UpsertPod(mk("pending-2", "", nil))
+	if n := policy.LabelSetCount(e); n != 3 {
+		t.Fatalf("%d label sets, want 3 (web twins share, the unlabelled pods share)", n)
+	}
+	keys := func(names ...string) []policy.PodKey {
+		var out []policy.PodKey
+		for _, n := range names {
+			out = append(out, policy.PodKey{Namespace: "a", Name: n})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		node string
+		want []policy.PodKey
+	}{{"n1", keys("api", "web-1")}, {"n2", keys("web-2")}, {"", keys("pending", "pending-2")}, {"n3", nil}} {
+		if got := e.PodsOn(tc.node); !slices.Equal(got, tc.want) {
+			t.Errorf("PodsOn(%q) = %v, want %v", tc.node, got, tc.want)
+		}
+	}
+	// Relabelling one twin leaves the other's labels alone.
+	e.UpsertPod(mk("web-2", "n2", map[string]string{"app": "web", "tier": "be"}))
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "fe"}}
+	np := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "fe"},
+		Spec: networkingv1.NetworkPolicySpec{PodSelector: *sel, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}}
+	e.UpsertPolicy(np)
+	if in, _ := e.Isolation(policy.PodKey{Namespace: "a", Name: "web-1"}); len(in) != 1 {
+		t.Error("web-1 lost its labels when its twin was relabelled")
+	}
+	if in, _ := e.Isolation(policy.PodKey{Namespace: "a", Name: "web-2"}); len(in) != 0 {
+		t.Error("web-2 still selected after relabelling")
+	}
+	// Scheduling moves a pod between nodes.
+	e.UpsertPod(mk("pending", "n2", nil))
+	if got := e.PodsOn("n2"); !slices.Equal(got, keys("pending", "web-2")) {
+		t.Errorf("after scheduling, PodsOn(n2) = %v", got)
+	}
+	if got := e.PodsOn(""); !slices.Equal(got, keys("pending-2")) {
+		t.Errorf("after scheduling, PodsOn(\"\") = %v", got)
+	}
+	for _, n := range []string{"web-1", "web-2", "api", "pending", "pending-2"} {
+		e.DeletePod("a", n)
+	}
+	if n := policy.LabelSetCount(e); n != 0 {
+		t.Errorf("%d label sets left after every pod was deleted", n)
+	}
+	for _, node := range []string{"n1", "n2", ""} {
+		if got := e.PodsOn(node); len(got) != 0 {
+			t.Errorf("PodsOn(%q) = %v after every pod was deleted", node, got)
+		}
+	}
+	// The label text round-trips through its key.
+	l := map[string]string{"app.kubernetes.io/name": "web", "empty": ""}
+	if got := policy.ParseLabelsKey(policy.LabelsKey(l)); !maps.Equal(got, l) {
+		t.Errorf("ParseLabelsKey(LabelsKey(%v)) = %v", l, got)
 	}
 }

@@ -122,7 +122,7 @@ func (e *Engine) reconcileMembership(m *matcher, p *podInfo) {
 		m.members[p] = struct{}{}
 		p.matchers[m] = struct{}{}
 		for pi := range m.selectors {
-			p.selectedBy[pi] = struct{}{}
+			p.selectBy(pi)
 		}
 		e.versions++
 		m.version = e.versions
