@@ -162,7 +162,9 @@ kubectl_build() {
   (
     cd "$kwork"
     wrapper kubectl k8s.io/kubernetes/cmd/kubectl
-    go build -trimpath -ldflags "-s -w" -o "$kwork/bin/kubectl" k8s.io/kubernetes/cmd/kubectl
+    # The version kubectl reports comes from the linker, as in a release build.
+    go build -trimpath -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitVersion=${K8S_VERSION}" \
+      -o "$kwork/bin/kubectl" k8s.io/kubernetes/cmd/kubectl
   )
   mkdir -p "$(dirname "$KUBECTL_CACHE")"
   rm -rf "$KUBECTL_CACHE"

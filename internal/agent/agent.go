@@ -550,7 +550,7 @@ func (a *Agent) build() {
 	}
 	nps, _ := a.policies.List(labels.Everything())
 	for _, np := range nps {
-		a.engine.UpsertPolicy(defaulted(np))
+		a.engine.UpsertPolicy(np)
 	}
 }
 
@@ -577,7 +577,7 @@ func (a *Agent) apply(ref objRef) {
 		}
 	case kindPolicy:
 		if np, err := a.policies.NetworkPolicies(ns).Get(name); err == nil {
-			a.engine.UpsertPolicy(defaulted(np))
+			a.engine.UpsertPolicy(np)
 		} else {
 			a.engine.DeletePolicy(ns, name)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -199,7 +200,8 @@ func TestStartup(t *testing.T) {
 	old := policy.NewEngine()
 	old.UpsertNamespace(namespace("gone", nil))
 	old.UpsertPod(pod("gone", "old", "node-a", "10.244.9.9", map[string]string{"app": "old"}))
-	old.UpsertPolicy(defaulted(netpol(t, `{metadata: {name: deny, namespace: gone}, spec: {podSelector: {}}}`)))
+	gone, _ := slim(netpol(t, `{metadata: {name: deny, namespace: gone}, spec: {podSelector: {}}}`))
+	old.UpsertPolicy(gone.(*networkingv1.NetworkPolicy))
 	prev, err := dataplane.NewSyncer(ns, dataplane.Options{Node: "node-a"})
 	if err != nil {
 		t.Fatal(err)
@@ -405,9 +407,9 @@ func TestFullSyncRepairsDrift(t *testing.T) {
 			t.Fatalf("%v: %v\n%s", cmd, err, out)
 		}
 	}
-	if got := stripCounts(tb.dump()); got == want {
-		t.Fatal("the hand edits did not change the table")
-	}
+	// Both commands succeeding is the proof the table drifted: nft refuses
+	// to delete an element that is not there. (Comparing a dump now would
+	// race with the full sync this test makes frequent.)
 	eventually(t, 10*time.Second, "the table repaired", func() (bool, string) {
 		got := stripCounts(tb.dump())
 		return got == want, got

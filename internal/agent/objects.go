@@ -31,7 +31,13 @@ func slim(obj any) (any, error) {
 	case *corev1.Namespace:
 		return &corev1.Namespace{ObjectMeta: slimMeta(o.ObjectMeta)}, nil
 	case *networkingv1.NetworkPolicy:
-		return &networkingv1.NetworkPolicy{ObjectMeta: slimMeta(o.ObjectMeta), Spec: o.Spec}, nil
+		// Defaulted here, once, as the policy core requires: the cache
+		// then holds what the engine keeps, with no copy per policy. An
+		// API server has defaulted it already; client-go's fake has not.
+		// The spec is the decoded object's, which nothing else holds.
+		np := &networkingv1.NetworkPolicy{ObjectMeta: slimMeta(o.ObjectMeta), Spec: o.Spec}
+		validation.DefaultNetworkPolicy(np)
+		return np, nil
 	}
 	return obj, nil // e.g. cache.DeletedFinalStateUnknown
 }
@@ -145,13 +151,4 @@ func sameNamespace(a, b *corev1.Namespace) bool { return labels.Equals(a.Labels,
 
 func samePolicy(a, b *networkingv1.NetworkPolicy) bool {
 	return equality.Semantic.DeepEqual(a.Spec, b.Spec)
-}
-
-// defaulted returns a copy of a policy with the API server's v1 defaults,
-// as every consumer of the core must hand it; informer objects are shared
-// and never modified.
-func defaulted(np *networkingv1.NetworkPolicy) *networkingv1.NetworkPolicy {
-	cp := np.DeepCopy()
-	validation.DefaultNetworkPolicy(cp)
-	return cp
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 
@@ -94,19 +96,28 @@ func TestSlimPod(t *testing.T) {
 // and the informer's object is left alone.
 func TestDefaulted(t *testing.T) {
 	np := netpol(t, `
-metadata: {name: p, namespace: shop}
+metadata: {name: p, namespace: shop, annotations: {a: b}}
 spec:
   podSelector: {}
   egress: [{ports: [{port: 53}]}]
 `)
-	d := defaulted(np)
+	obj, err := slim(np)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := obj.(*networkingv1.NetworkPolicy)
 	if got := d.Spec.PolicyTypes; len(got) != 2 {
 		t.Errorf("policyTypes %v, want [Ingress Egress]", got)
 	}
 	if p := d.Spec.Egress[0].Ports[0].Protocol; p == nil || *p != corev1.ProtocolTCP {
 		t.Errorf("port protocol %v, want TCP", p)
 	}
-	if np.Spec.PolicyTypes != nil || np.Spec.Egress[0].Ports[0].Protocol != nil {
-		t.Error("the cached object was modified")
+	if d.Annotations != nil || d.Name != "p" || d.Namespace != "shop" {
+		t.Errorf("metadata %+v: want the name and namespace only", d.ObjectMeta)
+	}
+	// What the API server defaulted already stays as it is.
+	again, _ := slim(d.DeepCopy())
+	if !equality.Semantic.DeepEqual(again.(*networkingv1.NetworkPolicy).Spec, d.Spec) {
+		t.Error("defaulting a defaulted policy changed it")
 	}
 }

@@ -315,7 +315,7 @@ func (b *builder) unsynced() {
 // rule that admits the connection returns (the other direction is judged
 // next); falling off the end is a denial.
 func (b *builder) group(chain string, dir policy.Direction, pols []policy.PodKey) {
-	b.d.chain(&knftables.Chain{Name: chain, Comment: knftables.PtrTo(dir.String() + ": " + joinKeys(pols))})
+	b.d.chain(&knftables.Chain{Name: chain, Comment: knftables.PtrTo(groupComment(dir, pols))})
 	b.stats.Chains++
 	versions := make([]uint64, len(pols))
 	for i, pk := range pols {
@@ -410,12 +410,34 @@ func newBuildCache(e *policy.Engine) *buildCache {
 	return &buildCache{memo: newNames(), engine: e, groups: map[string]groupEntry{}, matchers: map[policy.MatcherID]matcherEntry{}, named: map[string]namedEntry{}}
 }
 
-func joinKeys(ks []policy.PodKey) string {
-	s := make([]string, len(ks))
-	for i, k := range ks {
-		s[i] = k.String()
+// maxComment is nft's limit on a comment; a longer one fails the whole
+// transaction.
+const maxComment = 128
+
+// groupComment names a chain's policies, as many as fit in a comment, then
+// how many more there are.
+func groupComment(dir policy.Direction, pols []policy.PodKey) string {
+	out := dir.String() + ": "
+	for i, k := range pols {
+		sep := ""
+		if i > 0 {
+			sep = ", "
+		}
+		more := ""
+		if rest := len(pols) - i - 1; rest > 0 {
+			more = fmt.Sprintf(" and %d more", rest)
+		}
+		// Room for this key and, if it is not the last, the tail that
+		// would say how many follow.
+		if len(out)+len(sep)+len(k.String())+len(more) > maxComment {
+			if i == 0 {
+				return out + fmt.Sprintf("%d policies", len(pols))
+			}
+			return out + fmt.Sprintf(" and %d more", len(pols)-i)
+		}
+		out += sep + k.String()
 	}
-	return strings.Join(s, ", ")
+	return out
 }
 
 // clause is a piece of a rule with the address family it requires ("" any).

@@ -301,3 +301,34 @@ func TestRebuiltEngineIsNotTrusted(t *testing.T) {
 		t.Errorf("the updated policy's rules are not in force:\n%s", dump)
 	}
 }
+
+// TestGroupCommentFits: a chain's comment names its policies but never
+// passes nft's 128 characters, which would fail the whole transaction (nine
+// policies selecting the same pods did, in BenchmarkProgramming).
+func TestGroupCommentFits(t *testing.T) {
+	keys := func(n int, name string) []policy.PodKey {
+		var out []policy.PodKey
+		for i := 0; i < n; i++ {
+			out = append(out, policy.PodKey{Namespace: "ns-89", Name: fmt.Sprintf("%s-%d", name, i)})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		pols []policy.PodKey
+		want string
+	}{
+		{keys(1, "pol"), "Ingress: ns-89/pol-0"},
+		{keys(3, "pol"), "Ingress: ns-89/pol-0, ns-89/pol-1, ns-89/pol-2"},
+		{keys(9, "pol"), "Ingress: ns-89/pol-0, ns-89/pol-1, ns-89/pol-2, ns-89/pol-3, ns-89/pol-4, ns-89/pol-5, ns-89/pol-6, ns-89/pol-7, ns-89/pol-8"},
+		{keys(40, "pol"), " and "},
+		{keys(2, strings.Repeat("x", 200)), "Ingress: 2 policies"},
+	} {
+		got := groupComment(policy.Ingress, tc.pols)
+		if len(got) > maxComment || !strings.Contains(got, tc.want) {
+			t.Errorf("%d policies: %q (%d characters), want at most %d containing %q", len(tc.pols), got, len(got), maxComment, tc.want)
+		}
+	}
+	if got := groupComment(policy.Ingress, keys(40, "pol")); !strings.HasSuffix(got, " more") {
+		t.Errorf("a cut list does not say how many more: %q", got)
+	}
+}

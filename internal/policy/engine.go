@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,19 +36,43 @@ type Engine struct {
 	// nsSelMatchers are the matchers that reach across namespaces; each
 	// namespace keeps the subset whose namespace selector admits it.
 	nsSelMatchers map[*matcher]struct{}
-	// labelSets holds each distinct pod label set once, shared by every
-	// pod that carries it: the replicas of a workload have the same labels,
-	// and a private copy per pod was the largest part of a node agent's
-	// engine (6 MiB at ten thousand pods).
-	labelSets map[string]*labelSet
+	// labelSets and portSets hold each distinct pod label set and list of
+	// container ports once, shared by every pod that has it: the replicas
+	// of a workload have the same ones, and a private copy per pod was the
+	// largest part of a node agent's engine (7 MiB at ten thousand pods).
+	labelSets interner[labels.Set]
+	portSets  interner[[]namedPort]
 	// byNode indexes pods by spec.nodeName: a node's data plane compiles
 	// its own pods, and must not walk the cluster's on every sync.
 	byNode map[string]map[*podInfo]struct{}
 }
 
-type labelSet struct {
-	set  labels.Set // never modified once made
+// interner shares equal values by key, counting their holders. A value is
+// never modified once made.
+type interner[T any] map[string]*interned[T]
+
+type interned[T any] struct {
+	v    T
 	refs int
+}
+
+// acquire returns the value of key, made by mk if nobody holds it yet.
+func (in interner[T]) acquire(key string, mk func() T) T {
+	x := in[key]
+	if x == nil {
+		x = &interned[T]{v: mk()}
+		in[key] = x
+	}
+	x.refs++
+	return x.v
+}
+
+func (in interner[T]) release(key string) {
+	if x := in[key]; x != nil {
+		if x.refs--; x.refs == 0 {
+			delete(in, key)
+		}
+	}
 }
 
 type nsInfo struct {
@@ -74,10 +99,24 @@ type podInfo struct {
 	ips         []netip.Addr
 	hostNetwork bool
 	node        string
-	ports       []namedPort
-	matchers    map[*matcher]struct{}
+	ports       []namedPort // shared with every pod of the same ports: read only
+	portsKey    string
+	portsSet    bool
+	// matchers the pod is a member of: a short slice, not a map; a pod is
+	// in a handful, and an empty map per pod cost 200 bytes each.
+	matchers []*matcher
 	// selectedBy are the policies whose spec.podSelector selects this pod.
 	selectedBy map[*policyInfo]struct{}
+}
+
+func (p *podInfo) joinMatcher(m *matcher) { p.matchers = append(p.matchers, m) }
+
+func (p *podInfo) leaveMatcher(m *matcher) {
+	if i := slices.Index(p.matchers, m); i >= 0 {
+		last := len(p.matchers) - 1
+		p.matchers[i], p.matchers[last] = p.matchers[last], nil
+		p.matchers = p.matchers[:last]
+	}
 }
 
 // selectBy records that pi's podSelector selects p. The set is made on
@@ -138,7 +177,8 @@ func NewEngine() *Engine {
 		matchers:      map[string]*matcher{},
 		matcherByID:   map[MatcherID]*matcher{},
 		nsSelMatchers: map[*matcher]struct{}{},
-		labelSets:     map[string]*labelSet{},
+		labelSets:     interner[labels.Set]{},
+		portSets:      interner[[]namedPort]{},
 		byNode:        map[string]map[*podInfo]struct{}{},
 	}
 }
@@ -182,28 +222,68 @@ func (e *Engine) setLabels(p *podInfo, l map[string]string) {
 		return
 	}
 	e.releaseLabels(p)
-	ls := e.labelSets[key]
-	if ls == nil {
-		ls = &labelSet{set: make(labels.Set, len(l))}
+	p.labels = e.labelSets.acquire(key, func() labels.Set {
+		set := make(labels.Set, len(l))
 		for k, v := range l {
-			ls.set[k] = v
+			set[k] = v
 		}
-		e.labelSets[key] = ls
-	}
-	ls.refs++
-	p.labels, p.labelsKey = ls.set, key
+		return set
+	})
+	p.labelsKey = key
 }
 
 func (e *Engine) releaseLabels(p *podInfo) {
-	if p.labels == nil {
-		return
-	}
-	if ls := e.labelSets[p.labelsKey]; ls != nil {
-		if ls.refs--; ls.refs == 0 {
-			delete(e.labelSets, p.labelsKey)
-		}
+	if p.labels != nil {
+		e.labelSets.release(p.labelsKey)
 	}
 	p.labels, p.labelsKey = nil, ""
+}
+
+// setPorts gives p the shared list of its containers' ports; it reports
+// whether they changed.
+func (e *Engine) setPorts(p *podInfo, cs []corev1.Container) bool {
+	var b []byte
+	n := 0
+	for _, c := range cs {
+		for _, cp := range c.Ports {
+			b = append(b, cp.Name...)
+			b = append(b, '/')
+			b = append(b, protocolOrTCP(cp.Protocol)...)
+			b = strconv.AppendInt(append(b, '/'), int64(cp.ContainerPort), 10)
+			b = append(b, 0)
+			n++
+		}
+	}
+	key := string(b)
+	if p.portsSet && p.portsKey == key {
+		return false
+	}
+	e.releasePorts(p)
+	p.ports = e.portSets.acquire(key, func() []namedPort {
+		out := make([]namedPort, 0, n)
+		for _, c := range cs {
+			for _, cp := range c.Ports {
+				out = append(out, namedPort{name: cp.Name, protocol: protocolOrTCP(cp.Protocol), port: cp.ContainerPort})
+			}
+		}
+		return out
+	})
+	p.portsKey, p.portsSet = key, true
+	return true
+}
+
+func (e *Engine) releasePorts(p *podInfo) {
+	if p.portsSet {
+		e.portSets.release(p.portsKey)
+	}
+	p.ports, p.portsKey, p.portsSet = nil, "", false
+}
+
+func protocolOrTCP(p corev1.Protocol) corev1.Protocol {
+	if p == "" {
+		return corev1.ProtocolTCP
+	}
+	return p
 }
 
 // NamespaceNameLabel is set on every namespace by the API server.
@@ -281,10 +361,10 @@ func (e *Engine) UpsertPod(obj *corev1.Pod) {
 	key := PodKey{obj.Namespace, obj.Name}
 	p := e.pods[key]
 	if p == nil {
-		p = &podInfo{key: key, matchers: map[*matcher]struct{}{}}
+		p = &podInfo{key: key}
 		e.pods[key] = p
 	}
-	oldIPs, oldPorts := p.ips, append([]namedPort(nil), p.ports...)
+	oldIPs := p.ips
 	for _, ip := range p.ips {
 		if e.byIP[ip] == p {
 			delete(e.byIP, ip)
@@ -301,22 +381,13 @@ func (e *Engine) UpsertPod(obj *corev1.Pod) {
 		}
 		e.byNode[p.node][p] = struct{}{}
 	}
-	p.ports = p.ports[:0]
-	for _, c := range obj.Spec.Containers {
-		for _, cp := range c.Ports {
-			proto := cp.Protocol
-			if proto == "" {
-				proto = corev1.ProtocolTCP
-			}
-			p.ports = append(p.ports, namedPort{name: cp.Name, protocol: proto, port: cp.ContainerPort})
-		}
-	}
+	portsChanged := e.setPorts(p, obj.Spec.Containers)
 	if !p.hostNetwork {
 		for _, ip := range p.ips {
 			e.byIP[ip] = p
 		}
 	}
-	if !slices.Equal(oldIPs, p.ips) || !slices.Equal(oldPorts, p.ports) {
+	if !slices.Equal(oldIPs, p.ips) || portsChanged {
 		e.versions++
 		e.portsVersion = e.versions
 	}
@@ -324,7 +395,7 @@ func (e *Engine) UpsertPod(obj *corev1.Pod) {
 		// The matchers keep their members but the addresses they stand for
 		// changed (a pod is created first and gets its address later): a
 		// data plane reusing sets by version must rebuild them.
-		for m := range p.matchers {
+		for _, m := range p.matchers {
 			m.version = e.versions
 		}
 	}
@@ -345,7 +416,7 @@ func (e *Engine) DeletePod(namespace, name string) {
 	if p == nil {
 		return
 	}
-	for m := range p.matchers {
+	for _, m := range slices.Clone(p.matchers) {
 		e.versions++
 		m.remove(p, e.versions)
 	}
@@ -357,6 +428,7 @@ func (e *Engine) DeletePod(namespace, name string) {
 	delete(e.namespaces[namespace].pods, p)
 	delete(e.pods, key)
 	e.releaseLabels(p)
+	e.releasePorts(p)
 	e.unplace(p)
 	e.versions++
 	e.portsVersion = e.versions

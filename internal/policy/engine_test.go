@@ -449,6 +449,28 @@ func TestSharedLabelsAndNodeIndex(t *testing.T) {
 	if n := policy.LabelSetCount(e); n != 3 {
 		t.Fatalf("%d label sets, want 3 (web twins share, the unlabelled pods share)", n)
 	}
+	if n := policy.PortSetCount(e); n != 1 {
+		t.Fatalf("%d port lists, want 1 (no pod has ports)", n)
+	}
+	// A port, given and renamed: named ports follow, the lists are shared.
+	withPort := func(name, port string) *corev1.Pod {
+		p := mk(name, "n1", map[string]string{"app": "api"})
+		p.Spec.Containers = []corev1.Container{{Ports: []corev1.ContainerPort{{Name: port, ContainerPort: 8080}}}}
+		return p
+	}
+	e.UpsertPod(withPort("api", "http"))
+	e.UpsertPod(withPort("api-2", "http"))
+	if got := e.NamedPortTargets("http", corev1.ProtocolTCP); len(got) != 0 {
+		t.Errorf("pods without addresses are named-port targets: %v", got)
+	}
+	if n := policy.PortSetCount(e); n != 2 {
+		t.Errorf("%d port lists, want 2 (none, and http/8080 shared by two pods)", n)
+	}
+	e.UpsertPod(withPort("api-2", "web"))
+	if n := policy.PortSetCount(e); n != 3 {
+		t.Errorf("%d port lists after a rename, want 3", n)
+	}
+	e.DeletePod("a", "api-2")
 	keys := func(names ...string) []policy.PodKey {
 		var out []policy.PodKey
 		for _, n := range names {
@@ -489,6 +511,9 @@ func TestSharedLabelsAndNodeIndex(t *testing.T) {
 	}
 	if n := policy.LabelSetCount(e); n != 0 {
 		t.Errorf("%d label sets left after every pod was deleted", n)
+	}
+	if n := policy.PortSetCount(e); n != 0 {
+		t.Errorf("%d port lists left after every pod was deleted", n)
 	}
 	for _, node := range []string{"n1", "n2", ""} {
 		if got := e.PodsOn(node); len(got) != 0 {

@@ -89,7 +89,7 @@ func (e *Engine) release(m *matcher) {
 		return
 	}
 	for p := range m.members {
-		delete(p.matchers, m)
+		p.leaveMatcher(m)
 	}
 	delete(e.matchers, m.key)
 	delete(e.matcherByID, m.mid)
@@ -120,7 +120,7 @@ func (e *Engine) reconcileMembership(m *matcher, p *podInfo) {
 	switch {
 	case want && !has:
 		m.members[p] = struct{}{}
-		p.matchers[m] = struct{}{}
+		p.joinMatcher(m)
 		for pi := range m.selectors {
 			p.selectBy(pi)
 		}
@@ -134,7 +134,7 @@ func (e *Engine) reconcileMembership(m *matcher, p *podInfo) {
 
 func (m *matcher) remove(p *podInfo, version uint64) {
 	delete(m.members, p)
-	delete(p.matchers, m)
+	p.leaveMatcher(m)
 	for pi := range m.selectors {
 		delete(p.selectedBy, pi)
 	}
