@@ -51,8 +51,9 @@ const (
 	FailOpen NewPods = "fail-open"
 )
 
-// Config is what Run needs. Client is the only way in: the caller builds
-// it (kubeconfig, in-cluster config, or client-go's fake in tests).
+// Config is what Run needs. Source is the only way in: the caller builds
+// it (package kube from a kubeconfig or the in-cluster config, or
+// client-go's fake in tests).
 type Config struct {
 	// Source is where pods, namespaces and networkpolicies come from.
 	Source Source
