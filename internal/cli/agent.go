@@ -74,9 +74,9 @@ sync). Logs are structured (log/slog) on standard error.
 
 Memory: with ten thousand pods and a thousand policies in the cluster the
 agent is about 45 MiB resident, 52 MiB at most under constant change. It
-collects garbage at half again its live heap (GOGC=50)
-rather than Go's default of double, since between syncs it allocates
-little; set GOGC or GOMEMLIMIT in its environment to choose otherwise.
+collects garbage at half again its live heap (GOGC=50) rather than Go's
+default of double, since between syncs it allocates little; set GOGC or
+GOMEMLIMIT in its environment to choose otherwise.
 
 --netns runs the agent against a named network namespace instead (a lab
 node, tests); the API server is still reached from the agent's own.`,
