@@ -47,7 +47,7 @@ cluster, as the DaemonSet in deploy/, which is the whole install:
 
 Connecting: --kubeconfig, else $KUBECONFIG, else the in-cluster service
 account. The agent needs get/list/watch on pods, namespaces and
-networkpolicies, nothing else (deploy/rbac.yaml).
+networkpolicies, nothing else (deploy/10-rbac.yaml).
 
 Start-up and failure: until the first full sync (after the initial lists)
 the table of a previous run stays in force; that sync replaces it in one
@@ -80,7 +80,7 @@ GOMEMLIMIT in its environment to choose otherwise.
 
 --netns runs the agent against a named network namespace instead (a lab
 node, tests); the API server is still reached from the agent's own.`,
-		Example: `  # In a cluster (what deploy/daemonset.yaml runs):
+		Example: `  # In a cluster (what deploy/20-daemonset.yaml runs):
   palisade agent --node-name $NODE_NAME --metrics-addr $POD_IP:9965 --log-format json
 
   # A node whose pods get addresses from 10.244.3.0/24, failing closed:
