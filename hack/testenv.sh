@@ -173,11 +173,20 @@ kubectl_build() {
   echo "$KUBECTL_CACHE"
 }
 
-# freeport prints a TCP port nothing on 127.0.0.1 listens on.
+# freeport prints a TCP port nothing on 127.0.0.1 listens on, below the
+# kernel's ephemeral range, so that no outgoing connection of a test running
+# beside this one takes it between the check and the bind; and not one of
+# the ports given as arguments (the ones already picked).
 freeport() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
+  local p low
+  low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  for _ in $(seq 200); do
+    if [ "$low" -gt 12000 ]; then
+      p=$((10000 + RANDOM % (low - 10000)))
+    else
+      p=$((20000 + RANDOM % 40000))
+    fi
+    case " $* " in *" $p "*) continue ;; esac
     if ! ss -Hltn "sport = :$p" | grep -q .; then
       echo "$p"
       return
@@ -188,7 +197,7 @@ freeport() {
 }
 
 start() {
-  local dir=$1
+  local dir=$1 attempt rc
   built || { say "not built: run '$0 build' first"; exit 1; }
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
@@ -197,11 +206,29 @@ start() {
     echo "$dir/kubeconfig"
     return
   fi
-  local t0 etcd_port peer_port api_port
+  # Tests start API servers side by side: a port found free can still be
+  # taken by another before etcd or kube-apiserver binds it. Then start
+  # again on other ports.
+  for attempt in 1 2 3; do
+    rc=0
+    launch "$dir" || rc=$?
+    case $rc in
+    0) return ;;
+    3) say "a port was taken meanwhile (attempt $attempt); starting again on others" ;;
+    *) exit 1 ;;
+    esac
+  done
+  exit 1
+}
+
+# launch makes one attempt: 0 when ready, 3 when a port was taken, 1 when
+# anything else went wrong. It leaves nothing running unless it returns 0.
+launch() {
+  local dir=$1 t0 etcd_port peer_port api_port
   t0=$(date +%s%N)
   etcd_port=$(freeport)
-  peer_port=$(freeport)
-  api_port=$(freeport)
+  peer_port=$(freeport "$etcd_port")
+  api_port=$(freeport "$etcd_port" "$peer_port")
   mkdir -p "$dir/etcd" "$dir/certs"
   printf '%s,palisade-admin,palisade-admin,"system:masters"\n' "$ADMIN_TOKEN" >"$dir/tokens.csv"
 
@@ -251,10 +278,14 @@ current-context: testenv
 EOF
   for _ in $(seq 600); do
     if ! kill -0 "$(cat "$dir/apiserver.pid")" 2>/dev/null || ! kill -0 "$(cat "$dir/etcd.pid")" 2>/dev/null; then
+      if grep -qs "address already in use" "$dir/etcd.log" "$dir/apiserver.log"; then
+        stop "$dir" >/dev/null
+        return 3
+      fi
       say "exited during start-up; last lines of the logs:"
       tail -n 20 "$dir/etcd.log" "$dir/apiserver.log" >&2 || true
       stop "$dir" >/dev/null
-      exit 1
+      return 1
     fi
     if [ -f "$dir/certs/apiserver.crt" ] &&
       curl -sf --cacert "$dir/certs/apiserver.crt" -H "Authorization: Bearer $ADMIN_TOKEN" \
@@ -265,9 +296,10 @@ EOF
     fi
     sleep 0.1
   done
-  say "not ready after 60s; see $dir/apiserver.log"
+  say "not ready after 60s; the last lines of its log:"
+  tail -n 20 "$dir/apiserver.log" >&2 || true
   stop "$dir" >/dev/null
-  exit 1
+  return 1
 }
 
 # stop ends the two processes start recorded, by PID: first politely, then
