@@ -10,6 +10,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/palisade-net/palisade/internal/policy"
@@ -120,4 +121,31 @@ spec:
 	if !equality.Semantic.DeepEqual(again.(*networkingv1.NetworkPolicy).Spec, d.Spec) {
 		t.Error("defaulting a defaulted policy changed it")
 	}
+}
+
+// FuzzPortsKey: any valid container port list survives portsKey and
+// parsePorts, in order, as the engine reads it.
+func FuzzPortsKey(f *testing.F) {
+	f.Add("http", "TCP", int32(8080), "dns", "UDP", int32(53))
+	f.Add("", "", int32(1), "metrics", "SCTP", int32(65535))
+	f.Fuzz(func(t *testing.T, n1, p1 string, c1 int32, n2, p2 string, c2 int32) {
+		var ports []corev1.ContainerPort
+		for _, p := range []corev1.ContainerPort{{Name: n1, Protocol: corev1.Protocol(p1), ContainerPort: c1}, {Name: n2, Protocol: corev1.Protocol(p2), ContainerPort: c2}} {
+			nameOK := p.Name == "" || len(validation.IsValidPortName(p.Name)) == 0
+			protoOK := p.Protocol == "" || p.Protocol == corev1.ProtocolTCP || p.Protocol == corev1.ProtocolUDP || p.Protocol == corev1.ProtocolSCTP
+			if nameOK && protoOK && len(validation.IsValidPortNum(int(p.ContainerPort))) == 0 {
+				ports = append(ports, p)
+			}
+		}
+		cs := []corev1.Container{{Ports: ports[:len(ports)/2]}, {Ports: ports[len(ports)/2:]}}
+		got := parsePorts(nil, portsKey(cs))
+		if len(got) != len(ports) {
+			t.Fatalf("%v came back as %v", ports, got)
+		}
+		for i := range ports {
+			if got[i] != ports[i] {
+				t.Fatalf("port %d: %+v came back as %+v", i, ports[i], got[i])
+			}
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-net/palisade/internal/policy"
@@ -525,4 +526,28 @@ func TestSharedLabelsAndNodeIndex(t *testing.T) {
 	if got := policy.ParseLabelsKey(policy.LabelsKey(l)); !maps.Equal(got, l) {
 		t.Errorf("ParseLabelsKey(LabelsKey(%v)) = %v", l, got)
 	}
+}
+
+// FuzzLabelsKey: any valid label set survives LabelsKey and
+// ParseLabelsKey, and two sets share a key exactly when they are equal.
+func FuzzLabelsKey(f *testing.F) {
+	f.Add("app", "web", "tier", "", "app.kubernetes.io/name", "x")
+	f.Add("a", "b", "a", "c", "", "")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, k3, v3 string) {
+		m := map[string]string{}
+		for _, kv := range [][2]string{{k1, v1}, {k2, v2}, {k3, v3}} {
+			if len(validation.IsQualifiedName(kv[0])) == 0 && len(validation.IsValidLabelValue(kv[1])) == 0 {
+				m[kv[0]] = kv[1]
+			}
+		}
+		key := policy.LabelsKey(m)
+		if got := policy.ParseLabelsKey(key); !maps.Equal(got, m) {
+			t.Fatalf("ParseLabelsKey(LabelsKey(%v)) = %v", m, got)
+		}
+		other := maps.Clone(m)
+		other["extra.example/key"] = "v"
+		if policy.LabelsKey(other) == key {
+			t.Fatalf("%v and %v share a key", m, other)
+		}
+	})
 }
