@@ -134,6 +134,12 @@ func (c *Clients) Namespaces() Client[*corev1.Namespace, *corev1.NamespaceList] 
 		func() *corev1.Namespace { return &corev1.Namespace{} }, func() *corev1.NamespaceList { return &corev1.NamespaceList{} }}
 }
 
+// Nodes are cluster-scoped.
+func (c *Clients) Nodes() Client[*corev1.Node, *corev1.NodeList] {
+	return Client[*corev1.Node, *corev1.NodeList]{c.core, c.params, "nodes", "", false,
+		func() *corev1.Node { return &corev1.Node{} }, func() *corev1.NodeList { return &corev1.NodeList{} }}
+}
+
 // Services of namespace ns ("" for all).
 func (c *Clients) Services(ns string) Client[*corev1.Service, *corev1.ServiceList] {
 	return Client[*corev1.Service, *corev1.ServiceList]{c.core, c.params, "services", ns, true,

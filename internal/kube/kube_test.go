@@ -132,6 +132,15 @@ func TestVerbsAgainstAPIServer(t *testing.T) {
 		}
 	}
 
+	node, err := c.Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.168.0.2"}}
+	if node, err = c.Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil || len(node.Status.Addresses) != 1 {
+		t.Fatalf("node status: %v, %v", node.Status.Addresses, err)
+	}
+
 	np := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "deny", Namespace: "shop"},
 		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}}
 	if _, err := c.NetworkPolicies("shop").Create(ctx, np, metav1.CreateOptions{}); err != nil {

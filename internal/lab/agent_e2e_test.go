@@ -740,8 +740,9 @@ func must(t *testing.T, err error) {
 }
 
 // TestKubectlOnAPILab: the kubectl installed on the machine works against
-// `lab up --apiserver` with the kubeconfig the lab writes. Pods made with
-// kubectl run in the lab and show their node and address through kubectl;
+// `lab up --apiserver` with the kubeconfig the lab writes. The lab's nodes
+// are Node objects, Ready, with their addresses and pod ranges; pods made
+// with kubectl run in the lab and show their node and address through kubectl;
 // a policy applied, a label added and a policy deleted with kubectl are
 // enforced on real packets by the lab's agents; the lab's own verbs see
 // the same objects.
@@ -796,6 +797,22 @@ func TestKubectlOnAPILab(t *testing.T) {
 	})
 	if out := must("", "-n", "kc", "get", "pods", "-o", "wide"); !strings.Contains(out, webIP) {
 		t.Errorf("kubectl get -o wide does not show the web pod's address %s:\n%s", webIP, out)
+	}
+	// The lab's nodes are registered as a kubelet would register them.
+	nodes := must("", "get", "nodes", "-o", "wide")
+	for _, n := range a.nodes {
+		line := ""
+		for _, l := range strings.Split(nodes, "\n") {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == n.Name {
+				line = l
+			}
+		}
+		if f := strings.Fields(line); len(f) < 6 || f[1] != "Ready" || !strings.Contains(line, n.IPv4.String()) {
+			t.Errorf("kubectl get nodes -o wide: node %s not Ready with address %s:\n%s", n.Name, n.IPv4, nodes)
+		}
+	}
+	if out := must("", "get", "node", a.nodes[0].Name, "-o", "jsonpath={.spec.podCIDR}"); out != a.nodes[0].PodCIDR.String() {
+		t.Errorf("node %s podCIDR %q, want %s", a.nodes[0].Name, out, a.nodes[0].PodCIDR)
 	}
 	if out := a.must("get", "pods", "-n", "kc"); !strings.Contains(out, "web") || !strings.Contains(out, "client") {
 		t.Errorf("the lab's own get does not see kubectl's pods:\n%s", out)

@@ -20,9 +20,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -109,6 +111,9 @@ func (d *Daemon) startAPIMode(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := registerNodes(ctx, kc, d.c.st.Nodes); err != nil {
+		return fmt.Errorf("registering the lab's nodes: %w", err)
+	}
 	m := &mirror{c: d.c, api: kc, base: map[string]string{}, status: map[string]string{}, failed: map[string]string{}}
 	for _, n := range d.c.st.Nodes {
 		go d.runAgent(ctx, n, kubeconfig)
@@ -146,6 +151,52 @@ type logWriter struct{ c *Controller }
 func (w logWriter) Write(p []byte) (int, error) {
 	w.c.log.Info(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// registerNodes makes a Node object for every lab node, as a kubelet
+// registers itself: its pod ranges in the spec, its addresses and a Ready
+// condition in the status. Pods name their node in spec.nodeName, and
+// `kubectl get nodes -o wide` or `describe node` show what they run on.
+// No node controller runs, so nothing ever marks them NotReady.
+func registerNodes(ctx context.Context, api *kube.Clients, nodes []*state.Node) error {
+	for _, n := range nodes {
+		want := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: map[string]string{
+			"kubernetes.io/hostname": n.Name, "kubernetes.io/os": "linux", "palisade.dev/lab": "true"}}}
+		for _, c := range []netip.Prefix{n.PodCIDR, n.PodCIDR6} {
+			if c.IsValid() {
+				want.Spec.PodCIDRs = append(want.Spec.PodCIDRs, c.String())
+			}
+		}
+		if len(want.Spec.PodCIDRs) > 0 {
+			want.Spec.PodCIDR = want.Spec.PodCIDRs[0]
+		}
+		node, err := api.Nodes().Create(ctx, want, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) { // the daemon restarted; the API server kept them
+			if node, err = api.Nodes().Get(ctx, n.Name, metav1.GetOptions{}); err == nil {
+				node.Labels, node.Spec.PodCIDR, node.Spec.PodCIDRs = want.Labels, want.Spec.PodCIDR, want.Spec.PodCIDRs
+				node, err = api.Nodes().Update(ctx, node, metav1.UpdateOptions{})
+			}
+		}
+		if err != nil {
+			return err
+		}
+		now := metav1.Now()
+		node.Status = corev1.NodeStatus{
+			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "PalisadeLab",
+				Message: "a lab node: a network namespace", LastHeartbeatTime: now, LastTransitionTime: now}},
+			NodeInfo: corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: goruntime.GOARCH, KubeletVersion: "palisade-lab"},
+		}
+		for _, a := range []netip.Addr{n.IPv4, n.IPv6} {
+			if a.IsValid() {
+				node.Status.Addresses = append(node.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: a.String()})
+			}
+		}
+		node.Status.Addresses = append(node.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeHostName, Address: n.Name})
+		if _, err := api.Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runAgent keeps one `palisade agent` running for a node until ctx ends.
