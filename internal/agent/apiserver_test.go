@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,50 +12,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-net/palisade/internal/testenv"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
-
-// testenv starts kube-apiserver and etcd (hack/testenv.sh) for one test
-// and stops them, by PID, when it ends.
-func testenv(t *testing.T) (kubernetes.Interface, string) {
-	t.Helper()
-	script, err := filepath.Abs("../../hack/testenv.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(script, "path").Output(); err != nil {
-		t.Skip("no kube-apiserver/etcd in the cache: run 'hack/testenv.sh build' (or set PALISADE_TESTENV to where it built them)")
-	} else {
-		t.Logf("test environment: %s", strings.TrimSpace(string(out)))
-	}
-	dir := filepath.Join(t.TempDir(), "env")
-	t.Cleanup(func() {
-		if out, err := exec.Command(script, "stop", dir).CombinedOutput(); err != nil {
-			t.Errorf("stopping the API server: %v\n%s", err, out)
-		}
-	})
-	cmd := exec.Command(script, "start", dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("starting the API server: %v", err)
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kubernetes.NewForConfigOrDie(cfg), dir
-}
 
 // TestWithAPIServer runs the agent against a real kube-apiserver: objects
 // made through client-go reach the kernel, and when the API server dies
 // the last state stays enforced.
 func TestWithAPIServer(t *testing.T) {
 	ns := testNetns(t)
-	client, dir := testenv(t)
+	env := testenv.Start(t)
+	client, dir := kubernetes.NewForConfigOrDie(env.Config), env.Dir
 	ctx := context.Background()
 	for _, n := range []string{"shop", "clients"} {
 		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {

@@ -21,9 +21,9 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/palisade-net/palisade/internal/synth"
+	"github.com/palisade-net/palisade/internal/testenv"
 )
 
 // BenchmarkAgent feeds the agent of node-0 a synthetic cluster of 10k pods
@@ -230,7 +230,9 @@ func statusField(status, field string) float64 {
 func BenchmarkAgentProcess(b *testing.B) {
 	ns, remove := newNetns(b)
 	defer remove()
-	client, rc := testenvB(b)
+	env := testenv.Start(b)
+	env.Config.QPS, env.Config.Burst = 2000, 4000 // loading 10k pods
+	client, rc := kubernetes.NewForConfigOrDie(env.Config), env.Kubeconfig
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "palisade")
 	// Built as deploy/Dockerfile builds the image's binary.
@@ -370,31 +372,6 @@ func rssParts(pid int) string {
 		}
 	}
 	return strings.Join(parts, ", ")
-}
-
-// testenvB is testenv for a benchmark, with a client allowed to load fast.
-func testenvB(b *testing.B) (kubernetes.Interface, string) {
-	b.Helper()
-	script, err := filepath.Abs("../../hack/testenv.sh")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := exec.Command(script, "path").Run(); err != nil {
-		b.Skip("no kube-apiserver/etcd in the cache: run 'hack/testenv.sh build'")
-	}
-	dir := filepath.Join(b.TempDir(), "env")
-	b.Cleanup(func() { _ = exec.Command(script, "stop", dir).Run() })
-	out, err := exec.Command(script, "start", dir).Output()
-	if err != nil {
-		b.Fatalf("starting the API server: %v", err)
-	}
-	kc := strings.TrimSpace(string(out))
-	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst = 2000, 4000
-	return kubernetes.NewForConfigOrDie(cfg), kc
 }
 
 // parallel runs fn for 0..n-1 on a few workers; the first error fails b.

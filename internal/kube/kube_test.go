@@ -3,45 +3,24 @@ package kube
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/palisade-net/palisade/internal/testenv"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 )
 
-// apiServer starts kube-apiserver and etcd (hack/testenv.sh) for one test.
+// apiServer is a real API server for one test, through Clients.
 func apiServer(t *testing.T) *Clients {
 	t.Helper()
-	script, err := filepath.Abs("../../hack/testenv.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := exec.Command(script, "path").Run(); err != nil {
-		t.Skip("no kube-apiserver/etcd in the cache: run 'hack/testenv.sh build' (hack/test.sh does)")
-	}
-	dir := filepath.Join(t.TempDir(), "env")
-	t.Cleanup(func() {
-		if out, err := exec.Command(script, "stop", dir).CombinedOutput(); err != nil {
-			t.Errorf("stopping the API server: %v\n%s", err, out)
-		}
-	})
-	out, err := exec.Command(script, "start", dir).Output()
-	if err != nil {
-		t.Fatalf("starting the API server: %v", err)
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testenv.Start(t).Config
 	cfg.QPS, cfg.Burst = 100, 200
 	c, err := New(cfg)
 	if err != nil {

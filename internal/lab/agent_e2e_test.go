@@ -26,7 +26,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
@@ -35,6 +34,7 @@ import (
 	"github.com/palisade-net/palisade/internal/lab"
 	"github.com/palisade-net/palisade/internal/lab/state"
 	"github.com/palisade-net/palisade/internal/netpolsuite"
+	"github.com/palisade-net/palisade/internal/testenv"
 )
 
 // These tests run the node agent the way a cluster does: a real
@@ -44,37 +44,6 @@ import (
 // each pod's node and addresses into the API server. Packets are real and
 // are compared with the engine's prediction on the lab's copy of the same
 // objects.
-
-// apiServer starts kube-apiserver and etcd for one test and stops them (by
-// PID, through the script) when it ends.
-func apiServer(t *testing.T) (*rest.Config, string) {
-	t.Helper()
-	script, err := filepath.Abs("../../hack/testenv.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := exec.Command(script, "path").Run(); err != nil {
-		t.Skip("no kube-apiserver/etcd in the cache: run 'hack/testenv.sh build' (hack/test.sh does)")
-	}
-	dir := filepath.Join(t.TempDir(), "env")
-	t.Cleanup(func() {
-		if out, err := exec.Command(script, "stop", dir).CombinedOutput(); err != nil {
-			t.Errorf("stopping the API server: %v\n%s", err, out)
-		}
-	})
-	cmd := exec.Command(script, "start", dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("starting the API server: %v", err)
-	}
-	kubeconfig := strings.TrimSpace(string(out))
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg, kubeconfig
-}
 
 // agentProc is one `palisade agent` process.
 type agentProc struct {
@@ -162,7 +131,8 @@ type agentLab struct {
 
 func newAgentLab(t *testing.T, nodes int) *agentLab {
 	t.Helper()
-	cfg, kubeconfig := apiServer(t)
+	env := testenv.Start(t)
+	cfg, kubeconfig := env.Config, env.Kubeconfig
 	l := newLab(t, "--enforcement", "external", "--nodes", strconv.Itoa(nodes))
 	st, err := lab.NewClient(l.dir).State()
 	if err != nil {
@@ -260,8 +230,7 @@ func (a *agentLab) mirrorPods(ctx context.Context, namespaces ...string) error {
 // kube-apiserver, enforced by the agents it runs, one per node.
 func newAPILab(t *testing.T, nodes int) *agentLab {
 	t.Helper()
-	script, _ := filepath.Abs("../../hack/testenv.sh")
-	if err := exec.Command(script, "path").Run(); err != nil {
+	if !testenv.Built() {
 		t.Skip("no kube-apiserver/etcd in the cache: run 'hack/testenv.sh build' (hack/test.sh does)")
 	}
 	l := newLab(t, "--apiserver", "--nodes", strconv.Itoa(nodes))
@@ -640,7 +609,7 @@ func stripCounters(s string) string {
 // bound to a service account, and that identity can do nothing else.
 func TestAgentRBAC(t *testing.T) {
 	t.Parallel()
-	cfg, _ := apiServer(t)
+	cfg := testenv.Start(t).Config
 	admin := kubernetes.NewForConfigOrDie(cfg)
 	ctx := context.Background()
 
