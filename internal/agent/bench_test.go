@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/palisade-net/palisade/internal/syncbuf"
 	"github.com/palisade-net/palisade/internal/synth"
 	"github.com/palisade-net/palisade/internal/testenv"
 )
@@ -277,7 +278,7 @@ func BenchmarkAgentProcess(b *testing.B) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "agent", "--kubeconfig", rc, "--node-name", "node-0", "--netns", ns, "--metrics-addr", addr)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	cmd.Stderr = &logs
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

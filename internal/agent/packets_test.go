@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
+	"github.com/palisade-net/palisade/internal/syncbuf"
 )
 
 // routedPods wires pod namespaces to a router namespace the way the lab
@@ -133,24 +132,6 @@ func TestPolicyPackets(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink the agent writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestNewPodPackets: real connections from a pod whose address the agent
 // has not learnt yet, while a pod that policies isolate waits for its
 // address: dropped when failing closed, let through (and counted, and
@@ -185,7 +166,7 @@ func TestNewPodPackets(t *testing.T) {
 			client := fake.NewClientset(namespace("shop", nil), netpol(t, webIngress),
 				pod("shop", "api", "node-a", serverIP.String(), map[string]string{"app": "api"}),
 				pod("shop", "web-new", "node-a", "", map[string]string{"app": "web"}))
-			logs := &syncBuffer{}
+			logs := &syncbuf.Buffer{}
 			r := start(t, client, router, func(c *Config) {
 				c.NewPods, c.Audit = tc.mode, tc.audit
 				c.PodCIDRs = []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24")}

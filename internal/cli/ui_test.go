@@ -6,10 +6,11 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/palisade-net/palisade/internal/syncbuf"
 )
 
 func TestUIUsage(t *testing.T) {
@@ -50,28 +51,10 @@ func TestUIUsage(t *testing.T) {
 	}
 }
 
-// syncBuffer is written by the command and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestUIServesAndStopsOnInterrupt runs `palisade ui` as a user does: it
 // prints the URL, serves the page there, and Ctrl-C stops it cleanly.
 func TestUIServesAndStopsOnInterrupt(t *testing.T) {
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main([]string{"ui", "-f", netpolDir, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errOut)

@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/palisade-net/palisade/internal/syncbuf"
 )
 
 // The tutorials in examples/ run as a user types them: each command below
@@ -67,22 +68,7 @@ func (l *labT) ok(line string) string {
 }
 
 // background is a command left running (logs -f), its output collected.
-type background struct {
-	mu  sync.Mutex
-	out bytes.Buffer
-}
-
-func (b *background) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.out.Write(p)
-}
-
-func (b *background) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.out.String()
-}
+type background struct{ syncbuf.Buffer }
 
 // waitFor polls the output until it holds want.
 func (b *background) waitFor(t testing.TB, want string, within time.Duration) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-net/palisade/internal/syncbuf"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -40,7 +41,7 @@ func rawTCP(t *testing.T, addr, send string) string {
 // and output.
 func runOnce(t *testing.T, name string, args, env []string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := Run(ctx, name, args, env, &stdout, &stderr)

@@ -1,34 +1,16 @@
 package images
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/palisade-net/palisade/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the runtimes' concurrent logging.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // haveIPv6Loopback reports whether ::1 can be bound here.
 func haveIPv6Loopback() bool {
@@ -103,8 +85,8 @@ func closedPort(t *testing.T) int {
 type running struct {
 	cancel context.CancelFunc
 	done   chan error
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *syncbuf.Buffer
+	stderr *syncbuf.Buffer
 	err    error
 	exited bool
 }
@@ -114,7 +96,7 @@ type running struct {
 func start(t *testing.T, name string, args, env []string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	r := &running{cancel: cancel, done: make(chan error, 1), stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}}
 	env = append([]string{listenAddrsEnv + "=" + strings.Join(loopbacks(), ","), "HOSTNAME=test-pod"}, env...)
 	go func() { r.done <- Run(ctx, name, args, env, r.stdout, r.stderr) }()
 	t.Cleanup(func() { r.stop(t) })

@@ -1,40 +1,22 @@
 package kubedns
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/palisade-net/palisade/internal/syncbuf"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startServer runs a server on a random loopback port; cleanup stops it and
 // waits for it.
-func startServer(t *testing.T, records []Record) (addr, file string, logs *syncBuffer) {
+func startServer(t *testing.T, records []Record) (addr, file string, logs *syncbuf.Buffer) {
 	t.Helper()
 	file = filepath.Join(t.TempDir(), "records.json")
 	if records != nil {
@@ -42,7 +24,7 @@ func startServer(t *testing.T, records []Record) (addr, file string, logs *syncB
 			t.Fatal(err)
 		}
 	}
-	logs = &syncBuffer{}
+	logs = &syncbuf.Buffer{}
 	s, err := Listen("127.0.0.1:0", file, logs)
 	if err != nil {
 		t.Fatal(err)
