@@ -23,6 +23,7 @@ import (
 
 	"github.com/palisade-net/palisade/examples"
 	"github.com/palisade-net/palisade/internal/lab"
+	"github.com/palisade-net/palisade/internal/syncbuf"
 )
 
 // Options configure a demo run.
@@ -324,22 +325,9 @@ func (d *demo) follow(ctx context.Context, args ...string) (*collector, func(), 
 	}, nil
 }
 
-type collector struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *collector) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
-}
-
-func (c *collector) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
-}
+// collector gathers a background command's output while the demo waits
+// for a line of it.
+type collector struct{ syncbuf.Buffer }
 
 func (c *collector) waitFor(s string, within time.Duration) bool {
 	deadline := time.Now().Add(within)
