@@ -22,6 +22,7 @@ import (
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/lab/state"
 	"github.com/palisade-net/palisade/internal/nft"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // Daemon serves one lab: it owns the state, supervises the pods' processes
@@ -126,6 +127,7 @@ func (c *Controller) installDNS() {
 			{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP},
 		}},
 	}
+	validation.Default(svc)
 	c.allocClusterIP(svc)
 	c.st.Services[state.Key("kube-system", "kube-dns")] = svc
 }

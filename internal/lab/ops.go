@@ -104,6 +104,9 @@ func validate(kind string, obj, old metav1.Object) field.ErrorList {
 	case *corev1.Namespace:
 		return validation.ValidateNamespace(o)
 	case *corev1.Pod:
+		if old != nil {
+			return validation.ValidatePodUpdate(o, old.(*corev1.Pod))
+		}
 		return validation.ValidatePodMeta(o, field.NewPath("spec"))
 	case *corev1.Service:
 		return validation.ValidateService(o)
@@ -128,13 +131,22 @@ func invalidMessage(kind, name string, errs field.ErrorList) string {
 }
 
 // Apply validates every object, then stores them all and reconciles. One
-// invalid object rejects the whole request: nothing is half-applied.
+// invalid object rejects the whole request: nothing is half-applied. Objects
+// are judged in order, as kubectl sends them: one that names an object an
+// earlier one of the same request created or changed sees that version.
 func (c *Controller) Apply(req ApplyRequest) Response {
 	type item struct {
 		kind, key string
 		obj, old  metav1.Object
 	}
 	var items []item
+	pending := map[string]metav1.Object{} // kind/key -> this request's latest version
+	current := func(kind, key string) metav1.Object {
+		if o, ok := pending[kind+"/"+key]; ok {
+			return o
+		}
+		return c.get(kind, key)
+	}
 	for _, w := range req.Objects {
 		obj, err := w.Decode()
 		if err != nil {
@@ -148,19 +160,38 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 			obj.SetNamespace("")
 		}
 		key := objKey(w.Kind, obj)
-		old := c.get(w.Kind, key)
+		old := current(w.Kind, key)
 		if old != nil && req.Create {
 			return Response{Error: fmt.Sprintf("Error from server (AlreadyExists): error when creating: %s %q already exists", k.Resource, obj.GetName())}
+		}
+		// The API server defaults every request body, create or update,
+		// before it validates or stores it.
+		validation.Default(obj.(runtime.Object))
+		if old != nil {
+			carryOver(obj, old)
 		}
 		if errs := validate(w.Kind, obj, old); len(errs) > 0 {
 			return Response{Error: invalidMessage(w.Kind, obj.GetName(), errs)}
 		}
 		if k.Namespaced {
-			if ns, ok := c.st.Namespaces[obj.GetNamespace()]; ok && ns.DeletionTimestamp != nil {
+			ns, ok := c.st.Namespaces[obj.GetNamespace()]
+			if p, pend := pending["Namespace/"+obj.GetNamespace()]; pend {
+				ns, ok = p.(*corev1.Namespace), true
+			}
+			if !ok {
+				return Response{Error: fmt.Sprintf("Error from server (NotFound): namespaces %q not found", obj.GetNamespace()), NotFound: true}
+			}
+			if ns.DeletionTimestamp != nil {
 				return Response{Error: fmt.Sprintf("Error from server (Forbidden): %s %q is forbidden: unable to create new content in namespace %s because it is being terminated", k.Resource, obj.GetName(), obj.GetNamespace())}
 			}
 		}
 		items = append(items, item{kind: w.Kind, key: key, obj: obj, old: old})
+		if obj.GetResourceVersion() == "" {
+			// A later object of this request updates this one: as stored,
+			// it would have a version (the real one is set when stored).
+			obj.SetResourceVersion("1")
+		}
+		pending[w.Kind+"/"+key] = obj
 	}
 	var lines []string
 	for _, it := range items {
@@ -191,14 +222,33 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 		// the API server's optimistic concurrency requires.
 		it.obj.SetResourceVersion(strconv.FormatInt(c.clock().UnixNano(), 10))
 		c.put(it.kind, it.key, it.obj)
-		if k.Namespaced {
-			c.ensureNamespace(it.obj.GetNamespace())
-		}
 	}
 	if err := c.reconcile(); err != nil {
 		lines = append(lines, "warning: "+err.Error())
 	}
 	return Response{Lines: lines}
+}
+
+// carryOver copies into an update what the API server owns and a manifest
+// does not carry: a service's allocated addresses, a pod's node.
+func carryOver(obj, old metav1.Object) {
+	switch o := obj.(type) {
+	case *corev1.Service:
+		prev := old.(*corev1.Service)
+		if o.Spec.ClusterIP == "" && len(o.Spec.ClusterIPs) == 0 {
+			o.Spec.ClusterIP, o.Spec.ClusterIPs = prev.Spec.ClusterIP, prev.Spec.ClusterIPs
+		}
+		if len(o.Spec.IPFamilies) == 0 {
+			o.Spec.IPFamilies = prev.Spec.IPFamilies
+		}
+		if o.Spec.IPFamilyPolicy == nil {
+			o.Spec.IPFamilyPolicy = prev.Spec.IPFamilyPolicy
+		}
+	case *corev1.Pod:
+		if o.Spec.NodeName == "" {
+			o.Spec.NodeName = old.(*corev1.Pod).Spec.NodeName
+		}
+	}
 }
 
 // sameSpec compares what a user controls: labels, annotations and spec.
@@ -221,17 +271,21 @@ func sameSpec(a, b metav1.Object) bool {
 func (c *Controller) prepare(kind string, obj, old metav1.Object) {
 	switch o := obj.(type) {
 	case *corev1.Namespace:
-		if o.Labels == nil {
-			o.Labels = map[string]string{}
-		}
-		o.Labels["kubernetes.io/metadata.name"] = o.Name
 		o.Status.Phase = corev1.NamespaceActive
 	case *corev1.Pod:
 		o.Status = corev1.PodStatus{}
 		if old != nil {
-			// Only labels and annotations of a running pod change in place.
+			// The running pod stays; ValidatePodUpdate let through only
+			// what may change in place.
 			p := old.(*corev1.Pod)
 			p.Labels, p.Annotations = o.Labels, o.Annotations
+			p.Spec.ActiveDeadlineSeconds, p.Spec.Tolerations, p.Spec.TerminationGracePeriodSeconds = o.Spec.ActiveDeadlineSeconds, o.Spec.Tolerations, o.Spec.TerminationGracePeriodSeconds
+			for i := range p.Spec.Containers {
+				p.Spec.Containers[i].Image = o.Spec.Containers[i].Image
+			}
+			for i := range p.Spec.InitContainers {
+				p.Spec.InitContainers[i].Image = o.Spec.InitContainers[i].Image
+			}
 			*o = *p
 		}
 	case *corev1.Service:
@@ -315,8 +369,15 @@ func (c *Controller) Delete(reqs []DeleteRequest) Response {
 			lines = append(lines, fmt.Sprintf("No resources found in %s namespace.", ns))
 		}
 	}
+	var refused []string
 	for _, t := range targets {
 		k, _ := KindOf(t.kind)
+		// The API server's NamespaceLifecycle admission refuses these; as
+		// with kubectl, the other objects of the request are deleted.
+		if t.kind == "Namespace" && immortalNamespaces[t.name] {
+			refused = append(refused, fmt.Sprintf("Error from server (Forbidden): namespaces %q is forbidden: this namespace may not be deleted", t.name))
+			continue
+		}
 		// One deleted earlier in this request (with its namespace) is
 		// reported all the same, as kubectl does.
 		if c.get(t.kind, t.key) != nil {
@@ -330,10 +391,16 @@ func (c *Controller) Delete(reqs []DeleteRequest) Response {
 	resp := Response{Lines: lines}
 	if len(missing) > 0 {
 		resp.Error = strings.Join(missing, "\n")
-		resp.NotFound = true
+		resp.NotFound = len(refused) == 0
+	}
+	if len(refused) > 0 {
+		resp.Error = strings.Join(append(refused, missing...), "\n")
 	}
 	return resp
 }
+
+// immortalNamespaces are the namespaces kube-apiserver never deletes.
+var immortalNamespaces = map[string]bool{"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true}
 
 func (c *Controller) deleteObject(kind, key string) {
 	obj := c.get(kind, key)

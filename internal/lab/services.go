@@ -90,14 +90,6 @@ func (c *Controller) allocClusterIP(svc *corev1.Service) {
 		p := corev1.IPFamilyPolicySingleStack
 		svc.Spec.IPFamilyPolicy = &p
 	}
-	for i := range svc.Spec.Ports {
-		if svc.Spec.Ports[i].Protocol == "" {
-			svc.Spec.Ports[i].Protocol = corev1.ProtocolTCP
-		}
-		if svc.Spec.Ports[i].TargetPort == (intstr.IntOrString{}) {
-			svc.Spec.Ports[i].TargetPort = intstr.FromInt32(svc.Spec.Ports[i].Port)
-		}
-	}
 }
 
 func (c *Controller) releaseClusterIP(*corev1.Service) {}

@@ -247,19 +247,13 @@ func ValidateService(svc *corev1.Service) field.ErrorList {
 }
 
 // defaultService is the part of v1 SetDefaults_Service that validation
-// below depends on.
+// depends on and that the lab stores.
 func defaultService(s *corev1.Service) {
 	if s.Spec.Type == "" {
 		s.Spec.Type = corev1.ServiceTypeClusterIP
 	}
 	for i := range s.Spec.Ports {
-		sp := &s.Spec.Ports[i]
-		if sp.Protocol == "" {
-			sp.Protocol = corev1.ProtocolTCP
-		}
-		if sp.TargetPort == intstr.FromInt32(0) || sp.TargetPort == intstr.FromString("") {
-			sp.TargetPort = intstr.FromInt32(sp.Port)
-		}
+		DefaultServicePort(&s.Spec.Ports[i])
 	}
 }
 
