@@ -15,11 +15,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/knftables"
 
 	"github.com/palisade-net/palisade/internal/lab/kubedns"
 	"github.com/palisade-net/palisade/internal/lab/state"
+	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/nft"
 )
 
@@ -116,23 +116,9 @@ func ServiceEndpoints(st *state.State, svc *corev1.Service) map[string][]Endpoin
 			continue
 		}
 		for _, sp := range svc.Spec.Ports {
-			port := sp.TargetPort.IntVal
-			if sp.TargetPort.Type == intstr.String {
-				port = 0
-				for _, ct := range p.Spec.Containers {
-					for _, cp := range ct.Ports {
-						proto := cp.Protocol
-						if proto == "" {
-							proto = corev1.ProtocolTCP
-						}
-						if cp.Name == sp.TargetPort.StrVal && proto == sp.Protocol {
-							port = cp.ContainerPort
-						}
-					}
-				}
-				if port == 0 {
-					continue
-				}
+			port, ok := policy.TargetPort(sp, p.Spec.Containers)
+			if !ok {
+				continue
 			}
 			for _, ip := range rt.IPs {
 				out[sp.Name] = append(out[sp.Name], Endpoint{Pod: k, IP: ip, Port: port})

@@ -108,19 +108,18 @@ func (e *Engine) ResolveService(key PodKey, port int32, proto corev1.Protocol) (
 			continue
 		}
 		tp := t.ServicePort.TargetPort
-		switch {
-		case tp.Type == intstr.String && tp.StrVal != "":
+		if tp.Type == intstr.String && tp.StrVal != "" {
+			// The engine keeps a pod's ports as NamedPortOf would read them.
 			n := p.lookupPort(tp.StrVal, proto)
 			if n == 0 {
 				t.Unresolved = append(t.Unresolved, p.key)
 				continue
 			}
 			t.Backends = append(t.Backends, Backend{Pod: p.key, Port: n, PortName: tp.StrVal})
-		case tp.Type == intstr.Int && tp.IntVal != 0:
-			t.Backends = append(t.Backends, Backend{Pod: p.key, Port: tp.IntVal})
-		default:
-			t.Backends = append(t.Backends, Backend{Pod: p.key, Port: port})
+			continue
 		}
+		n, _ := TargetPort(t.ServicePort, nil)
+		t.Backends = append(t.Backends, Backend{Pod: p.key, Port: n})
 	}
 	sortBackends(t.Backends)
 	SortKeys(t.Unresolved)
@@ -138,4 +137,35 @@ func sortBackends(b []Backend) {
 	for i, k := range keys {
 		b[i] = idx[k]
 	}
+}
+
+// NamedPortOf resolves a named port against a pod's containers as upstream
+// does everywhere a name stands for a number (NetworkPolicy ports, service
+// target ports: the EndpointSlice controller's FindPort): the first port, in
+// container order, with that name and protocol. An empty protocol is TCP.
+func NamedPortOf(containers []corev1.Container, name string, proto corev1.Protocol) (int32, bool) {
+	proto = protocolOrTCP(proto)
+	for _, c := range containers {
+		for _, cp := range c.Ports {
+			if cp.Name == name && protocolOrTCP(cp.Protocol) == proto {
+				return cp.ContainerPort, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// TargetPort is the container port a connection to service port sp lands
+// on in a pod with these containers: the target port's number, its name
+// resolved by NamedPortOf, or the service port itself when none is given.
+// ok is false when the name resolves to nothing: the pod is no backend of sp.
+func TargetPort(sp corev1.ServicePort, containers []corev1.Container) (port int32, ok bool) {
+	tp := sp.TargetPort
+	switch {
+	case tp.Type == intstr.String && tp.StrVal != "":
+		return NamedPortOf(containers, tp.StrVal, sp.Protocol)
+	case tp.Type == intstr.Int && tp.IntVal != 0:
+		return tp.IntVal, true
+	}
+	return sp.Port, true
 }

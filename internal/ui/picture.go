@@ -458,16 +458,8 @@ func portOfInterest(np *networkingv1.NetworkPolicy, dir policy.Direction, dst *c
 			case p.Port.Type == intstr.Int:
 				return proto, p.Port.IntVal
 			case dst != nil:
-				for _, c := range dst.Spec.Containers {
-					for _, cp := range c.Ports {
-						cpProto := cp.Protocol
-						if cpProto == "" {
-							cpProto = corev1.ProtocolTCP
-						}
-						if cp.Name == p.Port.StrVal && cpProto == proto {
-							return proto, cp.ContainerPort
-						}
-					}
+				if n, ok := policy.NamedPortOf(dst.Spec.Containers, p.Port.StrVal, proto); ok {
+					return proto, n
 				}
 			}
 		}
