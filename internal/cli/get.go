@@ -190,7 +190,7 @@ func newDescribe(s *streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "describe KIND [NAME... | -l SELECTOR]",
 		Short:   "Show details of a pod, service, network policy, deployment or namespace",
-		Example: "  palisade describe pod target-67c974d68-h5gq8\n  palisade describe pods -l app=target\n  palisade describe netpol deny-all-ingress",
+		Example: "  palisade describe pod target-6b96dccfdf-b4g2v\n  palisade describe pods -l app=target\n  palisade describe netpol deny-all-ingress",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, names, err := parseTargets(args)
 			if err != nil {

@@ -119,6 +119,10 @@ func (d *labDriver) Observe(_ context.Context, p netpolsuite.Probe) (func(from, 
 	args := []string{"probe", "--port", fmt.Sprint(p.Port), "--protocol", string(p.Protocol), "-o", "json", "--timeout", "1s", "--attempts", "3"}
 	if p.Target == netpolsuite.ProbePod {
 		args = append(args, "--via", "pod")
+	} else {
+		// Upstream dials each pod's own service; a pair that cannot go that
+		// way must fail the case, not be measured on the pod's address.
+		args = append(args, "--via", "service")
 	}
 	for _, ns := range d.namespaces {
 		args = append(args, "-n", ns)
@@ -134,9 +138,13 @@ func (d *labDriver) Observe(_ context.Context, p netpolsuite.Probe) (func(from, 
 			From, To           string
 			Expected, Measured bool
 		}
+		NotMeasured []struct{ From, To, Reason string }
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		return nil, fmt.Errorf("probe output: %v\n%s", err, out)
+	}
+	if len(res.NotMeasured) > 0 {
+		return nil, fmt.Errorf("probe could not measure %d pairs: %+v", len(res.NotMeasured), res.NotMeasured[0])
 	}
 	// The engine and the packets must agree on every pair, whatever the
 	// upstream table says.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -25,13 +26,24 @@ type ProbeOptions struct {
 	Port       int32
 	Protocol   corev1.Protocol
 	Namespaces []string // empty: every namespace but kube-system
-	// ViaPod connects to pod addresses; otherwise to each pod's service
-	// when one selects only that pod (as the upstream suite does).
-	ViaPod      bool
+	// Via says how a destination is dialled: ViaService through a service
+	// that selects only that pod (as the upstream suite does), ViaPod to
+	// the pod's address, ViaAuto (the default) through the pod's service
+	// where one serves the port and to the pod where none does. A pair that
+	// cannot be dialled the way chosen is not measured, never dialled
+	// another way.
+	Via         string
 	Timeout     time.Duration
 	Attempts    int // a probe that disagrees with the prediction is retried
 	Concurrency int
 }
+
+// How probe dials a destination (ProbeOptions.Via).
+const (
+	ViaAuto    = "auto"
+	ViaService = "service"
+	ViaPod     = "pod"
+)
 
 // ProbeResult is the measured matrix beside the engine's prediction.
 type ProbeResult struct {
@@ -40,6 +52,16 @@ type ProbeResult struct {
 	Mismatches []Mismatch `json:"mismatches"`
 	// Targets says, per destination, what was dialled.
 	Targets []string `json:"targets"`
+	// NotMeasured lists the pairs no connection was made for, and why; their
+	// matrix cells are false and they are in no mismatch.
+	NotMeasured []Unmeasured `json:"notMeasured"`
+}
+
+// Unmeasured is a pair probe could not dial the way it was asked to.
+type Unmeasured struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Reason string `json:"reason"`
 }
 
 // Mismatch is a pair where packets and prediction disagree.
@@ -55,6 +77,9 @@ type probeTarget struct {
 	port     int32 // dialled port
 	podPort  int32 // port the policy sees (after DNAT)
 	describe string
+	// unusable says why the destination cannot be dialled as asked ("":
+	// it can).
+	unusable string
 }
 
 // Probe opens a real connection from every selected pod to every selected
@@ -74,6 +99,13 @@ func Probe(ctx context.Context, st *state.State, o ProbeOptions) (*ProbeResult, 
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 64
+	}
+	switch o.Via {
+	case "":
+		o.Via = ViaAuto
+	case ViaAuto, ViaService, ViaPod:
+	default:
+		return nil, fmt.Errorf("--via must be auto, service or pod, not %q", o.Via)
 	}
 	want := map[string]bool{}
 	for _, n := range o.Namespaces {
@@ -116,6 +148,9 @@ func Probe(ctx context.Context, st *state.State, o ProbeOptions) (*ProbeResult, 
 	for i := range pods {
 		rt := st.Runtime[state.Key(pods[i].Namespace, pods[i].Name)]
 		for j := range pods {
+			if targets[j].unusable != "" {
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -133,8 +168,13 @@ func Probe(ctx context.Context, st *state.State, o ProbeOptions) (*ProbeResult, 
 		}
 	}
 	wg.Wait()
+	res.NotMeasured = []Unmeasured{}
 	for i := range pods {
 		for j := range pods {
+			if why := targets[j].unusable; why != "" {
+				res.NotMeasured = append(res.NotMeasured, Unmeasured{From: res.Pods[i], To: res.Pods[j], Reason: why})
+				continue
+			}
 			if res.Matrix.Matrix[i][j] != res.Expected[i][j] {
 				res.Mismatches = append(res.Mismatches, Mismatch{From: res.Pods[i], To: res.Pods[j], Expected: res.Expected[i][j], Measured: res.Matrix.Matrix[i][j]})
 			}
@@ -146,17 +186,21 @@ func Probe(ctx context.Context, st *state.State, o ProbeOptions) (*ProbeResult, 
 	return res, ctx.Err()
 }
 
-// chooseTarget dials the pod's own service when one selects only this pod
-// and serves the port, else the pod address.
+// chooseTarget decides how to dial pod p (see ProbeOptions.Via). A
+// service is used only when it leads to p alone, so that the packets reach
+// the pod the prediction is about; the prediction is then made for the port
+// the service translates to.
 func chooseTarget(st *state.State, p *corev1.Pod, o ProbeOptions) probeTarget {
 	podIP, _ := netip.ParseAddr(p.Status.PodIP)
-	direct := probeTarget{addr: podIP, port: o.Port, podPort: o.Port, describe: net.JoinHostPort(podIP.String(), strconv.Itoa(int(o.Port)))}
-	if o.ViaPod {
+	direct := probeTarget{addr: podIP, port: o.Port, podPort: o.Port, describe: "pod " + net.JoinHostPort(podIP.String(), strconv.Itoa(int(o.Port)))}
+	if o.Via == ViaPod {
 		return direct
 	}
+	self := state.Key(p.Namespace, p.Name)
+	var why []string // services of p that serve the port but cannot be used
 	for _, k := range state.SortedKeys(st.Services) {
 		svc := st.Services[k]
-		if svc.Namespace != p.Namespace || len(svc.Spec.Selector) == 0 || len(svc.Spec.ClusterIPs) == 0 {
+		if svc.Namespace != p.Namespace || len(svc.Spec.Selector) == 0 {
 			continue
 		}
 		if !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(p.Labels)) {
@@ -167,24 +211,45 @@ func chooseTarget(st *state.State, p *corev1.Pod, o ProbeOptions) probeTarget {
 			if sp.Port != o.Port || sp.Protocol != o.Protocol {
 				continue
 			}
-			list := eps[sp.Name]
-			if len(list) == 0 || list[0].Pod != state.Key(p.Namespace, p.Name) {
-				continue
-			}
-			only := true
-			for _, ep := range list {
-				only = only && ep.Pod == list[0].Pod
-			}
-			if !only {
-				continue
-			}
-			vip, err := netip.ParseAddr(svc.Spec.ClusterIPs[0])
+			vip, err := netip.ParseAddr(svc.Spec.ClusterIP)
 			if err != nil {
+				why = append(why, fmt.Sprintf("service %s has no cluster IP", svc.Name))
 				continue
 			}
-			return probeTarget{addr: vip, port: sp.Port, podPort: list[0].Port,
-				describe: fmt.Sprintf("service %s (%s)", svc.Name, net.JoinHostPort(vip.String(), strconv.Itoa(int(sp.Port))))}
+			list := eps[sp.Name]
+			others := map[string]bool{}
+			mine := false
+			for _, ep := range list {
+				if ep.Pod == self {
+					mine = true
+				} else {
+					others[ep.Pod] = true
+				}
+			}
+			switch {
+			case !mine:
+				why = append(why, fmt.Sprintf("service %s port %d/%s has no ready endpoint on %s", svc.Name, sp.Port, sp.Protocol, p.Name))
+				continue
+			case len(others) > 0:
+				why = append(why, fmt.Sprintf("service %s port %d/%s leads to %d pods, not to %s alone", svc.Name, sp.Port, sp.Protocol, len(others)+1, p.Name))
+				continue
+			}
+			port := list[0].Port
+			for _, ep := range list {
+				if ep.Pod == self {
+					port = ep.Port
+				}
+			}
+			return probeTarget{addr: vip, port: sp.Port, podPort: port,
+				describe: fmt.Sprintf("service %s (%s -> pod port %d)", svc.Name, net.JoinHostPort(vip.String(), strconv.Itoa(int(sp.Port))), port)}
 		}
+	}
+	switch {
+	case len(why) > 0:
+		hint := "; --via pod dials the pod's own port instead"
+		return probeTarget{describe: "not measured", unusable: strings.Join(why, "; ") + hint}
+	case o.Via == ViaService:
+		return probeTarget{describe: "not measured", unusable: fmt.Sprintf("no service of %s serves %d/%s", p.Name, o.Port, o.Protocol)}
 	}
 	return direct
 }

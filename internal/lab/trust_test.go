@@ -1,6 +1,7 @@
 package lab_test
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -142,5 +143,98 @@ func TestAPIServerRefusals(t *testing.T) {
 	relabelled := strings.Replace(pod, "{a: b}", "{a: c}", 1)
 	if out, _, _ := l.runIn(relabelled, "apply", "-f", "-"); out != "pod/fixed configured\n" {
 		t.Errorf("pod relabel by apply: %q", out)
+	}
+}
+
+// TestProbeNeverFallsBack: a destination that cannot be dialled the way
+// probe says is reported as not measured, with its reason, and the exit
+// status says so; one that can is predicted for the port the packets land on.
+func TestProbeNeverFallsBack(t *testing.T) {
+	l := newLab(t)
+	l.apply(servers) // deploy/web (2 replicas) behind svc web 8080 -> http (80); pods client and prober
+	l.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: solo, labels: {app: solo}}
+spec:
+  containers:
+  - name: s
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [porter]
+    env: [{name: SERVE_PORT_1234, value: solo}]
+    ports: [{containerPort: 1234}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: solo}
+spec:
+  selector: {app: solo}
+  ports: [{port: 8080, targetPort: 1234}]
+`)
+	l.must("wait", "--for=condition=Ready", "pods", "--all", "--timeout=30s")
+	type result struct {
+		Pods        []string
+		Targets     []string
+		Expected    [][]bool
+		Matrix      [][]bool
+		NotMeasured []struct{ From, To, Reason string }
+	}
+	probe := func(args ...string) (result, string, int) {
+		out, errs, code := l.run(append([]string{"probe", "--port", "8080", "-o", "json", "--timeout", "500ms", "--attempts", "1"}, args...)...)
+		var r result
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("probe %v: %v\n%s%s", args, err, out, errs)
+		}
+		return r, errs, code
+	}
+	r, errs, code := probe()
+	if code != 1 || !strings.Contains(errs, "not measured") {
+		t.Errorf("auto probe with a two-pod service: exit %d, stderr %q", code, errs)
+	}
+	unmeasured := map[string]string{}
+	for _, u := range r.NotMeasured {
+		unmeasured[u.To] = u.Reason
+	}
+	for i, p := range r.Pods {
+		switch {
+		case strings.HasPrefix(p, "default/web-"):
+			if !strings.Contains(unmeasured[p], "service web port 8080/TCP leads to 2 pods") {
+				t.Errorf("%s: reason %q", p, unmeasured[p])
+			}
+		case p == "default/solo":
+			// Through the service; the engine is asked about port 1234.
+			if !strings.Contains(r.Targets[i], "service solo") || !strings.Contains(r.Targets[i], "pod port 1234") {
+				t.Errorf("solo dialled as %q", r.Targets[i])
+			}
+			if _, ok := unmeasured[p]; ok {
+				t.Errorf("solo not measured: %s", unmeasured[p])
+			}
+		default:
+			if r.Targets[i] != "pod "+strings.TrimSpace(l.field("get", "pod", strings.TrimPrefix(p, "default/"), "-o", "jsonpath={.status.podIP}"))+":8080" {
+				t.Errorf("%s dialled as %q", p, r.Targets[i])
+			}
+		}
+	}
+	// --via service: a pod without a service of its own is not measured.
+	r, _, code = probe("--via", "service")
+	if code != 1 {
+		t.Errorf("--via service: exit %d", code)
+	}
+	found := false
+	for _, u := range r.NotMeasured {
+		if u.To == "default/client" && strings.Contains(u.Reason, "no service of client serves 8080/TCP") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("--via service: client not reported unmeasured: %+v", r.NotMeasured)
+	}
+	// --via pod measures everything, on the pods' own port 8080.
+	if r, errs, code := probe("--via", "pod"); code != 0 || len(r.NotMeasured) != 0 {
+		t.Errorf("--via pod: exit %d, %+v %s", code, r.NotMeasured, errs)
+	}
+	// The table says what was dialled and what was not.
+	out, _, _ := l.run("probe", "--port", "8080", "--timeout", "500ms", "--attempts", "1")
+	if !strings.Contains(out, "dialled:\n") || !strings.Contains(out, "default/solo: service solo (") || !strings.Contains(out, "NOT MEASURED: service web port 8080/TCP leads to 2 pods") {
+		t.Errorf("probe table:\n%s", out)
 	}
 }

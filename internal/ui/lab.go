@@ -104,7 +104,7 @@ func (l LabDaemon) Probe(ctx context.Context, req ProbeRequest) (*lab.ProbeResul
 	if err != nil {
 		return nil, err
 	}
-	return lab.Probe(ctx, st, lab.ProbeOptions{Port: req.Port, Protocol: req.Protocol, Namespaces: req.Namespaces, Timeout: time.Second, ViaPod: true})
+	return lab.Probe(ctx, st, lab.ProbeOptions{Port: req.Port, Protocol: req.Protocol, Namespaces: req.Namespaces, Timeout: time.Second, Via: lab.ViaPod})
 }
 
 // Plan is what applying the editor's text to the lab would do.
