@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,7 +50,10 @@ type Controller struct {
 	tombstones map[string]bool
 	dnsWritten [32]byte
 	// policySyncers keep each node's policy table.
-	policySyncers   map[string]*dataplane.Syncer
+	policySyncers map[string]*dataplane.Syncer
+	// freshAddrs are, per node, the addresses given to pods since the last
+	// policy sync, whose counters start again from zero.
+	freshAddrs      map[string][]netip.Addr
 	servicesApplied map[string]string
 	serviceTables   map[string]*nft.Table
 	// enforced is the engine whose rules every node holds, for readers

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"time"
@@ -53,7 +54,7 @@ func NewDaemon(dir string, cfg *state.Config, log *slog.Logger) (*Daemon, error)
 		return nil, err
 	}
 	c := &Controller{paths: paths, st: st, self: self, log: log, exited: make(chan exit, 64),
-		clock: time.Now, tombstones: map[string]bool{}, policySyncers: map[string]*dataplane.Syncer{},
+		clock: time.Now, tombstones: map[string]bool{}, policySyncers: map[string]*dataplane.Syncer{}, freshAddrs: map[string][]netip.Addr{},
 		servicesApplied: map[string]string{}, serviceTables: map[string]*nft.Table{}}
 	c.syncers = append(c.syncers, c.syncServices, c.syncDNS)
 	if st.Config.Enforcement != state.EnforcementExternal {

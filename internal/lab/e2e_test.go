@@ -613,4 +613,20 @@ spec:
 	if !regexp.MustCompile(`egress:\s+not isolated; packets opening connections: 0 allowed, 0 denied`).MatchString(d) {
 		t.Errorf("egress line missing:\n%s", d)
 	}
+	// A new pod that gets the address of the deleted one starts from zero:
+	// the counters are the pod's, not the address's.
+	l.must("delete", "pod", "server")
+	l.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: newcomer, labels: {app: server}}
+spec: {containers: [{name: s, image: busybox, command: [sleep, "3600"]}]}
+`)
+	l.must("wait", "--for=condition=Ready", "pod/newcomer", "--timeout=20s")
+	if got := l.field("get", "pod", "newcomer", "-o", "jsonpath={.status.podIP}"); got != ip {
+		t.Fatalf("the newcomer got %s, not the freed %s: the test needs the address reused", got, ip)
+	}
+	d = l.must("describe", "pod", "newcomer")
+	if !regexp.MustCompile(`ingress:\s+isolated by default/only-ok; packets opening connections: 0 allowed, 0 denied`).MatchString(d) {
+		t.Errorf("a new pod inherits the counters of its address:\n%s", d)
+	}
 }

@@ -99,6 +99,9 @@ func (c *Controller) startPod(pod *corev1.Pod) error {
 			return err
 		}
 		rt.IPs = ips
+		if c.freshAddrs != nil && c.st.Config.Enforcement == "" {
+			c.freshAddrs[node.Name] = append(c.freshAddrs[node.Name], ips...)
+		}
 		rt.Netns = PodNetns(c.st.Config.Name, pod.Namespace, pod.Name, c.generation)
 		rt.HostVeth = HostVeth(pod.Namespace, pod.Name, c.generation)
 		if err := c.wirePod(node, rt); err != nil {

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	"sigs.k8s.io/knftables"
+
 	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/lab/state"
+	"github.com/palisade-net/palisade/internal/nft"
 	"github.com/palisade-net/palisade/internal/policy"
 )
 
@@ -53,6 +56,19 @@ func (c *Controller) syncPolicy(st *state.State) error {
 		}
 		if err := s.Sync(ctx, e); err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		if ips := c.freshAddrs[n.Name]; len(ips) > 0 {
+			// Addresses handed to new pods since the last sync: their
+			// counters are the new pods', from zero. (After the sync, so
+			// that the table and its sets exist.)
+			t, err := nft.New(n.Netns, knftables.InetFamily, dataplane.Table)
+			if err == nil {
+				err = dataplane.ForgetCounters(ctx, t, ips)
+			}
+			if err != nil {
+				return fmt.Errorf("node %s: reset counters: %w", n.Name, err)
+			}
+			delete(c.freshAddrs, n.Name)
 		}
 	}
 	c.enforced.Store(e)

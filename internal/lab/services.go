@@ -19,8 +19,8 @@ import (
 
 	"github.com/palisade-net/palisade/internal/lab/kubedns"
 	"github.com/palisade-net/palisade/internal/lab/state"
-	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/nft"
+	"github.com/palisade-net/palisade/internal/policy"
 )
 
 func gvk(gv, kind string) schema.GroupVersionKind {
