@@ -64,7 +64,10 @@ answers the other commands. A running lab of the same shape is left alone.
 --enforcement external leaves NetworkPolicy to something outside the lab:
 the daemon programs no policy table, and one 'palisade agent --netns
 pal-<name>-node<i>' per node does, fed by a Kubernetes API server that holds
-the lab's objects (the agent's tests run it so).`,
+the lab's objects (the agent's tests run it so).
+
+Up refuses a directory that holds anything but a lab.
+` + labDirHelp,
 		Example: `  sudo palisade lab up
   sudo palisade lab up --nodes 2 --ip-family dual`,
 		Args: cobra.NoArgs,
@@ -86,7 +89,7 @@ the lab's objects (the agent's tests run it so).`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&opts.Name, "name", "lab", "lab name (prefix of its network namespaces)")
+	cmd.Flags().StringVar(&opts.Name, "name", lab.DefaultName, "lab name (its network namespaces are pal-<name>-...)")
 	cmd.Flags().IntVar(&opts.Nodes, "nodes", 1, "number of nodes")
 	cmd.Flags().StringVar(&opts.IPFamily, "ip-family", "ipv4", "ipv4, ipv6 or dual (dual gives pods and services both; DNS then answers AAAA too)")
 	cmd.Flags().StringVar(&enforcement, "enforcement", "lab", "who enforces NetworkPolicy: lab (the daemon) or external (one palisade agent per node)")
@@ -94,36 +97,67 @@ the lab's objects (the agent's tests run it so).`,
 	return cmd
 }
 
+// labDirHelp is what every lab command says about where a lab lives.
+const labDirHelp = `
+A lab lives in one directory: $PALISADE_LAB_DIR, or ` + lab.DefaultDir + ` when that
+is unset. Its network namespaces are named pal-<name>-..., after the --name it
+was started with (default "lab"). Two labs side by side need a directory and
+a name each:
+
+  sudo PALISADE_LAB_DIR=/tmp/lab2 palisade lab up --name two`
+
 func newLabDown(s *streams) *cobra.Command {
-	return &cobra.Command{
+	var name string
+	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Remove every namespace, link, table, process and file the lab made",
 		Long: `Down works without the daemon and without the state file: it finds the lab's
 network namespaces by name and the processes by the namespace they live in,
-so it also cleans up after a crash or a SIGKILL.`,
+so it also cleans up after a crash or a SIGKILL.
+
+It removes from the lab's directory only what the lab wrote there, and the
+directory itself when that leaves it empty; it refuses a directory that
+holds no lab. --name must be the name of the lab in the directory; for a
+lab whose directory was lost, it names the namespaces to remove.
+` + labDirHelp,
+		Example: `  sudo palisade lab down
+  sudo PALISADE_LAB_DIR=/tmp/lab2 palisade lab down --name two`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return labError(lab.Down(lab.Dir(), s.err))
+			if name != "" {
+				if err := lab.ValidName(name); err != nil {
+					return fail(exitBadUsage, "error: %v", err)
+				}
+			}
+			return labError(lab.Down(lab.Dir(), name, s.err))
 		},
 	}
+	cmd.Flags().StringVar(&name, "name", "", "name of the lab (default: the one recorded in its directory)")
+	return cmd
 }
 
 func newLabStatus(s *streams) *cobra.Command {
-	return &cobra.Command{
-		Use:   "status",
-		Short: "Show the lab's nodes, daemon and pods",
-		Args:  cobra.NoArgs,
+	var name string
+	cmd := &cobra.Command{
+		Use:     "status",
+		Short:   "Show the lab's nodes, daemon and pods",
+		Long:    "Status shows the lab's nodes, its daemon and how many pods each node runs.\n" + labDirHelp,
+		Example: "  sudo palisade lab status\n  sudo PALISADE_LAB_DIR=/tmp/lab2 palisade lab status --name two",
+		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			c := lab.NewClient(lab.Dir())
 			st, err := c.State()
 			if err != nil {
 				return labError(err)
 			}
+			if name != "" && name != st.Config.Name {
+				return fail(exitNo, "error: the lab in %s is named %q, not %q", lab.Dir(), st.Config.Name, name)
+			}
 			daemon := "running"
 			if !c.Alive() {
 				daemon = "not running (the next palisade command restarts it)"
 			}
-			fmt.Fprintf(s.out, "lab %q: %d node(s), %s, daemon %s\n", st.Config.Name, len(st.Nodes), st.Config.IPFamily, daemon)
+			fmt.Fprintf(s.out, "lab %q in %s: %d node(s), %s, daemon %s\n", st.Config.Name, lab.Dir(), len(st.Nodes), st.Config.IPFamily, daemon)
 			tw := tabwriter.NewWriter(s.out, 0, 8, 3, ' ', 0)
 			fmt.Fprintln(tw, "NODE\tNETNS\tADDRESS\tPOD CIDRS\tPODS")
 			for _, n := range st.Nodes {
@@ -138,6 +172,8 @@ func newLabStatus(s *streams) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().StringVar(&name, "name", "", "check that the lab in the directory has this name")
+	return cmd
 }
 
 func newLabDaemon(s *streams) *cobra.Command {

@@ -173,7 +173,7 @@ func EnsureDaemon(dir string) (*Client, error) {
 }
 
 func startDaemon(dir string, opts UpOptions) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := claimDir(dir); err != nil {
 		return err
 	}
 	p := Paths{Dir: dir}
@@ -253,22 +253,37 @@ func tailFile(path string, n int) (string, error) {
 
 // Down removes everything the lab made: the daemon, every process living
 // in a lab namespace, the namespaces (with their links and nftables
-// tables), and the lab directory. It needs no daemon and no state: names
-// carry the lab's prefix, and processes are found by the namespace they
-// live in.
-func Down(dir string, out io.Writer) error {
+// tables), and the files the lab wrote into its directory (nothing else: a
+// directory that is not a lab's is refused). It needs no daemon and no
+// state: names carry the lab's prefix, and processes are found by the
+// namespace they live in. name, when not empty, is the lab's name as the
+// user gave it: it must be the name of the lab in dir, if dir holds one,
+// and it finds the namespaces of a lab whose directory was lost.
+func Down(dir, name string, out io.Writer) error {
 	if os.Geteuid() != 0 {
 		return ErrNotRoot
 	}
 	out = progress(out)
-	name := "lab"
-	if b, err := os.ReadFile(filepath.Join(dir, "name")); err == nil {
-		name = strings.TrimSpace(string(b))
+	isLab := IsLabDir(dir)
+	recorded := ""
+	if b, err := os.ReadFile(filepath.Join(dir, "name")); err == nil && isLab {
+		recorded = strings.TrimSpace(string(b))
 	} else if st, err := state.Load(dir); err == nil {
-		name = st.Config.Name
+		recorded = st.Config.Name
+	}
+	switch {
+	case name != "" && recorded != "" && name != recorded:
+		return fmt.Errorf("the lab in %s is named %q, not %q: nothing was removed", dir, recorded, name)
+	case name == "" && recorded == "":
+		if _, err := os.Stat(dir); err == nil && !isLab {
+			return fmt.Errorf("%s is not a lab directory: nothing was removed (to clean up a lab whose directory was lost, give its --name)", dir)
+		}
+		name = DefaultName
+	case name == "":
+		name = recorded
 	}
 	p := Paths{Dir: dir}
-	if b, err := os.ReadFile(p.PIDFile()); err == nil {
+	if b, err := os.ReadFile(p.PIDFile()); err == nil && isLab {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && isDaemon(pid, dir) {
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 			for i := 0; i < 60 && alive(pid); i++ {
@@ -277,7 +292,10 @@ func Down(dir string, out io.Writer) error {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	extra := stopAPIMode(dir, out)
+	extra := 0
+	if isLab {
+		extra = stopAPIMode(dir, out)
+	}
 	nss, err := plumbing.ListNetns(Prefix(name))
 	if err != nil {
 		return err
@@ -294,8 +312,10 @@ func Down(dir string, out io.Writer) error {
 			return err
 		}
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return err
+	if isLab {
+		if err := removeOwned(dir); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(out, "lab %q is down: removed %d network namespaces and stopped %d processes\n", name, len(nss), killed+extra)
 	return nil

@@ -18,12 +18,74 @@ import (
 // otherwise.
 const DefaultDir = "/var/lib/palisade/lab"
 
-// Dir returns the lab directory in force.
+// DefaultName is the name of a lab started without --name.
+const DefaultName = "lab"
+
+// Dir returns the lab directory in force: PALISADE_LAB_DIR, or DefaultDir.
+// One directory holds one lab; two labs side by side need a directory and
+// a --name each.
 func Dir() string {
 	if d := os.Getenv("PALISADE_LAB_DIR"); d != "" {
 		return d
 	}
 	return DefaultDir
+}
+
+// markerFile says that a directory is a lab's; lab down removes nothing from
+// a directory without it.
+const markerFile = ".palisade-lab"
+
+// owned are the entries a lab writes into its directory (globs); lab down
+// removes these and nothing else, then the directory if that left it empty.
+var owned = []string{markerFile, "name", "state.json", ".state-*.json", "daemon.sock", "daemon.pid", "daemon.log",
+	"toolbox", "dns", "pods", "logs", "apiserver", "agent-*.pid", "agent-*.metrics"}
+
+// IsLabDir reports whether dir holds a lab: its marker, or the state file
+// of a lab made before markers existed.
+func IsLabDir(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, markerFile)); err == nil {
+		return true
+	}
+	_, err := os.Stat(filepath.Join(dir, "state.json"))
+	return err == nil
+}
+
+// claimDir makes dir a lab directory, refusing one that holds anything else
+// (a lab writes files like name, logs and pods there: they could be a
+// user's).
+func claimDir(dir string) error {
+	if !IsLabDir(dir) {
+		entries, err := os.ReadDir(dir)
+		if err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		if len(entries) > 0 {
+			return fmt.Errorf("%s is not empty and holds no lab: choose an empty or new directory with PALISADE_LAB_DIR", dir)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, markerFile), []byte("a palisade lab lives here; 'palisade lab down' removes what it wrote\n"), 0o644)
+}
+
+// removeOwned deletes what the lab wrote into dir, and dir itself if
+// nothing else is left in it.
+func removeOwned(dir string) error {
+	for _, pattern := range owned {
+		matches, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return err
+		}
+		for _, m := range matches {
+			if err := os.RemoveAll(m); err != nil {
+				return err
+			}
+		}
+	}
+	// Remove (not RemoveAll): fails, harmlessly, if anything else is there.
+	_ = os.Remove(dir)
+	return nil
 }
 
 // Paths names the files of one lab.

@@ -2,6 +2,9 @@ package lab_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -236,5 +239,68 @@ spec:
 	out, _, _ := l.run("probe", "--port", "8080", "--timeout", "500ms", "--attempts", "1")
 	if !strings.Contains(out, "dialled:\n") || !strings.Contains(out, "default/solo: service solo (") || !strings.Contains(out, "NOT MEASURED: service web port 8080/TCP leads to 2 pods") {
 		t.Errorf("probe table:\n%s", out)
+	}
+}
+
+// TestLabDownRemovesOnlyWhatItMade: lab down once removed
+// $PALISADE_LAB_DIR whole, a user's files with it.
+func TestLabDownRemovesOnlyWhatItMade(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the lab needs root (network namespaces)")
+	}
+	run := func(dir string, args ...string) (string, int) {
+		cmd := exec.Command(palisade, args...)
+		cmd.Env = append(os.Environ(), "PALISADE_LAB_DIR="+dir)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return string(out), code
+	}
+	// A directory that is not a lab's: refused, untouched.
+	user := t.TempDir()
+	for _, f := range []string{"notes.txt", "name"} {
+		if err := os.WriteFile(filepath.Join(user, f), []byte("mine\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, code := run(user, "lab", "down"); code == 0 || !strings.Contains(out, "is not a lab directory: nothing was removed") {
+		t.Errorf("lab down in a user's directory: exit %d\n%s", code, out)
+	}
+	if out, code := run(user, "lab", "up", "--name", "tdown"); code == 0 || !strings.Contains(out, "is not empty and holds no lab") {
+		t.Errorf("lab up in a user's directory: exit %d\n%s", code, out)
+		run(user, "lab", "down", "--name", "tdown")
+	}
+	for _, f := range []string{"notes.txt", "name"} {
+		if b, err := os.ReadFile(filepath.Join(user, f)); err != nil || string(b) != "mine\n" {
+			t.Errorf("%s after lab up/down: %q %v", f, b, err)
+		}
+	}
+	// A lab's directory where the user also left a file: the lab's files go,
+	// the user's stays, and so does the directory.
+	l := &labT{t: t, dir: t.TempDir(), name: fmt.Sprintf("d%d", labSeq.Add(1)+int64(os.Getpid()%100000))}
+	t.Cleanup(func() { run(l.dir, "lab", "down", "--name", l.name) })
+	l.must("lab", "up", "--name", l.name)
+	if err := os.WriteFile(filepath.Join(l.dir, "notes.txt"), []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := run(l.dir, "lab", "status", "--name", "other"); code == 0 || !strings.Contains(out, "is named") {
+		t.Errorf("lab status --name other: exit %d %s", code, out)
+	}
+	if out, code := run(l.dir, "lab", "down", "--name", "other"); code == 0 || !strings.Contains(out, "not \"other\": nothing was removed") {
+		t.Errorf("lab down --name other: exit %d %s", code, out)
+	}
+	if out, code := run(l.dir, "lab", "status", "--name", l.name); code != 0 {
+		t.Errorf("lab status --name %s: exit %d %s", l.name, code, out)
+	}
+	l.must("lab", "down", "--name", l.name)
+	entries, _ := os.ReadDir(l.dir)
+	if len(entries) != 1 || entries[0].Name() != "notes.txt" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("after lab down the directory holds %v, want just notes.txt", names)
 	}
 }
