@@ -306,7 +306,11 @@ func newRun(s *streams) *cobra.Command {
 			if expose && port == 0 {
 				return fail(exitBadUsage, "error: --port must be set when exposing a service")
 			}
-			if rm && !(stdin || tty) {
+			// As kubectl run: -i attaches (with or without -t), -t needs -i.
+			if tty && !stdin {
+				return fail(exitBadUsage, "error: -i/--stdin is required for containers with -t/--tty=true")
+			}
+			if rm && !stdin {
 				return fail(exitBadUsage, "error: --rm should only be used for attached containers")
 			}
 			ct := corev1.Container{Name: name, Image: image, Stdin: stdin, TTY: tty, StdinOnce: stdin}
@@ -327,7 +331,7 @@ func newRun(s *streams) *cobra.Command {
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: lbls},
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{ct}, RestartPolicy: corev1.RestartPolicy(restart)},
 			}
-			attach := stdin && tty
+			attach := stdin
 			if attach {
 				pod.Annotations = map[string]string{lab.AnnotationAttach: "true"}
 			}
@@ -358,7 +362,9 @@ func newRun(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(s.err, "If you don't see a command prompt, try pressing enter.")
+			if tty {
+				fmt.Fprintln(s.err, "If you don't see a command prompt, try pressing enter.")
+			}
 			code, runErr := runInPod(s, p, rt, &p.Spec.Containers[0], nil, true)
 			_, _ = c.Call("/attached-exit", map[string]any{"pod": state.Key(ns, name), "code": code})
 			if rm {

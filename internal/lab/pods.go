@@ -130,7 +130,7 @@ func (c *Controller) startPod(pod *corev1.Pod) error {
 		ct := &pod.Spec.Containers[i]
 		cr := &state.Container{Name: ct.Name, LogPath: c.paths.LogFile(pod.Namespace, pod.Name, ct.Name)}
 		rt.Containers = append(rt.Containers, cr)
-		if ct.Stdin && ct.TTY && pod.Annotations[AnnotationAttach] == "true" {
+		if ct.Stdin && pod.Annotations[AnnotationAttach] == "true" {
 			rt.Interactive = true
 			continue
 		}

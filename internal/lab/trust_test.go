@@ -304,3 +304,23 @@ func TestLabDownRemovesOnlyWhatItMade(t *testing.T) {
 		t.Errorf("after lab down the directory holds %v, want just notes.txt", names)
 	}
 }
+
+// TestRunAttachedWithoutTTY: `run --rm -i NAME -- CMD` is how scripts test a
+// policy: attached, the output shown, the command's exit code returned, the
+// pod deleted (it once ran detached, printed nothing and left the pod).
+func TestRunAttachedWithoutTTY(t *testing.T) {
+	l := newLab(t)
+	out, errs, code := l.run("run", "--rm", "-i", "probe1", "--image=busybox", "--restart=Never", "--", "sh", "-c", "echo reached; exit 3")
+	if code != 3 || !strings.Contains(out, "reached\n") || !strings.Contains(out, `pod "probe1" deleted`) || !strings.Contains(errs, "pod default/probe1 terminated (Error)") {
+		t.Errorf("run --rm -i: exit %d\nstdout %q\nstderr %q", code, out, errs)
+	}
+	if out, _, code := l.runIn("echo from-stdin\n", "run", "--rm", "-i", "probe2", "--image=busybox", "--restart=Never", "--", "sh"); code != 0 || !strings.Contains(out, "from-stdin") {
+		t.Errorf("run --rm -i with stdin: exit %d %q", code, out)
+	}
+	if got := l.must("get", "pods", "-o", "name"); got != "" {
+		t.Errorf("attached pods left behind:\n%s", got)
+	}
+	if _, errs, code := l.run("run", "-t", "x", "--image=busybox"); code != 2 || !strings.Contains(errs, "-i/--stdin is required for containers with -t/--tty=true") {
+		t.Errorf("run -t without -i: exit %d %q", code, errs)
+	}
+}
