@@ -137,6 +137,7 @@ func (c *Controller) installDNS() {
 // our children, so we watch them by PID, checking they still live in the
 // pod's namespace (a recycled PID is not ours).
 func (c *Controller) adopt() {
+	c.collectOrphans()
 	for key, rt := range c.st.Runtime {
 		ino, _ := plumbing.NetnsInode(plumbing.NetnsPath(rt.Netns))
 		for _, cr := range rt.Containers {
@@ -151,6 +152,44 @@ func (c *Controller) adopt() {
 			go c.watchPID(key, cr.Name, cr.PID)
 		}
 	}
+}
+
+// collectOrphans removes the pod namespaces, and every process in them,
+// that the state does not know: a daemon killed in the middle of a request
+// had started them after its last save. Node namespaces are left alone:
+// their processes (hostNetwork containers, exec sessions) cannot be told
+// from ones the state knows by namespace alone.
+func (c *Controller) collectOrphans() {
+	nss, err := plumbing.ListNetns(Prefix(c.st.Config.Name) + "p")
+	if err != nil {
+		c.log.Error("list pod namespaces", "err", err)
+		return
+	}
+	known := map[string]bool{}
+	for _, rt := range c.st.Runtime {
+		known[rt.Netns] = true
+	}
+	inodes := map[uint64]bool{}
+	var orphans []string
+	for _, ns := range nss {
+		if known[ns] {
+			continue
+		}
+		orphans = append(orphans, ns)
+		if ino, err := plumbing.NetnsInode(plumbing.NetnsPath(ns)); err == nil {
+			inodes[ino] = true
+		}
+	}
+	if len(orphans) == 0 {
+		return
+	}
+	killed := killProcessesIn(inodes)
+	for _, ns := range orphans {
+		if err := plumbing.DeleteNetns(ns); err != nil {
+			c.log.Error("delete orphaned pod namespace", "netns", ns, "err", err)
+		}
+	}
+	c.log.Info("removed what a previous daemon had begun and not recorded", "namespaces", len(orphans), "processes", killed)
 }
 
 func (c *Controller) watchPID(pod, container string, pid int) {

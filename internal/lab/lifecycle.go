@@ -66,6 +66,12 @@ func (c *Client) Call(path string, body any) (Response, error) {
 	}
 	resp, err := c.http.Post("http://lab"+path, "application/json", bytes.NewReader(b))
 	if err != nil {
+		if !c.Alive() {
+			// The daemon saves its state after a request, whole: one that
+			// dies in the middle has stored none of it, and the next daemon
+			// removes the pods it had begun to start.
+			return Response{}, fmt.Errorf("the lab daemon died while handling %s: nothing of this request was kept; the next palisade command restarts the daemon, which removes what it had begun (see %s)", strings.TrimPrefix(path, "/"), c.Paths.Log())
+		}
 		return Response{}, fmt.Errorf("lab daemon: %w", err)
 	}
 	defer resp.Body.Close()

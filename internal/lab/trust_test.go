@@ -7,8 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -323,4 +326,70 @@ func TestRunAttachedWithoutTTY(t *testing.T) {
 	if _, errs, code := l.run("run", "-t", "x", "--image=busybox"); code != 2 || !strings.Contains(errs, "-i/--stdin is required for containers with -t/--tty=true") {
 		t.Errorf("run -t without -i: exit %d %q", code, errs)
 	}
+}
+
+// TestDaemonKilledDuringApply: a daemon SIGKILLed in the middle of an apply
+// leaves pod namespaces and processes it had not recorded; the next daemon
+// removes them, and the CLI says in one line what happened.
+func TestDaemonKilledDuringApply(t *testing.T) {
+	l := newLab(t)
+	pidb, err := os.ReadFile(filepath.Join(l.dir, "daemon.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
+	podNetns := func() int {
+		out, _ := exec.Command("ip", "netns", "list").Output()
+		return strings.Count(string(out), "pal-"+l.name+"-p")
+	}
+	before := podNetns()
+	manifest := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: many}
+spec:
+  replicas: 35
+  selector: {matchLabels: {app: many}}
+  template:
+    metadata: {labels: {app: many}}
+    spec: {containers: [{name: c, image: busybox, command: [sleep, "3600"]}]}
+`
+	cmd := exec.Command(palisade, "apply", "-f", "-")
+	cmd.Env = append(os.Environ(), "PALISADE_LAB_DIR="+l.dir)
+	cmd.Stdin = strings.NewReader(manifest)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for podNetns() < before+3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if err == nil {
+		t.Skip("the apply finished before the daemon could be killed")
+	}
+	if msg := stderr.String(); strings.Count(strings.TrimSpace(msg), "\n") != 0 || !strings.Contains(msg, "the lab daemon died while handling apply: nothing of this request was kept") {
+		t.Errorf("the CLI's word on a dead daemon:\n%s", msg)
+	}
+	if podNetns() <= before {
+		t.Fatalf("no pod namespace was begun before the kill (before %d, now %d)", before, podNetns())
+	}
+	// The next command that needs the daemon restarts it, and the new
+	// daemon removes the orphans before it answers.
+	l.must("lab", "up", "--name", l.name)
+	out := l.must("get", "pods", "-A", "-o", "name")
+	if strings.Contains(out, "many-") {
+		t.Errorf("pods of the killed request were kept:\n%s", out)
+	}
+	pods := strings.Count(out, "\n")
+	if got := podNetns(); got != pods {
+		t.Errorf("%d pod namespaces for %d pods after the restart", got, pods)
+	}
+	// A second try goes through.
+	l.apply(manifest)
+	l.must("wait", "--for=condition=Ready", "pods", "-l", "app=many", "--timeout=60s")
 }
