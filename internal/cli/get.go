@@ -112,6 +112,10 @@ namespaces (ns), events, or all.`,
 				if err != nil {
 					return fail(exitBadUsage, "error: error parsing jsonpath %s, %v", tmpl, err)
 				}
+				// kubectl's --allow-missing-template-keys defaults to true:
+				// a missing key prints nothing.
+				p.AllowMissingKeys(true)
+				p.EnableJSONOutput(strings.HasPrefix(output, "jsonpath-as-json="))
 				if single {
 					err = p.PrintObj(all[0], s.out)
 				} else {
@@ -176,7 +180,8 @@ namespaces (ns), events, or all.`,
 // asList wraps objects the way the API server answers a list, so that
 // templates such as {.items[0].metadata.name} work as with kubectl.
 func asList(objs []runtime.Object) runtime.Object {
-	l := &corev1.List{}
+	// An empty list has "items": [], not null, so that jq '.items[]' works.
+	l := &corev1.List{Items: []runtime.RawExtension{}}
 	l.APIVersion, l.Kind = "v1", "List"
 	for _, o := range objs {
 		l.Items = append(l.Items, runtime.RawExtension{Object: o})

@@ -393,3 +393,25 @@ spec:
 	l.apply(manifest)
 	l.must("wait", "--for=condition=Ready", "pods", "-l", "app=many", "--timeout=60s")
 }
+
+// TestGetOutputsAsKubectl: an empty list has "items": [] (null broke
+// jq '.items[]'), and a jsonpath key that is missing prints nothing, exit 0.
+func TestGetOutputsAsKubectl(t *testing.T) {
+	l := newLab(t)
+	var list struct {
+		Items []any `json:"items"`
+	}
+	out := l.must("get", "netpol", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &list); err != nil || list.Items == nil || !strings.Contains(out, `"items": []`) {
+		t.Errorf("get netpol -o json of nothing:\n%s", out)
+	}
+	if out := l.must("get", "netpol", "-o", "yaml"); !strings.Contains(out, "items: []") {
+		t.Errorf("get netpol -o yaml of nothing:\n%s", out)
+	}
+	if out, errs, code := l.run("get", "pods", "-n", "kube-system", "-o", "jsonpath={.items[0].metadata.nosuch}"); code != 0 || out != "" || errs != "" {
+		t.Errorf("jsonpath of a missing key: exit %d %q %q", code, out, errs)
+	}
+	if out := l.must("get", "ns", "default", "-o", "jsonpath-as-json={.metadata.name}"); !strings.Contains(out, `"default"`) || !strings.HasPrefix(out, "[") {
+		t.Errorf("jsonpath-as-json: %q", out)
+	}
+}
