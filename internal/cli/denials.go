@@ -35,8 +35,10 @@ destination pod for ingress, for an egress denial the ones selecting the
 source pod for egress: none of their rules admits the packet, and adding a
 rule to any of them would.
 
-Only packets that try to open a connection are judged, so a refused
-connection shows as its first packet and the client's retries. Services are
+Only packets that try to open a connection are judged, and a connection
+attempt is one line: the client's retries of it (a SYN sent again from the
+same port, within three minutes) are counted in its "packets", not listed
+again; a new attempt (a new source port) is a new line. Services are
 already resolved: the destination is the pod behind the service and the
 port is its target port, which is what a policy must name.
 
@@ -53,7 +55,7 @@ those between addresses that are not pods.
    "reason":"policy","protocol":"TCP",
    "source":{"pod":"default/client","ip":"10.244.1.3","port":40112},
    "destination":{"pod":"default/target-7c9d-x2b4k","ip":"10.244.1.4","port":1234},
-   "policies":["default/deny-all"]}
+   "policies":["default/deny-all"],"packets":3}
 "pod" is omitted for an address that is no pod's; "port" for ICMP. "reason"
 is "policy", or "unsynced" when the data plane did not know the pod's
 address yet and failed closed.`,

@@ -63,6 +63,26 @@ type Denial struct {
 	// refusing pod in that direction; none of their rules admits the
 	// packet. Empty when the pod is gone by the time the record is read.
 	Policies []string `json:"policies"`
+	// Packets counts the packets of this connection attempt that were
+	// dropped: the first, and the client's retries of it (a TCP SYN sent
+	// again from the same port, a UDP datagram sent again on the same
+	// flow within retryWindow), which are not listed again.
+	Packets int `json:"packets"`
+}
+
+// retryWindow is how long a packet of the same flow (addresses, ports,
+// protocol, side) counts as a retry of the attempt, not a new one: Linux
+// gives up a SYN after about two minutes at its default of 6 retries.
+const retryWindow = 3 * time.Minute
+
+// flowKey identifies a connection attempt.
+type flowKey struct {
+	direction, protocol string
+	src, dst            DenialEndpoint
+}
+
+func (d *Denial) flow() flowKey {
+	return flowKey{direction: d.Direction, protocol: d.Protocol, src: DenialEndpoint{IP: d.Source.IP, Port: d.Source.Port}, dst: DenialEndpoint{IP: d.Destination.IP, Port: d.Destination.Port}}
 }
 
 // DenialEndpoint is one side of a denied packet. Services are already
@@ -175,6 +195,14 @@ type denialLog struct {
 	// done is closed when the daemon stops, ending every follower.
 	done     chan struct{}
 	stopOnce sync.Once
+	// attempts finds the ring slot of a flow's attempt, to count its
+	// retries there; a slot reused by a newer denial no longer counts.
+	attempts map[flowKey]attempt
+}
+
+type attempt struct {
+	slot int
+	at   time.Time
 }
 
 type denialSub struct {
@@ -186,7 +214,7 @@ type denialSub struct {
 }
 
 func newDenialLog() *denialLog {
-	return &denialLog{ring: make([]Denial, 0, denialRingSize), subs: map[*denialSub]struct{}{}, done: make(chan struct{})}
+	return &denialLog{ring: make([]Denial, 0, denialRingSize), subs: map[*denialSub]struct{}{}, done: make(chan struct{}), attempts: map[flowKey]attempt{}}
 }
 
 func (l *denialLog) stop() { l.stopOnce.Do(func() { close(l.done) }) }
@@ -203,12 +231,27 @@ func (l *denialLog) add(d *Denial, lostBefore uint64) {
 		}
 	}
 	if d != nil {
+		key := d.flow()
+		if a, ok := l.attempts[key]; ok && d.Time.Sub(a.at) < retryWindow && d.Time.Sub(a.at) >= 0 && l.ring[a.slot].flow() == key {
+			// A retry: counted on its attempt, not listed again (and not
+			// passed on to followers, who have the attempt already).
+			l.ring[a.slot].Packets++
+			d = nil
+		}
+	}
+	if d != nil {
+		key := d.flow()
+		d.Packets = 1
+		slot := len(l.ring)
 		if len(l.ring) < denialRingSize {
 			l.ring = append(l.ring, *d)
 		} else {
-			l.ring[l.start] = *d
+			slot = l.start
+			delete(l.attempts, l.ring[slot].flow())
+			l.ring[slot] = *d
 			l.start = (l.start + 1) % denialRingSize
 		}
+		l.attempts[key] = attempt{slot: slot, at: d.Time}
 	}
 	for s := range l.subs {
 		if s.missed > 0 {

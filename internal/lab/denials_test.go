@@ -273,3 +273,30 @@ func TestDenialStream(t *testing.T) {
 		t.Fatal("follow did not end on cancel")
 	}
 }
+
+// TestDenialLogRetries: a client's retries of one attempt (same addresses,
+// ports and protocol, within retryWindow) are counted on it, not listed
+// again; a new attempt (another source port), or the same flow much later,
+// is a new line. Followers see each attempt once.
+func TestDenialLogRetries(t *testing.T) {
+	l := newDenialLog()
+	_, _, sub := l.recent("", -1, true)
+	at := func(sec int, sport uint16) *Denial {
+		return &Denial{Time: time.Unix(int64(sec), 0), Direction: "ingress", Protocol: "TCP",
+			Source:      DenialEndpoint{Pod: "a/x", IP: "10.244.1.3", Port: sport},
+			Destination: DenialEndpoint{Pod: "a/y", IP: "10.244.1.4", Port: 80}, Policies: []string{}}
+	}
+	l.add(at(100, 40000), 0) // the SYN
+	l.add(at(101, 40000), 0) // its retries
+	l.add(at(103, 40000), 0)
+	l.add(at(104, 40001), 0) // a second nc: another source port
+	l.add(at(100+int(retryWindow.Seconds())+5, 40000), 0)
+	all, _, _ := l.recent("", -1, false)
+	if len(all) != 3 || all[0].Packets != 3 || all[1].Packets != 1 || all[2].Packets != 1 {
+		t.Fatalf("attempts %+v", all)
+	}
+	if len(sub.ch) != 3 {
+		t.Errorf("the follower got %d events, want one per attempt", len(sub.ch))
+	}
+	l.unsubscribe(sub)
+}
