@@ -92,7 +92,7 @@ func runInPod(s *streams, pod *corev1.Pod, rt *state.Pod, ct *corev1.Container, 
 	// the CLI only waits.
 	signal.Ignore(os.Interrupt, syscall.SIGQUIT)
 	defer signal.Reset(os.Interrupt, syscall.SIGQUIT)
-	if err := podexec.Start(cmd, rt.Netns); err != nil {
+	if err := podexec.Start(cmd, lab.PodSandbox(rt)); err != nil {
 		return 0, fail(exitNo, "error: %v", err)
 	}
 	err = cmd.Wait()

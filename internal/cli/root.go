@@ -52,7 +52,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// that path skips cobra entirely.
 	if len(args) == 2 && args[0] == podexec.Arg0 {
 		err := podexec.Main(args[1])
-		fmt.Fprintln(stderr, err)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+		}
 		return podexec.ExitCode(err)
 	}
 	if len(args) >= 2 && args[0] == lab.RuntimeArg0 {

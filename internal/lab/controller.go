@@ -281,6 +281,7 @@ func (c *Controller) stopPod(key string) {
 		cr.PID = 0
 	}
 	wg.Wait()
+	c.stopSandbox(rt)
 	if rt.HostVeth != "" {
 		if n := c.st.Node(rt.Node); n != nil {
 			_ = plumbing.DeleteLink(n.Netns, rt.HostVeth)

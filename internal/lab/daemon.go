@@ -73,7 +73,7 @@ func (d *Daemon) bootstrap() error {
 	c := d.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := images.InstallToolbox(d.paths.Toolbox()); err != nil {
+	if err := images.InstallToolbox(d.paths.Toolbox(), PodSelf); err != nil {
 		return fmt.Errorf("toolbox: %w", err)
 	}
 	if !c.st.Started {

@@ -113,6 +113,10 @@ func (c *Controller) startPod(pod *corev1.Pod) error {
 	if err := c.writePodFiles(pod, rt); err != nil {
 		return err
 	}
+	// A failure shows on the containers, which retry it (startContainer).
+	if err := c.ensureSandbox(pod, rt); err != nil {
+		c.event(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", err.Error())
+	}
 	pod.Spec.NodeName = node.Name
 	pod.Status.HostIP = node.IPv4.String()
 	pod.Status.HostIPs = []corev1.HostIP{{IP: node.IPv4.String()}}
@@ -211,25 +215,42 @@ func (c *Controller) writePodFiles(pod *corev1.Pod, rt *state.Pod) error {
 	return nil
 }
 
-// ContainerSpec builds the process spec for a container (or for exec into
-// it: argv given). Shared by the daemon and by `exec`.
-func ContainerSpec(paths Paths, pod *corev1.Pod, rt *state.Pod, ct *corev1.Container, argv []string) (podexec.Spec, error) {
-	hostname := pod.Name
+// Where the lab's own files appear inside every pod (read-only): the
+// palisade binary that runs the built-in images and the toolbox wrappers,
+// the toolbox itself, and, in the DNS pod only, the records directory.
+const (
+	PodSelf    = "/.palisade/palisade"
+	PodToolbox = "/.palisade/toolbox"
+	PodDNSDir  = "/.palisade/dns"
+)
+
+// PodRoot is the pod's writable layer, its "/": one per pod, shared by its
+// containers and by exec, and removed with the pod. (Kubernetes gives each
+// container a root of its own; here every container of a pod runs on the
+// same host base, and one root per pod is what lets a file a container
+// writes be seen by `exec` without picking a container's view.)
+func PodRoot(rt *state.Pod) string { return filepath.Join(rt.Dir, "rootfs") }
+
+// PodSandbox names the pod's running sandbox for podexec.Start.
+func PodSandbox(rt *state.Pod) podexec.Pod {
+	return podexec.Pod{PID: rt.SandboxPID, Root: PodRoot(rt)}
+}
+
+func podHostname(pod *corev1.Pod, rt *state.Pod) string {
+	if pod.Spec.HostNetwork {
+		return nodeHostname(rt.Node)
+	}
 	if pod.Spec.Hostname != "" {
-		hostname = pod.Spec.Hostname
+		return pod.Spec.Hostname
 	}
-	env := []string{
-		"PATH=" + paths.Toolbox() + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOSTNAME=" + hostname,
-		"HOME=/root",
-		"TERM=" + termOr(os.Getenv("TERM")),
-	}
-	for _, e := range ct.Env {
-		env = append(env, e.Name+"="+envValue(pod, rt, e))
-	}
-	spec := podexec.Spec{
-		Hostname: hostname,
-		Dir:      ct.WorkingDir,
+	return pod.Name
+}
+
+// SandboxSpec builds the pod's sandbox: its hostname, root and binds.
+func SandboxSpec(paths Paths, self string, pod *corev1.Pod, rt *state.Pod) podexec.Sandbox {
+	sb := podexec.Sandbox{
+		Hostname: podHostname(pod, rt),
+		Root:     PodRoot(rt),
 		Binds: []podexec.Bind{
 			{Source: filepath.Join(rt.Dir, "resolv.conf"), Target: "/etc/resolv.conf"},
 			{Source: filepath.Join(rt.Dir, "hosts"), Target: "/etc/hosts"},
@@ -237,18 +258,117 @@ func ContainerSpec(paths Paths, pod *corev1.Pod, rt *state.Pod, ct *corev1.Conta
 		},
 	}
 	if pod.Spec.HostNetwork {
-		// A hostNetwork pod shares the node's view: no private resolv.conf
-		// nor hosts, as with dnsPolicy ClusterFirst on the host network.
-		spec.Binds = spec.Binds[:0]
-		spec.Hostname = nodeHostname(rt.Node)
+		// A hostNetwork pod shares the node's view: the host's resolv.conf
+		// and hosts, as with dnsPolicy ClusterFirst on the host network.
+		// Bound rather than left to the base, because the host's may be
+		// symlinks into its /run, which a pod does not see.
+		sb.Binds = []podexec.Bind{
+			{Source: "/etc/resolv.conf", Target: "/etc/resolv.conf", ReadOnly: true},
+			{Source: "/etc/hosts", Target: "/etc/hosts", ReadOnly: true},
+		}
 	}
+	sb.Binds = append(sb.Binds,
+		podexec.Bind{Source: self, Target: PodSelf, ReadOnly: true},
+		podexec.Bind{Source: paths.Toolbox(), Target: PodToolbox, ReadOnly: true})
+	for _, ct := range pod.Spec.Containers {
+		if ct.Image == KubeDNSImage {
+			// The directory, not the file: the lab replaces the file by a
+			// rename, which a bind of the old file would never show.
+			sb.Binds = append(sb.Binds, podexec.Bind{Source: filepath.Dir(paths.DNSRecords()), Target: PodDNSDir, ReadOnly: true})
+			break
+		}
+	}
+	return sb
+}
+
+// ensureSandbox starts the pod's sandbox unless it runs. A sandbox that
+// died took the pod's processes with it; its successor reuses the pod's
+// layer, so files survive as they do across container restarts.
+func (c *Controller) ensureSandbox(pod *corev1.Pod, rt *state.Pod) error {
+	if podexec.Alive(PodSandbox(rt)) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(c.paths.DNSRecords()), 0o755); err != nil {
+		return err
+	}
+	cmd, err := podexec.StartSandbox(c.self, SandboxSpec(c.paths, c.self, pod, rt), rt.Netns, os.Stderr)
+	if err != nil {
+		return err
+	}
+	rt.SandboxPID = cmd.Process.Pid
+	go func() { _ = cmd.Wait() }()
+	return nil
+}
+
+// stopSandbox ends the pod's sandbox (and with it whatever still runs in
+// the pod) and removes the pod's directory and layer.
+func (c *Controller) stopSandbox(rt *state.Pod) {
+	sb := PodSandbox(rt)
+	if podexec.Alive(sb) {
+		_ = syscall.Kill(sb.PID, syscall.SIGKILL)
+		for deadline := time.Now().Add(2 * time.Second); podexec.Alive(sb) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	rt.SandboxPID = 0
+	if rt.Dir == "" {
+		return
+	}
+	// The pod's mounts live in its own mount namespace; one showing here
+	// would mean a removal could walk into the host's files through it.
+	if m := mountedUnder(rt.Dir); m != "" {
+		c.log.Error("pod directory kept: something is mounted in it", "dir", rt.Dir, "mount", m)
+		return
+	}
+	if err := os.RemoveAll(rt.Dir); err != nil {
+		c.log.Error("remove pod directory", "dir", rt.Dir, "err", err)
+	}
+}
+
+// mountedUnder returns a mount point at or below dir in this mount
+// namespace, or "".
+func mountedUnder(dir string) string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "/proc/self/mountinfo: " + err.Error()
+	}
+	defer f.Close()
+	dir = filepath.Clean(dir)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		// Octal escapes (\040) in the mount point never hide a match of
+		// our own paths, which have no spaces.
+		if m := fields[4]; m == dir || strings.HasPrefix(m, dir+"/") {
+			return m
+		}
+	}
+	return ""
+}
+
+// ContainerSpec builds the process spec for a container (or for exec into
+// it: argv given). Shared by the daemon and by `exec`.
+func ContainerSpec(paths Paths, pod *corev1.Pod, rt *state.Pod, ct *corev1.Container, argv []string) (podexec.Spec, error) {
+	env := []string{
+		"PATH=" + PodToolbox + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOSTNAME=" + podHostname(pod, rt),
+		"HOME=/root",
+		"TERM=" + termOr(os.Getenv("TERM")),
+	}
+	for _, e := range ct.Env {
+		env = append(env, e.Name+"="+envValue(pod, rt, e))
+	}
+	spec := podexec.Spec{Dir: ct.WorkingDir}
 	var plan images.Plan
 	var err error
 	switch {
 	case argv != nil:
 		plan, err = images.ResolveExec(ct, argv)
 	case ct.Image == KubeDNSImage:
-		plan = images.KubeDNSPlan(paths.DNSRecords())
+		plan = images.KubeDNSPlan(PodDNSDir + "/" + filepath.Base(paths.DNSRecords()))
 	default:
 		plan, err = images.Resolve(ct)
 	}
@@ -257,11 +377,7 @@ func ContainerSpec(paths Paths, pod *corev1.Pod, rt *state.Pod, ct *corev1.Conta
 	}
 	spec.Env = append(env, plan.Env...)
 	if plan.Builtin != "" {
-		self, err := os.Executable()
-		if err != nil {
-			return spec, err
-		}
-		spec.Argv = append([]string{self, RuntimeArg0, plan.Builtin}, plan.Args...)
+		spec.Argv = append([]string{PodSelf, RuntimeArg0, plan.Builtin}, plan.Args...)
 	} else {
 		spec.Argv = plan.Argv
 	}
@@ -329,6 +445,11 @@ func (c *Controller) startContainer(pod *corev1.Pod, rt *state.Pod, ct *corev1.C
 		return
 	}
 	defer logf.Close()
+	if err := c.ensureSandbox(pod, rt); err != nil {
+		cr.Waiting, cr.Message = "RunContainerError", err.Error()
+		c.event(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", err.Error())
+		return
+	}
 	cmd, err := podexec.Command(c.self, spec)
 	if err != nil {
 		cr.Waiting, cr.Message = "CreateContainerError", err.Error()
@@ -336,7 +457,7 @@ func (c *Controller) startContainer(pod *corev1.Pod, rt *state.Pod, ct *corev1.C
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := podexec.Start(cmd, rt.Netns); err != nil {
+	if err := podexec.Start(cmd, PodSandbox(rt)); err != nil {
 		cr.Waiting, cr.Message = "RunContainerError", err.Error()
 		c.event(pod, corev1.EventTypeWarning, "Failed", err.Error())
 		return

@@ -19,19 +19,19 @@ import (
 // busybox wget has no -T/--timeout). Idempotent. The lab puts dir first on
 // PATH.
 //
+// The wrappers run palisade, the path of the palisade binary where the
+// toolbox is used (inside a pod: not where it is on the host); the host
+// tools it links to are in the base every pod sees.
+//
 // A missing fuller tool is an error naming the package to install, after
 // everything else is in place: the lab must not silently fall back to an
 // applet that rejects the flags tutorials use.
-func InstallToolbox(dir string) error {
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("toolbox: locating the palisade binary: %v", err)
-	}
+func InstallToolbox(dir, palisade string) error {
 	return installToolbox(dir, toolboxSources{
 		busybox:   lookPath("busybox"),
 		nc:        firstPath("nc.openbsd"),
 		curl:      firstPath("curl"),
-		palisade:  self,
+		palisade:  palisade,
 		listApple: busyboxApplets,
 	})
 }

@@ -18,7 +18,8 @@ func TestInstallToolbox(t *testing.T) {
 		t.Skip("busybox is not installed (apt-get install -y busybox); the toolbox links its applets")
 	}
 	dir := filepath.Join(t.TempDir(), "toolbox")
-	if err := InstallToolbox(dir); err != nil {
+	const self = "/.palisade/palisade" // where a pod finds it
+	if err := InstallToolbox(dir, self); err != nil {
 		if firstPath("nc.openbsd") == "" || firstPath("curl") == "" {
 			t.Skipf("fuller tools missing on this machine: %v", err)
 		}
@@ -53,7 +54,6 @@ func TestInstallToolbox(t *testing.T) {
 	if nc, err := os.ReadFile(filepath.Join(dir, "nc")); err != nil || !strings.Contains(string(nc), "exec "+shellQuote(firstPath("nc.openbsd"))+" -N \"$@\"") {
 		t.Errorf("nc wrapper %q (%v)", nc, err)
 	}
-	self, _ := os.Executable()
 	curl, err := os.ReadFile(filepath.Join(dir, "curl"))
 	if err != nil || !strings.Contains(string(curl), shellQuote(self)+" __runtime curl \"$@\"") || !strings.Contains(string(curl), "exec "+shellQuote(firstPath("curl"))+" \"$@\"") {
 		t.Errorf("curl wrapper %q (%v)", curl, err)
@@ -84,7 +84,7 @@ func TestInstallToolbox(t *testing.T) {
 	if err := os.Symlink("/nonexistent", filepath.Join(dir, "nc")); err != nil {
 		t.Fatal(err)
 	}
-	if err := InstallToolbox(dir); err != nil {
+	if err := InstallToolbox(dir, self); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.Lstat(filepath.Join(dir, "ls"))

@@ -76,11 +76,14 @@ type Container struct {
 
 // Pod is the lab's side of a pod.
 type Pod struct {
-	Netns      string       `json:"netns"`
-	HostVeth   string       `json:"hostVeth,omitempty"`
-	Node       string       `json:"node"`
-	IPs        []netip.Addr `json:"ips"`
-	Dir        string       `json:"dir"` // resolv.conf, hosts, hostname
+	Netns    string       `json:"netns"`
+	HostVeth string       `json:"hostVeth,omitempty"`
+	Node     string       `json:"node"`
+	IPs      []netip.Addr `json:"ips"`
+	Dir      string       `json:"dir"` // resolv.conf, hosts, hostname, rootfs
+	// SandboxPID is the pod's PID 1 (podexec.StartSandbox), which holds
+	// its PID namespace and root filesystem.
+	SandboxPID int          `json:"sandboxPID,omitempty"`
 	Containers []*Container `json:"containers"`
 	// Interactive pods (run -i -t) have their process started by the CLI
 	// that attached to them, not by the daemon.
