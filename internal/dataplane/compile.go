@@ -33,9 +33,17 @@ import (
 // Table is the nftables table Palisade owns in each namespace it enforces.
 const Table = "palisade-policy"
 
-// HairpinMark is set by the service rules on a pod's connection to itself
-// through its own service; such traffic is always allowed.
-const HairpinMark = "0x4000"
+// hairpinSet names the sets (hairpin4, hairpin6) of "addr . addr" for
+// every pod this table enforces. A pod may always reach itself through its
+// own service (hairpin): after DNAT, in the forward hook, that is a packet
+// whose source and destination are both the pod's address, and that
+// address pair is the only evidence trusted. A packet mark is not: other
+// components own the marks, and kube-proxy sets 0x4000 on every NodePort,
+// LoadBalancer and externalIP connection (externalTrafficPolicy Cluster)
+// and on every ClusterIP one under --masquerade-all, so accepting on it let
+// any client past every policy. One hash probe per new connection, however
+// many pods.
+const hairpinSet = "hairpin"
 
 // Options choose what a node enforces.
 type Options struct {
@@ -125,8 +133,10 @@ func compute(e *policy.Engine, opts Options, cache *buildCache, prev *desired) (
 		if info.HostNetwork {
 			continue
 		}
-		if len(opts.PodCIDRs) > 0 {
-			for _, ip := range info.IPs {
+		for _, ip := range info.IPs {
+			b.d.setElem(familySet(hairpinSet, ip), ip.String(), ip.String())
+			b.stats.Elements++
+			if len(opts.PodCIDRs) > 0 {
 				b.d.setElem(familySet("local-pods", ip), ip.String())
 				b.stats.Elements++
 			}
@@ -238,7 +248,14 @@ func (b *builder) base() {
 	b.stats.Chains++
 	b.rule("forward", "ct state established,related accept")
 	b.rule("forward", "ct state invalid drop")
-	b.rule("forward", "meta mark & "+HairpinMark+" == "+HairpinMark+" accept")
+	// Hairpin: see hairpinSet. Never a mark: another component's mark
+	// proves nothing about the connection.
+	hairpin := knftables.PtrTo("pods reaching themselves through a service")
+	b.d.set(&knftables.Set{Name: hairpinSet + "4", Type: "ipv4_addr . ipv4_addr", Comment: hairpin})
+	b.d.set(&knftables.Set{Name: hairpinSet + "6", Type: "ipv6_addr . ipv6_addr", Comment: hairpin})
+	b.stats.Sets += 2
+	b.rule("forward", "ip saddr . ip daddr @"+hairpinSet+"4 accept")
+	b.rule("forward", "ip6 saddr . ip6 daddr @"+hairpinSet+"6 accept")
 	b.unsynced()
 	b.rule("forward", "ip saddr vmap @egress-pods4")
 	b.rule("forward", "ip6 saddr vmap @egress-pods6")

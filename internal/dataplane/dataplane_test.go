@@ -3,6 +3,9 @@ package dataplane
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -186,8 +189,8 @@ func testPartialSyncEqualsFull(t *testing.T, opts Options) {
 	if err := partial.Sync(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	for step := 0; step < 50; step++ {
-		switch step % 5 {
+	for step := 0; step < 60; step++ {
+		switch step % 6 {
 		case 0: // relabel a pod
 			p := c.Pods[(step*37)%len(c.Pods)].DeepCopy()
 			p.Labels["app"] = fmt.Sprintf("app-%d", step%5)
@@ -206,9 +209,16 @@ func testPartialSyncEqualsFull(t *testing.T, opts Options) {
 			p.Spec.NodeName = fmt.Sprintf("node-%d", step%3)
 			c.Pods[(step*13)%len(c.Pods)] = p
 			e.UpsertPod(p)
-		default: // a pod goes
+		case 4: // a pod goes
 			p := c.Pods[(step*11)%len(c.Pods)]
 			e.DeletePod(p.Namespace, p.Name)
+		default: // a pod gets a new address (its hairpin pair moves)
+			i := (step * 19) % len(c.Pods)
+			p := c.Pods[i].DeepCopy()
+			ip := netip.AddrFrom4([4]byte{10, 250, 0, byte(step)})
+			p.Status.PodIP, p.Status.PodIPs = ip.String(), []corev1.PodIP{{IP: ip.String()}}
+			c.Pods[i] = p
+			e.UpsertPod(p)
 		}
 		if err := partial.Sync(ctx, e); err != nil {
 			t.Fatalf("step %d: %v", step, err)
@@ -219,6 +229,9 @@ func testPartialSyncEqualsFull(t *testing.T, opts Options) {
 		fullFake := knftables.NewFake(knftables.InetFamily, Table)
 		if err := NewSyncerFor(nft.FromInterface(fullFake), opts).Sync(ctx, e); err != nil {
 			t.Fatal(err)
+		}
+		if !strings.Contains(partialFake.Dump(), "add element inet palisade-policy hairpin4 {") {
+			t.Fatalf("step %d: no hairpin pairs", step)
 		}
 		if got, want := normalize(partialFake.Dump()), normalize(fullFake.Dump()); got != want {
 			t.Fatalf("step %d: partial sync diverged from a full sync\n--- partial\n%s\n--- full\n%s", step, got, want)
@@ -330,5 +343,90 @@ func TestGroupCommentFits(t *testing.T) {
 	}
 	if got := groupComment(policy.Ingress, keys(40, "pol")); !strings.HasSuffix(got, " more") {
 		t.Errorf("a cut list does not say how many more: %q", got)
+	}
+}
+
+// TestNoRuleTrustsAMark: no rule of the policy table matches on a packet or
+// connection mark. Marks belong to other components (kube-proxy sets 0x4000
+// on every NodePort connection and, under --masquerade-all, every ClusterIP
+// one): a rule accepting on one let those connections past every policy.
+func TestNoRuleTrustsAMark(t *testing.T) {
+	cidrs := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16"), netip.MustParsePrefix("fd00::/64")}
+	mark := regexp.MustCompile(`\bmark\b`)
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"every pod", Options{}},
+		{"one node, logged", Options{Node: "n1", LogGroup: 5}},
+		{"audit", Options{Node: "n1", Audit: true, LogGroup: 5}},
+		{"fail closed", Options{Node: "n1", PodCIDRs: cidrs, FailClosed: true}},
+	} {
+		opts := tc.opts
+		t.Run(tc.name, func(t *testing.T) {
+			fake := knftables.NewFake(knftables.InetFamily, Table)
+			if err := NewSyncerFor(nft.FromInterface(fake), opts).Sync(context.Background(), engine(t, webPolicy)); err != nil {
+				t.Fatal(err)
+			}
+			dump := fake.Dump()
+			rules := 0
+			for _, l := range strings.Split(dump, "\n") {
+				if !strings.HasPrefix(l, "add rule ") {
+					continue
+				}
+				rules++
+				if mark.MatchString(l) {
+					t.Errorf("a rule trusts a mark: %s", l)
+				}
+			}
+			if rules == 0 {
+				t.Fatalf("no rules:\n%s", dump)
+			}
+		})
+	}
+}
+
+// TestHairpinSet: hairpin is recognised by the address pair of a pod of
+// this node reaching itself, both families; pods of other nodes and
+// hostNetwork pods (whose address is the node's) are not in it, and the
+// rules come before the policy maps that would judge the connection.
+func TestHairpinSet(t *testing.T) {
+	e := engine(t, webPolicy)
+	dual := pod("a", "dual", "10.0.0.9", "n1", map[string]string{"app": "web"})
+	dual.Status.PodIPs = append(dual.Status.PodIPs, corev1.PodIP{IP: "fd00::9"})
+	e.UpsertPod(dual)
+	host := pod("a", "host", "192.168.0.1", "n1", map[string]string{"app": "web"})
+	host.Spec.HostNetwork = true
+	e.UpsertPod(host)
+	fake := knftables.NewFake(knftables.InetFamily, Table)
+	if err := NewSyncerFor(nft.FromInterface(fake), Options{Node: "n1"}).Sync(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		set  string
+		want []string
+	}{
+		{"hairpin4", []string{"10.0.0.1 . 10.0.0.1", "10.0.0.2 . 10.0.0.2", "10.0.0.9 . 10.0.0.9"}},
+		{"hairpin6", []string{"fd00::9 . fd00::9"}},
+	} {
+		els, err := fake.ListElements(context.Background(), "set", tc.set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, el := range els {
+			got = append(got, strings.Join(el.Key, " . "))
+		}
+		sort.Strings(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s holds %q, want %q", tc.set, got, tc.want)
+		}
+	}
+	script, _ := DryRun(e, Options{Node: "n1"})
+	hp4 := strings.Index(script, "forward ip saddr . ip daddr @hairpin4 accept")
+	hp6 := strings.Index(script, "forward ip6 saddr . ip6 daddr @hairpin6 accept")
+	maps := strings.Index(script, "forward ip saddr vmap @egress-pods4")
+	if hp4 < 0 || hp6 < 0 || maps < 0 || hp4 > maps || hp6 > maps {
+		t.Errorf("the hairpin rules are missing or come after the policy maps:\n%s", script)
 	}
 }

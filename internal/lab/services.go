@@ -134,7 +134,9 @@ const servicesTable = "palisade-services"
 
 // masqMark tags hairpin connections (a pod reaching itself through its
 // service), which must be masqueraded or the reply would never return
-// through the node.
+// through the node. Only this table's postrouting reads it; it is
+// kube-proxy's value, and the policy table, which must work beside the
+// real kube-proxy, trusts no mark (see the dataplane's hairpin sets).
 const masqMark = "0x4000"
 
 // syncServices rewrites every node's service table in one transaction each:
