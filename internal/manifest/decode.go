@@ -203,7 +203,7 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 	want, known := supported[gvk.Kind]
 	served := []schema.GroupVersion{want}
 	if gvs, ok := analysisKinds[gvk.Kind]; ok && d.opts.ClusterNetworkPolicies {
-		want, known, served = gvs[0], true, gvs
+		known, served = true, gvs
 	}
 	if !known || !builtinGroup(gvk.Group) {
 		d.note(Note{Kind: NoteSkipped, Src: src, Object: ref,
