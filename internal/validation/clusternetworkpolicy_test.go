@@ -999,3 +999,33 @@ status: {conditions: []}`,
 		}
 	}
 }
+
+// FuzzValidateClusterNetworkPolicy feeds arbitrary documents through the
+// API server's custom-resource path: it must never panic, and whatever it
+// accepts must come back as a typed object of the same name.
+func FuzzValidateClusterNetworkPolicy(f *testing.F) {
+	for _, tc := range invalidClusterNetworkPolicies {
+		f.Add(tc.doc, tc.channel == ChannelStandard)
+	}
+	f.Add("apiVersion: policy.networking.k8s.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata: {name: a}\nspec: {tier: Admin, priority: 0, subject: {namespaces: {}}}\n", false)
+	f.Fuzz(func(t *testing.T, doc string, standard bool) {
+		js, err := yaml.YAMLToJSON([]byte(doc))
+		if err != nil {
+			return
+		}
+		m := map[string]interface{}{}
+		if utiljson.Unmarshal(js, &m) != nil {
+			return
+		}
+		ch := ChannelExperimental
+		if standard {
+			ch = ChannelStandard
+		}
+		md, _ := m["metadata"].(map[string]interface{})
+		name, _ := md["name"].(string)
+		res := ValidateClusterNetworkPolicy(m, ch)
+		if len(res.Errs) == 0 && (res.Obj == nil || res.Obj.Name != name) {
+			t.Fatalf("accepted without an object of name %q: %+v", name, res.Obj)
+		}
+	})
+}
