@@ -58,6 +58,47 @@ type Side struct {
 	IsolatedBy []PolicyRef `json:"isolatedBy"`
 	AllowedBy  []RuleRef   `json:"allowedBy"`
 	NamedPorts []NamedPort `json:"namedPorts,omitempty"`
+	// Tier is the stage that decided: Admin, NetworkPolicy, Baseline or
+	// Default ("" when an exemption did: self, node, hostNetwork, not a pod).
+	Tier string `json:"tier,omitempty"`
+	// DecidedBy is the ClusterNetworkPolicy rule whose Accept or Deny decided.
+	DecidedBy *ClusterRule `json:"decidedBy,omitempty"`
+	// Passed are the Pass rules that handed evaluation on, in order.
+	Passed []ClusterRule `json:"passed,omitempty"`
+	// NotEvaluated are rules with domainNames peers that were reached and
+	// could not be judged offline; the verdict assumed they did not match.
+	NotEvaluated []ClusterRule `json:"notEvaluated,omitempty"`
+	// ClusterPolicies are the ClusterNetworkPolicies selecting the pod, in
+	// evaluation order.
+	ClusterPolicies []string `json:"clusterPolicies,omitempty"`
+}
+
+// ClusterRule names one ClusterNetworkPolicy rule and where it was written.
+type ClusterRule struct {
+	Policy   string `json:"policy"`
+	Tier     string `json:"tier"`
+	Priority int32  `json:"priority"`
+	Rule     string `json:"rule"`
+	Name     string `json:"name,omitempty"`
+	Action   string `json:"action"`
+	// FailClosed: the rule names a peer or protocol this version does not
+	// know, so it matches nothing (Accept) or denies everything (Deny, Pass).
+	FailClosed bool   `json:"failClosed,omitempty"`
+	Source     Source `json:"source,omitempty"`
+}
+
+func clusterRule(s *cluster.Snapshot, r policy.ClusterRuleRef) ClusterRule {
+	return ClusterRule{Policy: r.Policy, Tier: string(r.Tier), Priority: r.Priority, Rule: r.Field(), Name: r.Name,
+		Action: string(r.Action), FailClosed: r.FailClosed, Source: source(s, "ClusterNetworkPolicy", policy.PodKey{Name: r.Policy}, r.Field())}
+}
+
+// describe is a rule as the summaries name it.
+func (r ClusterRule) describe() string {
+	s := fmt.Sprintf("ClusterNetworkPolicy %s (priority %d) %s", r.Policy, r.Priority, r.Rule)
+	if r.Name != "" {
+		s += fmt.Sprintf(" %q", r.Name)
+	}
+	return s
 }
 
 // Connection is the verdict on one concrete connection (after DNAT).
@@ -263,6 +304,18 @@ func side(s *cluster.Snapshot, v policy.SideVerdict, self policy.Endpoint) Side 
 	for _, p := range v.Ports {
 		out.NamedPorts = append(out.NamedPorts, NamedPort{Rule: p.Rule.Policy.String() + " " + p.Rule.Field(), Name: p.Name, Protocol: string(p.Protocol), Port: p.Port})
 	}
+	out.Tier = string(v.Tier)
+	out.ClusterPolicies = v.ClusterSubjects
+	if v.ClusterRule != nil {
+		r := clusterRule(s, *v.ClusterRule)
+		out.DecidedBy = &r
+	}
+	for _, r := range v.Passed {
+		out.Passed = append(out.Passed, clusterRule(s, r))
+	}
+	for _, r := range v.NotEvaluated {
+		out.NotEvaluated = append(out.NotEvaluated, clusterRule(s, r))
+	}
 	dir := strings.ToLower(v.Direction.String())
 	switch v.Reason {
 	case "not-a-pod":
@@ -279,6 +332,32 @@ func side(s *cluster.Snapshot, v policy.SideVerdict, self policy.Endpoint) Side 
 		out.Summary = fmt.Sprintf("isolated for %s by %d %s; allowed by %d %s", dir, len(v.Isolating), plural(len(v.Isolating), "policy", "policies"), len(v.AllowedBy), plural(len(v.AllowedBy), "rule", "rules"))
 	case "no-rule-matches":
 		out.Summary = fmt.Sprintf("isolated for %s by %d %s, and no %s rule of them admits this peer and port", dir, len(v.Isolating), plural(len(v.Isolating), "policy", "policies"), dir)
+	case "cluster-accept", "cluster-deny":
+		verb := "accepts"
+		if !v.Allowed {
+			verb = "denies"
+		}
+		if out.DecidedBy.FailClosed {
+			verb += " (fail-closed: it names a peer or protocol this version does not know)"
+		}
+		out.Summary = fmt.Sprintf("%s tier: %s %s", v.Tier, out.DecidedBy.describe(), verb)
+	}
+	switch {
+	case v.Tier == policy.TierNetworkPolicy && len(out.ClusterPolicies) > 0:
+		out.Summary = "NetworkPolicy tier: " + out.Summary
+	case v.Tier == policy.TierDefault && len(out.ClusterPolicies) > 0:
+		out.Summary = fmt.Sprintf("no tier decided (default allow): not isolated for %s by a NetworkPolicy, and no %s rule of the %d %s selecting %s matched",
+			dir, dir, len(out.ClusterPolicies), plural(len(out.ClusterPolicies), "ClusterNetworkPolicy", "ClusterNetworkPolicies"), out.Pod)
+		if len(out.Passed) > 0 {
+			out.Summary = "no tier decided (default allow): passed on by every tier that matched"
+		}
+	}
+	for _, r := range out.Passed {
+		out.Summary += fmt.Sprintf("; %s tier passed at %s", r.Tier, r.describe())
+	}
+	if len(out.NotEvaluated) > 0 {
+		out.Summary += fmt.Sprintf("; NOT EVALUATED: %d domainNames %s (needs DNS; assumed not to match, so the verdict holds only if %s is not one of those names' addresses)",
+			len(out.NotEvaluated), plural(len(out.NotEvaluated), "rule", "rules"), "the destination")
 	}
 	return out
 }

@@ -92,6 +92,7 @@ Exit status: 0 allowed, 1 denied (for a service: denied to any endpoint),
 		},
 	}
 	in.register(cmd)
+	in.registerCNP(cmd)
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "", "source: NS/POD, node/NAME or IP")
 	f.StringVar(&to, "to", "", "destination: NS/POD, NS/SERVICE, node/NAME or IP")

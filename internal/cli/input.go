@@ -8,12 +8,17 @@ import (
 
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/manifest"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // inputFlags are the manifest flags every offline command shares.
 type inputFlags struct {
 	files     []string
 	namespace string
+	// cnp: the command judges ClusterNetworkPolicies (and reads Nodes for
+	// their nodes peers); the others skip them as before.
+	cnp        bool
+	crdChannel string
 }
 
 func (f *inputFlags) register(cmd *cobra.Command) {
@@ -21,6 +26,20 @@ func (f *inputFlags) register(cmd *cobra.Command) {
 		"manifest file, directory (read recursively for .yaml, .yml, .json) or - for stdin; repeatable")
 	cmd.Flags().StringVarP(&f.namespace, "namespace", "n", "",
 		"namespace for objects and names given without one (default \"default\")")
+}
+
+// registerCNP makes the command read ClusterNetworkPolicies.
+func (f *inputFlags) registerCNP(cmd *cobra.Command) {
+	f.cnp = true
+	cmd.Flags().StringVar(&f.crdChannel, "crd-channel", string(validation.ChannelExperimental),
+		"network-policy-api CRD channel ClusterNetworkPolicies are validated with: experimental or standard")
+}
+
+func (f *inputFlags) checkChannel() error {
+	if f.cnp && f.crdChannel != string(validation.ChannelExperimental) && f.crdChannel != string(validation.ChannelStandard) {
+		return fail(exitBadUsage, "error: --crd-channel must be experimental or standard, not %q", f.crdChannel)
+	}
+	return nil
 }
 
 func (f *inputFlags) ns() string {
@@ -35,10 +54,15 @@ func (f *inputFlags) load(cmd *cobra.Command, s *streams) (*manifest.Result, err
 	if len(f.files) == 0 {
 		return nil, fail(exitBadUsage, "error: must specify one of -f and -k\nSee '%s --help' for usage.", cmd.CommandPath())
 	}
+	if err := f.checkChannel(); err != nil {
+		return nil, err
+	}
 	res, err := manifest.Load(manifest.Options{
 		DefaultNamespace:  f.namespace,
 		ExplicitNamespace: cmd.Flags().Changed("namespace"),
 		Stdin:             s.in,
+
+		ClusterNetworkPolicies: f.cnp,
 	}, f.files...)
 	var list manifest.ErrorList
 	if errors.As(err, &list) {
@@ -69,7 +93,7 @@ func (f *inputFlags) snapshot(cmd *cobra.Command, s *streams) (*cluster.Snapshot
 	if err != nil {
 		return nil, err
 	}
-	snap, err := cluster.Build(res.Objects, cluster.Options{})
+	snap, err := cluster.Build(res.Objects, cluster.Options{CRDChannel: validation.CRDChannel(f.crdChannel)})
 	var inv *cluster.InvalidError
 	if errors.As(err, &inv) {
 		for _, p := range inv.Problems {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-net/palisade/internal/cluster"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 func newValidate(s *streams) *cobra.Command {
@@ -17,6 +18,12 @@ func newValidate(s *streams) *cobra.Command {
 validates it with kube-apiserver v1.37's rules (metadata, label selectors,
 peers, ipBlock CIDRs, ports, named ports, endPort, policyTypes). Namespaces,
 pods, services and workloads get the checks Palisade relies on.
+
+ClusterNetworkPolicies (policy.networking.k8s.io v1beta1 and v1alpha2) are
+validated as kube-apiserver validates a custom resource: the OpenAPI schema
+and x-kubernetes-validations CEL rules of network-policy-api v0.3.0's CRD
+(--crd-channel experimental, the default, or standard), run by
+apiextensions-apiserver's own code; unknown fields are pruned with a warning.
 
 Each error is one line on stdout:
 
@@ -32,7 +39,7 @@ go to stderr. Exit status: 0 all valid, 1 invalid, 2 unreadable input.`,
 			if err != nil {
 				return err
 			}
-			errs, warnings := cluster.Validate(res.Objects)
+			errs, warnings := cluster.ValidateChannel(res.Objects, validation.CRDChannel(in.crdChannel))
 			for _, w := range warnings {
 				fmt.Fprintln(s.err, w)
 			}
@@ -47,5 +54,6 @@ go to stderr. Exit status: 0 all valid, 1 invalid, 2 unreadable input.`,
 		},
 	}
 	in.register(cmd)
+	in.registerCNP(cmd)
 	return cmd
 }

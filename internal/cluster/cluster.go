@@ -16,8 +16,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/policy"
@@ -33,6 +36,9 @@ type Options struct {
 	DualStack   bool
 	// Nodes spread DaemonSet pods; empty means one implicit node.
 	Nodes []string
+	// CRDChannel is the network-policy-api CRD ClusterNetworkPolicies are
+	// validated with; "" is the experimental one (a superset).
+	CRDChannel validation.CRDChannel
 }
 
 func (o *Options) defaults() {
@@ -65,6 +71,10 @@ type Snapshot struct {
 	Pods       []*corev1.Pod
 	Services   []*corev1.Service
 	Policies   []*networkingv1.NetworkPolicy
+	// ClusterPolicies are the ClusterNetworkPolicies as stored (pruned,
+	// v1beta1), sorted by name; Nodes are the Node objects given, by name.
+	ClusterPolicies []*cnpv1beta1.ClusterNetworkPolicy
+	Nodes           []*corev1.Node
 	// Origin says which manifest document produced an object (pods point at
 	// the workload that made them).
 	Origin map[Ref]*manifest.Object
@@ -104,6 +114,19 @@ func (e *InvalidError) Error() string {
 // create, and returns the errors and the warnings. Objects are modified in
 // place by defaulting.
 func Validate(objs []*manifest.Object) (errs, warnings []Problem) {
+	return validate(objs, validation.ChannelExperimental)
+}
+
+// ValidateChannel is Validate with ClusterNetworkPolicies checked against
+// the given network-policy-api CRD channel.
+func ValidateChannel(objs []*manifest.Object, ch validation.CRDChannel) (errs, warnings []Problem) {
+	return validate(objs, ch)
+}
+
+func validate(objs []*manifest.Object, ch validation.CRDChannel) (errs, warnings []Problem) {
+	if ch == "" {
+		ch = validation.ChannelExperimental
+	}
 	for _, o := range objs {
 		ref := Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		report := func(list field.ErrorList, into *[]Problem) {
@@ -124,6 +147,17 @@ func Validate(objs []*manifest.Object) (errs, warnings []Problem) {
 			report(validation.ValidatePodMeta(obj, field.NewPath("spec")), &errs)
 		case *corev1.Service:
 			report(validation.ValidateService(obj), &errs)
+		case *corev1.Node:
+			// Only its labels and addresses are read (nodes peers).
+		case *unstructured.Unstructured:
+			res := validation.ValidateClusterNetworkPolicy(obj.Object, ch)
+			report(res.Errs, &errs)
+			for _, w := range res.Warnings {
+				warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: "Warning: " + w})
+			}
+			for _, n := range res.Notes {
+				warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: "Note: " + n})
+			}
 		default:
 			// Workloads are checked as far as expanding them into pods needs.
 			if _, err := workload.Expand(o.Obj, workload.Options{}); err != nil {
@@ -207,7 +241,7 @@ func liveOwners(objs []*manifest.Object) (skip map[Ref]bool) {
 // never half-used.
 func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 	opts.defaults()
-	errs, warnings := Validate(objs)
+	errs, warnings := validate(objs, opts.CRDChannel)
 	if len(errs) > 0 {
 		return nil, &InvalidError{Problems: errs}
 	}
@@ -216,6 +250,8 @@ func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 	pods := map[Ref]*corev1.Pod{}
 	services := map[Ref]*corev1.Service{}
 	policies := map[Ref]*networkingv1.NetworkPolicy{}
+	cnps := map[string]*cnpv1beta1.ClusterNetworkPolicy{}
+	nodes := map[string]*corev1.Node{}
 	seen := map[Ref]manifest.Source{}
 	skip := liveOwners(objs)
 	for _, o := range objs {
@@ -234,6 +270,15 @@ func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 			services[ref] = obj
 		case *networkingv1.NetworkPolicy:
 			policies[ref] = obj
+		case *corev1.Node:
+			nodes[obj.Name] = obj
+		case *unstructured.Unstructured:
+			// Validated above: pruned in place, so it converts exactly.
+			cnp := &cnpv1beta1.ClusterNetworkPolicy{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, cnp); err != nil {
+				return nil, &InvalidError{Problems: []Problem{{Src: o.Src, Object: ref, Message: err.Error()}}}
+			}
+			cnps[cnp.Name] = cnp
 		default:
 			if skip[ref] {
 				continue
@@ -289,6 +334,14 @@ func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 		s.Policies = append(s.Policies, v)
 	}
 	sortObjs(s.Policies, func(p *networkingv1.NetworkPolicy) metav1.Object { return p })
+	for _, v := range cnps {
+		s.ClusterPolicies = append(s.ClusterPolicies, v)
+	}
+	sortObjs(s.ClusterPolicies, func(p *cnpv1beta1.ClusterNetworkPolicy) metav1.Object { return p })
+	for _, v := range nodes {
+		s.Nodes = append(s.Nodes, v)
+	}
+	sortObjs(s.Nodes, func(p *corev1.Node) metav1.Object { return p })
 	assignPodIPs(s.Pods, opts)
 	assignServiceIPs(s.Services, opts)
 	return s, nil
@@ -306,7 +359,8 @@ func sortObjs[T any](xs []T, meta func(T) metav1.Object) {
 
 // Engine compiles the snapshot into the policy core.
 func (s *Snapshot) Engine() *policy.Engine {
-	return policy.Build(policy.Objects{Namespaces: s.Namespaces, Pods: s.Pods, Services: s.Services, Policies: s.Policies})
+	return policy.Build(policy.Objects{Namespaces: s.Namespaces, Pods: s.Pods, Services: s.Services, Policies: s.Policies,
+		ClusterPolicies: s.ClusterPolicies, Nodes: s.Nodes})
 }
 
 // Pod finds a pod by key.

@@ -7,15 +7,18 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v4"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	jsonserializer "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -198,6 +201,10 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 		return
 	}
 	want, known := supported[gvk.Kind]
+	served := []schema.GroupVersion{want}
+	if gvs, ok := analysisKinds[gvk.Kind]; ok && d.opts.ClusterNetworkPolicies {
+		known, served = true, gvs
+	}
 	if !known || !builtinGroup(gvk.Group) {
 		d.note(Note{Kind: NoteSkipped, Src: src, Object: ref,
 			Msg: fmt.Sprintf("skipped: Palisade does not use kind %q in version %q", gvk.Kind, gvk.GroupVersion().String())})
@@ -206,15 +213,27 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 	if !clusterScoped[gvk.Kind] && ns == "" {
 		ref = objectRef(gvk.Kind, d.opts.namespace(), name)
 	}
-	if gvk.GroupVersion() != want {
+	if !slices.Contains(served, gvk.GroupVersion()) {
 		d.fail(&Error{Src: src, Object: ref,
 			Msg: fmt.Sprintf("no matches for kind %q in version %q", gvk.Kind, gvk.GroupVersion().String())})
 		return
 	}
 
-	obj, _, err := deserializer.Decode(js, gvk, nil)
+	var obj runtime.Object
 	var strictErrs []error
-	if err != nil {
+	if gvk.Kind == "ClusterNetworkPolicy" {
+		// A custom resource: the API server validates the JSON against the
+		// CRD's schema before any typed form exists, so it stays as written.
+		u := &unstructured.Unstructured{}
+		if err = utiljson.Unmarshal(js, &u.Object); err == nil && u.Object == nil {
+			err = fmt.Errorf("expected an object")
+		}
+		if err != nil {
+			d.fail(&Error{Src: src, Object: ref, Msg: err.Error()})
+			return
+		}
+		obj = u
+	} else if obj, _, err = deserializer.Decode(js, gvk, nil); err != nil {
 		se, strict := runtime.AsStrictDecodingError(err)
 		if !strict || obj == nil {
 			d.fail(typeError(file, js, node, src, ref, *gvk, err))
@@ -297,7 +316,11 @@ func (d *decoder) decodeList(file string, js []byte, node *yaml.Node, src Source
 	case gvk.Kind == "List":
 	case strings.HasSuffix(gvk.Kind, "List"):
 		item := strings.TrimSuffix(gvk.Kind, "List")
-		if _, ok := supported[item]; !ok {
+		_, ok := supported[item]
+		if _, cr := analysisKinds[item]; cr && d.opts.ClusterNetworkPolicies {
+			ok = true
+		}
+		if !ok {
 			return false
 		}
 		itemGVK := gvk.GroupVersion().WithKind(item)

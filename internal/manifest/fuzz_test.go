@@ -35,10 +35,13 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s), "spec.ingress[0].ports[0].port")
 		f.Add([]byte(s), "metadata.labels[app.kubernetes.io/name]")
 	}
+	f.Add([]byte(cnpDoc), "spec.ingress[0].from[0]")
+	f.Add([]byte(cnpDoc), "status.addresses[0]!")
 	f.Add([]byte(multiDoc), "[")
 	f.Add([]byte(dump), "items[0]..status[")
 	f.Fuzz(func(t *testing.T, data []byte, path string) {
-		res, err := Decode("fuzz.yaml", data, Options{})
+		// An even-length path also decodes ClusterNetworkPolicies and Nodes.
+		res, err := Decode("fuzz.yaml", data, Options{ClusterNetworkPolicies: len(path)%2 == 0})
 		if res == nil {
 			t.Fatal("nil result")
 		}

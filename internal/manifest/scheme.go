@@ -47,7 +47,22 @@ var supported = map[string]schema.GroupVersion{
 }
 
 // clusterScoped kinds get no namespace.
-var clusterScoped = map[string]bool{"Namespace": true}
+var clusterScoped = map[string]bool{"Namespace": true, "Node": true, "ClusterNetworkPolicy": true}
+
+// ClusterNetworkPolicyGroup is network-policy-api's API group.
+const ClusterNetworkPolicyGroup = "policy.networking.k8s.io"
+
+// analysisKinds are decoded only with Options.ClusterNetworkPolicies: the
+// analysis commands judge ClusterNetworkPolicies (and the Nodes their nodes
+// peers select); other callers keep skipping them as kinds they do not use.
+// ClusterNetworkPolicy is a custom resource: its CRD serves v1beta1 (the
+// storage version) and v1alpha2 with one schema, and it is kept as
+// unstructured content for the validation package to run the CRD's schema
+// on, as the API server does.
+var analysisKinds = map[string][]schema.GroupVersion{
+	"Node":                 {corev1.SchemeGroupVersion},
+	"ClusterNetworkPolicy": {{Group: ClusterNetworkPolicyGroup, Version: "v1beta1"}, {Group: ClusterNetworkPolicyGroup, Version: "v1alpha2"}},
+}
 
 // builtinGroup reports whether group belongs to Kubernetes itself. A kind we
 // know in a builtin group at a wrong version is an error ("no matches"), but

@@ -46,7 +46,9 @@ type Object struct {
 	// Obj is one of *corev1.Namespace, *corev1.Pod, *corev1.Service,
 	// *networkingv1.NetworkPolicy, *appsv1.Deployment, *appsv1.ReplicaSet,
 	// *appsv1.StatefulSet, *appsv1.DaemonSet, *batchv1.Job, *batchv1.CronJob,
-	// with TypeMeta set and every field as written (status included).
+	// with TypeMeta set and every field as written (status included); or,
+	// with Options.ClusterNetworkPolicies, *corev1.Node or, for a
+	// ClusterNetworkPolicy, *unstructured.Unstructured exactly as written.
 	Obj runtime.Object
 	// Src is where the document, or the List item, starts.
 	Src Source
@@ -121,6 +123,9 @@ type Options struct {
 	ExplicitNamespace bool
 	// Stdin is read for the path "-".
 	Stdin io.Reader
+	// ClusterNetworkPolicies decodes ClusterNetworkPolicy (as
+	// *unstructured.Unstructured) and Node objects instead of skipping them.
+	ClusterNetworkPolicies bool
 }
 
 func (o Options) namespace() string {

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 )
 
 // Engine is the compiled form of a cluster's policies. Every distinct peer
@@ -45,6 +46,10 @@ type Engine struct {
 	// byNode indexes pods by spec.nodeName: a node's data plane compiles
 	// its own pods, and must not walk the cluster's on every sync.
 	byNode map[string]map[*podInfo]struct{}
+
+	clusterPolicies map[string]*cnpInfo
+	nodes           map[string]*nodeInfo
+	nodeByIP        map[netip.Addr]*nodeInfo
 }
 
 // interner shares equal values by key, counting their holders. A value is
@@ -107,6 +112,9 @@ type podInfo struct {
 	matchers []*matcher
 	// selectedBy are the policies whose spec.podSelector selects this pod.
 	selectedBy map[*policyInfo]struct{}
+	// cnps are the ClusterNetworkPolicies whose subject selects this pod,
+	// in evaluation order (cnpLess): a verdict walks only these.
+	cnps []*cnpInfo
 }
 
 func (p *podInfo) joinMatcher(m *matcher) { p.matchers = append(p.matchers, m) }
@@ -180,6 +188,10 @@ func NewEngine() *Engine {
 		labelSets:     interner[labels.Set]{},
 		portSets:      interner[[]namedPort]{},
 		byNode:        map[string]map[*podInfo]struct{}{},
+
+		clusterPolicies: map[string]*cnpInfo{},
+		nodes:           map[string]*nodeInfo{},
+		nodeByIP:        map[netip.Addr]*nodeInfo{},
 	}
 }
 
@@ -646,6 +658,10 @@ type Objects struct {
 	Pods       []*corev1.Pod
 	Services   []*corev1.Service
 	Policies   []*networkingv1.NetworkPolicy
+	// ClusterPolicies are validated ClusterNetworkPolicies; Nodes are what
+	// their nodes peers select.
+	ClusterPolicies []*cnpv1beta1.ClusterNetworkPolicy
+	Nodes           []*corev1.Node
 }
 
 // Build compiles a whole state at once: namespaces first, so that pods and
@@ -663,6 +679,12 @@ func Build(o Objects) *Engine {
 	}
 	for _, np := range o.Policies {
 		e.UpsertPolicy(np)
+	}
+	for _, n := range o.Nodes {
+		e.UpsertNode(n)
+	}
+	for _, c := range o.ClusterPolicies {
+		e.UpsertClusterPolicy(c)
 	}
 	return e
 }

@@ -21,6 +21,8 @@ type matcher struct {
 	members map[*podInfo]struct{}
 	// selectors are the policies that use this matcher as spec.podSelector.
 	selectors map[*policyInfo]struct{}
+	// cnpSubjects are the ClusterNetworkPolicies whose subject it is.
+	cnpSubjects map[*cnpInfo]struct{}
 	// version is the engine-wide counter's value at the last membership
 	// change: equal versions mean equal members, even across a matcher
 	// that was dropped and made again.
@@ -60,7 +62,7 @@ func (e *Engine) acquire(ns string, podSel, nsSel *metav1.LabelSelector, cross b
 		return m
 	}
 	m := &matcher{key: key, mid: matcherID(key), ns: ns, nsSel: nss, podSel: ps, cross: cross, refs: 1,
-		members: map[*podInfo]struct{}{}, selectors: map[*policyInfo]struct{}{}}
+		members: map[*podInfo]struct{}{}, selectors: map[*policyInfo]struct{}{}, cnpSubjects: map[*cnpInfo]struct{}{}}
 	e.matchers[key] = m
 	e.matcherByID[m.mid] = m
 	if cross {
@@ -124,6 +126,9 @@ func (e *Engine) reconcileMembership(m *matcher, p *podInfo) {
 		for pi := range m.selectors {
 			p.selectBy(pi)
 		}
+		for ci := range m.cnpSubjects {
+			p.addCNP(ci)
+		}
 		e.versions++
 		m.version = e.versions
 	case !want && has:
@@ -137,6 +142,9 @@ func (m *matcher) remove(p *podInfo, version uint64) {
 	p.leaveMatcher(m)
 	for pi := range m.selectors {
 		delete(p.selectedBy, pi)
+	}
+	for ci := range m.cnpSubjects {
+		p.removeCNP(ci)
 	}
 	m.version = version
 }

@@ -118,8 +118,24 @@ type SideVerdict struct {
 	Direction Direction
 	Allowed   bool
 	// Reason is a short machine-friendly cause: "not-isolated", "self",
-	// "node", "host-network", "not-a-pod", "allowed-by-rule", "no-rule-matches".
+	// "node", "host-network", "not-a-pod", "allowed-by-rule", "no-rule-matches",
+	// "cluster-accept", "cluster-deny" (a ClusterNetworkPolicy rule decided).
 	Reason string
+	// Tier is the stage that decided: Admin, NetworkPolicy, Baseline or
+	// Default; "" when an exemption (self, node, host-network, not-a-pod) did.
+	Tier Tier
+	// ClusterRule is the ClusterNetworkPolicy rule whose Accept or Deny
+	// decided (Tier Admin or Baseline), nil otherwise.
+	ClusterRule *ClusterRuleRef
+	// ClusterSubjects are the ClusterNetworkPolicies that select the pod,
+	// in evaluation order.
+	ClusterSubjects []string
+	// Passed are the Pass rules that sent evaluation on to the next tier.
+	Passed []ClusterRuleRef
+	// NotEvaluated are rules reached during evaluation whose domainNames
+	// peers could match but cannot be judged offline (they need DNS); the
+	// decision assumed they did not match.
+	NotEvaluated []ClusterRuleRef
 	// Isolating lists the policies that select the pod for this direction.
 	Isolating []PodKey
 	// AllowedBy lists every rule that admits the connection (empty when denied).

@@ -101,14 +101,58 @@ func (e *Engine) side(dir Direction, self, other side, c Conn, sv *SideVerdict) 
 	case other.isNode && sameNode(other.node, self.pod.node):
 		return say(true, "node")
 	}
-	isolated := false
-	allowed := false
 	var dstPod *podInfo
 	if dir == Ingress {
 		dstPod = self.pod
 	} else {
 		dstPod = other.pod
 	}
+	if sv != nil {
+		for _, ci := range self.pod.cnps {
+			sv.ClusterSubjects = append(sv.ClusterSubjects, ci.name)
+		}
+	}
+	decide := func(tier Tier, allowed bool, reason string) bool {
+		if sv != nil {
+			sv.Tier = tier
+		}
+		return say(allowed, reason)
+	}
+	cnpReason := func(allowed bool) string {
+		if allowed {
+			return "cluster-accept"
+		}
+		return "cluster-deny"
+	}
+	hasCNP := len(self.pod.cnps) > 0
+	if hasCNP {
+		if decided, allowed := e.clusterTier(TierAdmin, dir, self, other, dstPod, c, sv); decided {
+			if sv != nil {
+				// The NetworkPolicy tier is still explained, so the user
+				// sees what the Admin tier overrode.
+				e.networkPolicyTier(dir, self, other, dstPod, c, sv)
+			}
+			return decide(TierAdmin, allowed, cnpReason(allowed))
+		}
+	}
+	isolated, allowed := e.networkPolicyTier(dir, self, other, dstPod, c, sv)
+	switch {
+	case isolated && allowed:
+		return decide(TierNetworkPolicy, true, "allowed-by-rule")
+	case isolated:
+		return decide(TierNetworkPolicy, false, "no-rule-matches")
+	}
+	if hasCNP {
+		if decided, allowed := e.clusterTier(TierBaseline, dir, self, other, dstPod, c, sv); decided {
+			return decide(TierBaseline, allowed, cnpReason(allowed))
+		}
+	}
+	return decide(TierDefault, true, "not-isolated")
+}
+
+// networkPolicyTier reports whether NetworkPolicies isolate the pod for dir
+// and whether one of their rules admits the connection.
+func (e *Engine) networkPolicyTier(dir Direction, self, other side, dstPod *podInfo, c Conn, sv *SideVerdict) (isolated, allowed bool) {
 	for pi := range self.pod.selectedBy {
 		rules := pi.in
 		if dir == Egress {
@@ -149,14 +193,7 @@ func (e *Engine) side(dir Direction, self, other side, c Conn, sv *SideVerdict) 
 		sortRefs(sv.AllowedBy)
 		sort.Slice(sv.Ports, func(i, j int) bool { return refLess(sv.Ports[i].Rule, sv.Ports[j].Rule) })
 	}
-	switch {
-	case !isolated:
-		return say(true, "not-isolated")
-	case allowed:
-		return say(true, "allowed-by-rule")
-	default:
-		return say(false, "no-rule-matches")
-	}
+	return isolated, allowed
 }
 
 // sameNode treats an unset node name as the one implicit node of an offline

@@ -75,6 +75,15 @@ func writeSide(b *strings.Builder, dir, who string, s analysis.Side) {
 		mark = "DENY"
 	}
 	fmt.Fprintf(b, "  %s %-7s of %s: %s\n", mark, dir, who, s.Summary)
+	for _, r := range s.Passed {
+		fmt.Fprintf(b, "         passed by    %s tier, %s%s\n", r.Tier, clusterRuleText(r), at(r.Source))
+	}
+	if r := s.DecidedBy; r != nil {
+		fmt.Fprintf(b, "         decided by   %s tier, %s: %s%s\n", r.Tier, clusterRuleText(*r), r.Action, at(r.Source))
+	}
+	for _, r := range s.NotEvaluated {
+		fmt.Fprintf(b, "         NOT EVALUATED %s tier, %s: domainNames peers need DNS%s\n", r.Tier, clusterRuleText(r), at(r.Source))
+	}
 	for _, p := range s.IsolatedBy {
 		fmt.Fprintf(b, "         isolated by  %s%s\n", p.Policy, at(p.Source))
 	}
@@ -88,6 +97,14 @@ func writeSide(b *strings.Builder, dir, who string, s analysis.Side) {
 			fmt.Fprintf(b, "         named port   %q (%s) in %s = %d\n", np.Name, np.Protocol, np.Rule, np.Port)
 		}
 	}
+}
+
+func clusterRuleText(r analysis.ClusterRule) string {
+	s := fmt.Sprintf("ClusterNetworkPolicy %s priority %d %s", r.Policy, r.Priority, r.Rule)
+	if r.Name != "" {
+		s += fmt.Sprintf(" %q", r.Name)
+	}
+	return s
 }
 
 func at(src string) string {

@@ -14,6 +14,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/validation"
@@ -30,6 +31,9 @@ type Config struct {
 	// DualStack gives every pod an IPv6 address too.
 	DualStack bool
 	Seed      uint64
+	// ClusterPolicies is how many ClusterNetworkPolicies to add: mostly
+	// per-namespace tenant guards, a few cluster-wide ones (every 50th).
+	ClusterPolicies int
 }
 
 // Cluster is the generated state.
@@ -38,6 +42,8 @@ type Cluster struct {
 	Pods       []*corev1.Pod
 	Services   []*corev1.Service
 	Policies   []*networkingv1.NetworkPolicy
+	// ClusterPolicies are in a valid, stored form (v1beta1).
+	ClusterPolicies []*cnpv1beta1.ClusterNetworkPolicy
 }
 
 var tiers = []string{"web", "api", "db", "cache", "batch"}
@@ -116,6 +122,49 @@ func Generate(cfg Config) *Cluster {
 	for i := 0; i < cfg.Policies; i++ {
 		ns := c.Namespaces[i%cfg.Namespaces].Name
 		c.Policies = append(c.Policies, policyShape(r, i, ns, cfg))
+	}
+	for i := 0; i < cfg.ClusterPolicies; i++ {
+		c.ClusterPolicies = append(c.ClusterPolicies, clusterPolicyShape(r, i, c.Namespaces[i%cfg.Namespaces].Name, cfg))
+	}
+	return c
+}
+
+// clusterPolicyShape picks one of the shapes the network-policy-api's user
+// stories describe: isolate a tenant, pass monitoring to the namespace's own
+// NetworkPolicies, pin egress to networks, a baseline default deny.
+func clusterPolicyShape(r *rand.Rand, i int, ns string, cfg Config) *cnpv1beta1.ClusterNetworkPolicy {
+	c := &cnpv1beta1.ClusterNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cnp-%d", i)}}
+	c.Spec.Tier = cnpv1beta1.AdminTier
+	if i%5 == 4 {
+		c.Spec.Tier = cnpv1beta1.BaselineTier
+	}
+	c.Spec.Priority = int32(r.IntN(1001))
+	own := &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}
+	switch {
+	case i%50 == 49:
+		c.Spec.Subject.Namespaces = &metav1.LabelSelector{MatchLabels: map[string]string{"env": "prod"}}
+	case i%2 == 0:
+		c.Spec.Subject.Namespaces = own
+	default:
+		c.Spec.Subject.Pods = &cnpv1beta1.NamespacedPod{NamespaceSelector: *own,
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": fmt.Sprintf("app-%d", r.IntN(cfg.AppsPerNamespace))}}}
+	}
+	team := &metav1.LabelSelector{MatchLabels: map[string]string{"team": fmt.Sprintf("team-%d", r.IntN(7))}}
+	port := &cnpv1beta1.Port{Number: []int32{8080, 9090, 53}[r.IntN(3)]}
+	c.Spec.Ingress = []cnpv1beta1.ClusterNetworkPolicyIngressRule{
+		{Name: "monitoring", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionPass,
+			From: []cnpv1beta1.ClusterNetworkPolicyIngressPeer{{Pods: &cnpv1beta1.NamespacedPod{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"monitoring": "true"}}}}}},
+		{Name: "same-team", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionAccept, From: []cnpv1beta1.ClusterNetworkPolicyIngressPeer{{Namespaces: team}},
+			Protocols: []cnpv1beta1.ClusterNetworkPolicyProtocol{{TCP: &cnpv1beta1.ClusterNetworkPolicyProtocolTCP{DestinationPort: port}}}},
+	}
+	if i%3 == 0 {
+		c.Spec.Ingress = append(c.Spec.Ingress, cnpv1beta1.ClusterNetworkPolicyIngressRule{Name: "others", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionDeny,
+			From: []cnpv1beta1.ClusterNetworkPolicyIngressPeer{{Namespaces: &metav1.LabelSelector{}}}})
+	}
+	c.Spec.Egress = []cnpv1beta1.ClusterNetworkPolicyEgressRule{
+		{Name: "dns", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionAccept, To: []cnpv1beta1.ClusterNetworkPolicyEgressPeer{{Namespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}}}},
+			Protocols: []cnpv1beta1.ClusterNetworkPolicyProtocol{{UDP: &cnpv1beta1.ClusterNetworkPolicyProtocolUDP{DestinationPort: &cnpv1beta1.Port{Number: 53}}}}},
+		{Name: "no-metadata", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionDeny, To: []cnpv1beta1.ClusterNetworkPolicyEgressPeer{{Networks: []cnpv1beta1.CIDR{"169.254.169.254/32", "192.0.2.0/24"}}}},
 	}
 	return c
 }
@@ -204,5 +253,5 @@ func (c *Cluster) Engine() *policy.Engine {
 	for _, np := range c.Policies {
 		validation.DefaultNetworkPolicy(np)
 	}
-	return policy.Build(policy.Objects{Namespaces: c.Namespaces, Pods: c.Pods, Services: c.Services, Policies: c.Policies})
+	return policy.Build(policy.Objects{Namespaces: c.Namespaces, Pods: c.Pods, Services: c.Services, Policies: c.Policies, ClusterPolicies: c.ClusterPolicies})
 }

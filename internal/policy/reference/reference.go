@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/palisade-net/palisade/internal/policy"
 )
@@ -22,6 +23,9 @@ type Cluster struct {
 	Namespaces []*corev1.Namespace
 	Pods       []*corev1.Pod
 	Policies   []*networkingv1.NetworkPolicy
+	// ClusterPolicies and the Nodes their nodes peers select.
+	ClusterPolicies []*cnpv1beta1.ClusterNetworkPolicy
+	Nodes           []*corev1.Node
 }
 
 func (c *Cluster) pod(k policy.PodKey) *corev1.Pod {
@@ -115,7 +119,20 @@ func (c *Cluster) sideAllows(self, other, dst end, proto corev1.Protocol, port i
 	if other.host && (other.node == self.node || other.node == "" || self.node == "") {
 		return true
 	}
-	isolated := false
+	if v, ok := c.clusterTier(cnpv1beta1.AdminTier, self, other, dst, proto, port, dir); ok {
+		return v
+	}
+	isolated, allowed := c.networkPolicies(self, other, dst, proto, port, dir)
+	if isolated {
+		return allowed
+	}
+	if v, ok := c.clusterTier(cnpv1beta1.BaselineTier, self, other, dst, proto, port, dir); ok {
+		return v
+	}
+	return true
+}
+
+func (c *Cluster) networkPolicies(self, other, dst end, proto corev1.Protocol, port int32, dir networkingv1.PolicyType) (isolated, allowed bool) {
 	for _, np := range c.Policies {
 		if np.Namespace != self.pod.Namespace {
 			continue
@@ -135,18 +152,18 @@ func (c *Cluster) sideAllows(self, other, dst end, proto corev1.Protocol, port i
 		if dir == networkingv1.PolicyTypeIngress {
 			for _, r := range np.Spec.Ingress {
 				if c.peersMatch(np.Namespace, r.From, other) && portsMatch(r.Ports, dst.pod, proto, port) {
-					return true
+					return true, true
 				}
 			}
 		} else {
 			for _, r := range np.Spec.Egress {
 				if c.peersMatch(np.Namespace, r.To, other) && portsMatch(r.Ports, dst.pod, proto, port) {
-					return true
+					return true, true
 				}
 			}
 		}
 	}
-	return !isolated
+	return isolated, false
 }
 
 func (c *Cluster) peersMatch(ns string, peers []networkingv1.NetworkPolicyPeer, other end) bool {
