@@ -97,7 +97,9 @@ func shortHash(s string) string {
 // the previous ruleset atomically.
 func Build(tx *knftables.Transaction, e *policy.Engine, opts Options, existing *Existing) Stats {
 	d, st, _ := compute(e, opts, nil, nil)
-	d.writeFull(tx, existing)
+	// One transaction for the callers of Build, which kernels from 6.2 on
+	// accept; the Syncer deletes stale chains in a second one.
+	staleChains(tx, d.writeFull(tx, existing))
 	return st
 }
 
