@@ -35,6 +35,8 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/policy"
 )
@@ -73,6 +75,11 @@ type Config struct {
 	PodCIDRs []netip.Prefix
 	// Audit logs and counts what would be denied but drops nothing.
 	Audit bool
+	// KeepEstablished leaves a connection that a policy change denies open
+	// until it ends, as conntrack keeps it (--strict=false). By default
+	// (strict) every sync that changed the table deletes the conntrack
+	// entries of the connections it now denies, so they stop at once.
+	KeepEstablished bool
 	// LogGroup is an NFLOG group for a log of every denied packet (0: none).
 	LogGroup uint16
 	// MetricsAddr serves /metrics, /healthz and /readyz ("" serves nothing;
@@ -151,6 +158,7 @@ type Agent struct {
 	limiter    flowcontrol.RateLimiter // nil: unbounded
 	syncer     *dataplane.Syncer
 	opts       dataplane.Options
+	conntrack  *netlink.Handle // nil unless strict
 
 	ready     atomic.Bool
 	fullDue   atomic.Bool  // the periodic full sync is due
@@ -215,6 +223,12 @@ func New(cfg Config) (*Agent, error) {
 			PodCIDRs: cfg.PodCIDRs},
 	}
 	var err error
+	if !cfg.KeepEstablished && !cfg.Audit {
+		if a.conntrack, err = openConntrack(cfg.Netns); err != nil {
+			return nil, err
+		}
+		a.opts.Strict = true
+	}
 	if a.syncer, err = dataplane.NewSyncer(cfg.Netns, a.opts); err != nil {
 		return nil, err
 	}
@@ -350,6 +364,9 @@ func (a *Agent) Ready() bool { return a.ready.Load() }
 func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if a.conntrack != nil {
+		defer a.conntrack.Close()
+	}
 	if a.cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
 		if err != nil {
@@ -533,6 +550,21 @@ func (a *Agent) sync(ctx context.Context) error {
 	}
 	if a.cfg.OnSync != nil {
 		a.cfg.OnSync(report)
+	}
+	if a.conntrack != nil && mode != "unchanged" {
+		// The table refuses the connections the change denies from now
+		// on; their established flows go with their conntrack entries.
+		cutStart := time.Now()
+		n, err := a.cutDenied()
+		a.metrics.cut.Add(float64(n))
+		a.metrics.cutDuration.Observe(time.Since(cutStart).Seconds())
+		if err != nil {
+			a.metrics.cutErrors.Inc()
+			a.log.Error("cutting established connections the policies now deny", "err", err, "cut", n)
+		} else if n > 0 {
+			a.log.Info("cut established connections the policies now deny", "connections", n,
+				"took", time.Since(cutStart).Round(time.Microsecond).String())
+		}
 	}
 	return nil
 }

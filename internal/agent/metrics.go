@@ -23,6 +23,9 @@ type metrics struct {
 	unsynced     prometheus.Gauge
 	denied       *prometheus.CounterVec
 	syncErrors   prometheus.Counter
+	cut          prometheus.Counter
+	cutErrors    prometheus.Counter
+	cutDuration  prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -59,8 +62,20 @@ func newMetrics() *metrics {
 		syncErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "palisade_sync_errors_total", Help: "Syncs the kernel refused or that failed; each is retried with backoff.",
 		}),
+		cut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "palisade_conntrack_cut_total",
+			Help: "Established connections cut (their conntrack entries deleted) because a policy change denies them (strict mode).",
+		}),
+		cutErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "palisade_conntrack_cut_errors_total", Help: "Conntrack sweeps after a sync that failed; the connections they missed live on until the next.",
+		}),
+		cutDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "palisade_conntrack_cut_duration_seconds", Buckets: buckets,
+			Help: "Time to find and delete, after a sync that changed the table, the conntrack entries it now denies.",
+		}),
 	}
 	m.reg.MustRegister(m.syncDuration, m.programmed, m.rules, m.elements, m.pods, m.unsynced, m.denied, m.syncErrors,
+		m.cut, m.cutErrors, m.cutDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, d := range []string{"ingress", "egress"} {
 		m.denied.WithLabelValues(d) // present at 0 from the start, so rate() works

@@ -27,6 +27,7 @@ func newAgent(s *streams) *cobra.Command {
 	var (
 		kubeconfig, node, netns, newPods, logFormat, logLevel string
 		podCIDRs                                              []string
+		strict                                                bool
 		cfg                                                   agent.Config
 	)
 	cmd := &cobra.Command{
@@ -62,6 +63,14 @@ address, connections from or to addresses of that range that no known pod
 owns are denied. Without --pod-cidr the agent cannot tell such an address
 from one outside the pod network and fails open. --new-pods=fail-open never
 denies them.
+
+Established connections: the table judges a connection's first packet;
+conntrack lets the rest through. With --strict (the default), after every
+change to the table the agent deletes the conntrack entries of the open
+connections it now denies (and only those), so a policy change cuts them
+within the sync's latency: their next packet is judged anew and dropped,
+as is a TCP packet of either end that conntrack would pick up mid-stream.
+--strict=false leaves open connections until they end.
 
 --audit counts and logs what the policies would deny and drops nothing:
 the log shows "would deny" with the pod and the packet count, and
@@ -105,6 +114,7 @@ node, tests); the API server is still reached from the agent's own.`,
 			// client-go logs through klog; send it to the same place.
 			klog.SetSlogLogger(log)
 			cfg.Logger = log
+			cfg.KeepEstablished = !strict
 			if cfg.FullSyncPeriod <= 0 {
 				cfg.FullSyncPeriod = -1 // the flag's 0 is never; the Config's 0 is the default
 			}
@@ -141,7 +151,7 @@ node, tests); the API server is still reached from the agent's own.`,
 			cfg.Source = agent.Source{Pods: c.Pods("").ListWatch(), Namespaces: c.Namespaces().ListWatch(),
 				NetworkPolicies: c.NetworkPolicies("").ListWatch()}
 			log.Info("starting", "node", cfg.NodeName, "api-server", rc.Host, "config", source,
-				"new-pods", cfg.NewPods, "pod-cidrs", podCIDRs, "audit", cfg.Audit)
+				"new-pods", cfg.NewPods, "pod-cidrs", podCIDRs, "audit", cfg.Audit, "strict", strict)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if err := agent.Run(ctx, cfg); err != nil {
@@ -157,6 +167,7 @@ node, tests); the API server is still reached from the agent's own.`,
 	f.StringVar(&netns, "netns", "", "program the nftables of this named network namespace (/run/netns/NAME or NAME) instead of the agent's own")
 	f.StringVar(&newPods, "new-pods", string(agent.FailClosed), "traffic of pods not synced yet: fail-closed or fail-open (see above)")
 	f.StringSliceVar(&podCIDRs, "pod-cidr", nil, "this node's pod address ranges (its spec.podCIDRs), comma-separated; needed by fail-closed")
+	f.BoolVar(&strict, "strict", true, "cut open connections a policy change denies (delete their conntrack entries); false leaves them until they end")
 	f.BoolVar(&cfg.Audit, "audit", false, "log and count what would be denied, drop nothing")
 	f.Uint16Var(&cfg.LogGroup, "log-group", 0, "also log every denied packet to this NFLOG group (0: off)")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "127.0.0.1:9965", "serve /metrics, /healthz and /readyz here (\"\" to disable)")
