@@ -27,8 +27,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
@@ -72,6 +74,7 @@ type Config struct {
 	NewPods NewPods
 	// PodCIDRs are this node's pod address ranges; FailClosed needs them
 	// to tell an address not synced yet from one outside the pod network.
+	// Empty: the node's spec.podCIDRs, read once at start (Source.Node).
 	PodCIDRs []netip.Prefix
 	// Audit logs and counts what would be denied but drops nothing.
 	Audit bool
@@ -111,6 +114,9 @@ type Config struct {
 // in tests.
 type Source struct {
 	Pods, Namespaces, NetworkPolicies *cache.ListWatch
+	// Node gets a Node object: the agent reads its own node's
+	// spec.podCIDRs when PodCIDRs is not given (nil: never).
+	Node func(ctx context.Context, name string) (*corev1.Node, error)
 }
 
 // Change is one object event a sync put in force.
@@ -385,9 +391,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 		a.log.Info("serving /metrics, /healthz and /readyz", "addr", ln.Addr().String())
 	}
-	if a.cfg.NewPods == FailClosed && len(a.cfg.PodCIDRs) == 0 {
-		a.log.Warn("--new-pods=fail-closed has no effect without --pod-cidr: an address the agent does not know cannot be told from one outside the pod network")
-	}
+	a.choosePodCIDRs(ctx)
 	var informersDone sync.WaitGroup
 	synced := make([]cache.InformerSynced, 0, len(a.informers))
 	for _, inf := range a.informers {
@@ -443,6 +447,76 @@ func (a *Agent) Run(ctx context.Context) error {
 	for a.next(ctx) {
 	}
 	return nil
+}
+
+// choosePodCIDRs settles, before the first sync, the pod ranges that fail
+// closed needs: --pod-cidr, else the node's spec.podCIDRs (which the
+// controller manager allocates, and a DaemonSet cannot template per node),
+// else none, and the agent fails open. It says which.
+func (a *Agent) choosePodCIDRs(ctx context.Context) {
+	if a.cfg.NewPods != FailClosed {
+		return
+	}
+	if len(a.cfg.PodCIDRs) > 0 {
+		a.log.Info("pod ranges for failing closed", "source", "--pod-cidr", "pod-cidrs", a.cfg.PodCIDRs)
+		return
+	}
+	const failOpen = "new pods fail open: an address the agent does not know cannot be told from one outside the pod network"
+	if a.cfg.Source.Node == nil {
+		a.log.Warn(failOpen, "reason", "no --pod-cidr")
+		return
+	}
+	cidrs, err := a.nodePodCIDRs(ctx)
+	switch {
+	case err != nil:
+		a.log.Warn(failOpen, "reason", "no --pod-cidr, and the node's spec.podCIDRs could not be read", "node", a.cfg.NodeName, "err", err)
+	case len(cidrs) == 0:
+		a.log.Warn(failOpen, "reason", "no --pod-cidr, and the node has no spec.podCIDRs (its network plugin allocates addresses itself)", "node", a.cfg.NodeName)
+	default:
+		a.cfg.PodCIDRs, a.opts.PodCIDRs = cidrs, cidrs
+		a.syncer.SetOptions(a.opts)
+		a.log.Info("pod ranges for failing closed", "source", "spec.podCIDRs of node "+a.cfg.NodeName, "pod-cidrs", cidrs)
+	}
+}
+
+// nodePodCIDRs reads the node's pod ranges, retrying for a few seconds an
+// API server that is not answering yet; a refusal (RBAC without get on
+// nodes) or a missing node is final.
+func (a *Agent) nodePodCIDRs(ctx context.Context) ([]netip.Prefix, error) {
+	var node *corev1.Node
+	backoff := wait.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Steps: 5}
+	var lastErr error
+	err := wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+		var err error
+		node, err = a.cfg.Source.Node(ctx, a.cfg.NodeName)
+		switch {
+		case err == nil:
+			return true, nil
+		case apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || apierrors.IsUnauthorized(err):
+			return false, err
+		}
+		lastErr = err
+		return false, nil
+	})
+	if err != nil {
+		if lastErr != nil && wait.Interrupted(err) {
+			err = lastErr
+		}
+		return nil, err
+	}
+	ranges := node.Spec.PodCIDRs
+	if len(ranges) == 0 && node.Spec.PodCIDR != "" {
+		ranges = []string{node.Spec.PodCIDR}
+	}
+	var out []netip.Prefix
+	for _, c := range ranges {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: spec.podCIDRs %q: %w", a.cfg.NodeName, c, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // next runs one sync; false once the queue is shut down.

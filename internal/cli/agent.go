@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -48,7 +51,8 @@ cluster, as the DaemonSet in deploy/, which is the whole install:
 
 Connecting: --kubeconfig, else $KUBECONFIG, else the in-cluster service
 account. The agent needs get/list/watch on pods, namespaces and
-networkpolicies, nothing else (deploy/10-rbac.yaml).
+networkpolicies and get on nodes (its own node's spec.podCIDRs), nothing
+else (deploy/10-rbac.yaml).
 
 Start-up and failure: until the first full sync (after the initial lists)
 the table of a previous run stays in force; that sync replaces it in one
@@ -57,12 +61,14 @@ when the agent exits the table stays too, so an upgrade never opens a hole
 (remove it with 'nft delete table inet palisade-policy').
 
 New pods: a pod gets its address before the agent can know it. With
---new-pods=fail-closed (the default) and --pod-cidr set to this node's pod
-range, while a pod of this node that a policy isolates is waiting for its
-address, connections from or to addresses of that range that no known pod
-owns are denied. Without --pod-cidr the agent cannot tell such an address
-from one outside the pod network and fails open. --new-pods=fail-open never
-denies them.
+--new-pods=fail-closed (the default), while a pod of this node that a
+policy isolates is waiting for its address, connections from or to
+addresses of this node's pod ranges that no known pod owns are denied. The
+ranges are --pod-cidr, else the node's spec.podCIDRs, read at start (the
+log says which); with neither (a network plugin that allocates addresses
+itself, or no RBAC to get the node) the agent cannot tell such an address
+from one outside the pod network and fails open, saying why.
+--new-pods=fail-open never denies them.
 
 Established connections: the table judges a connection's first packet;
 conntrack lets the rest through. With --strict (the default), after every
@@ -92,8 +98,12 @@ node, tests); the API server is still reached from the agent's own.`,
 		Example: `  # In a cluster (what deploy/20-daemonset.yaml runs):
   palisade agent --node-name $NODE_NAME --metrics-addr $POD_IP:9965 --log-format json
 
-  # A node whose pods get addresses from 10.244.3.0/24, failing closed:
+  # A node whose pods get addresses from 10.244.3.0/24 (else read from
+  # the node's spec.podCIDRs), failing closed:
   palisade agent --node-name node-3 --pod-cidr 10.244.3.0/24
+
+  # Leave open connections alone when a policy change denies them:
+  palisade agent --node-name node-3 --strict=false
 
   # From a workstation, against a lab node namespace, logging only:
   sudo palisade agent --kubeconfig ~/.kube/config --node-name node-1 \
@@ -149,7 +159,10 @@ node, tests); the API server is still reached from the agent's own.`,
 				return fail(exitBadUsage, "error: %v", err)
 			}
 			cfg.Source = agent.Source{Pods: c.Pods("").ListWatch(), Namespaces: c.Namespaces().ListWatch(),
-				NetworkPolicies: c.NetworkPolicies("").ListWatch()}
+				NetworkPolicies: c.NetworkPolicies("").ListWatch(),
+				Node: func(ctx context.Context, name string) (*corev1.Node, error) {
+					return c.Nodes().Get(ctx, name, metav1.GetOptions{})
+				}}
 			log.Info("starting", "node", cfg.NodeName, "api-server", rc.Host, "config", source,
 				"new-pods", cfg.NewPods, "pod-cidrs", podCIDRs, "audit", cfg.Audit, "strict", strict)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -166,7 +179,7 @@ node, tests); the API server is still reached from the agent's own.`,
 	f.StringVar(&node, "node-name", "", "the node whose pods to enforce, as in spec.nodeName (default $NODE_NAME)")
 	f.StringVar(&netns, "netns", "", "program the nftables of this named network namespace (/run/netns/NAME or NAME) instead of the agent's own")
 	f.StringVar(&newPods, "new-pods", string(agent.FailClosed), "traffic of pods not synced yet: fail-closed or fail-open (see above)")
-	f.StringSliceVar(&podCIDRs, "pod-cidr", nil, "this node's pod address ranges (its spec.podCIDRs), comma-separated; needed by fail-closed")
+	f.StringSliceVar(&podCIDRs, "pod-cidr", nil, "this node's pod address ranges, comma-separated, for fail-closed (default: the node's spec.podCIDRs)")
 	f.BoolVar(&strict, "strict", true, "cut open connections a policy change denies (delete their conntrack entries); false leaves them until they end")
 	f.BoolVar(&cfg.Audit, "audit", false, "log and count what would be denied, drop nothing")
 	f.Uint16Var(&cfg.LogGroup, "log-group", 0, "also log every denied packet to this NFLOG group (0: off)")
