@@ -21,6 +21,8 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +87,14 @@ type Config struct {
 	KeepEstablished bool
 	// LogGroup is an NFLOG group for a log of every denied packet (0: none).
 	LogGroup uint16
+	// AllowInvisibleDatapath reports a datapath the table cannot see (pods
+	// on a bridge without br_netfilter, kube-proxy in IPVS mode) in the log
+	// and metrics but lets the agent become ready anyway; by default it is
+	// not ready while one is found (--require-visible-datapath).
+	AllowInvisibleDatapath bool
+	// DatapathCheckInterval is how often the datapath is looked at again
+	// after the start; 0 means 30 s, negative never.
+	DatapathCheckInterval time.Duration
 	// MetricsAddr serves /metrics, /healthz and /readyz ("" serves nothing;
 	// Handler still works).
 	MetricsAddr string
@@ -166,9 +176,10 @@ type Agent struct {
 	opts       dataplane.Options
 	conntrack  *netlink.Handle // nil unless strict
 
-	ready     atomic.Bool
-	fullDue   atomic.Bool  // the periodic full sync is due
-	busySince atomic.Int64 // start of the running sync (unix ns), 0 when idle
+	ready     atomic.Bool                       // the first full sync is in force
+	datapath  atomic.Pointer[[]datapathProblem] // what the table cannot see; nil before the first look
+	fullDue   atomic.Bool                       // the periodic full sync is due
+	busySince atomic.Int64                      // start of the running sync (unix ns), 0 when idle
 
 	mu    sync.Mutex
 	dirty map[objRef]time.Time // changed objects, with when the first event came
@@ -216,6 +227,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.CounterInterval == 0 {
 		cfg.CounterInterval = 10 * time.Second
+	}
+	if cfg.DatapathCheckInterval == 0 {
+		cfg.DatapathCheckInterval = 30 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -357,8 +371,75 @@ func (a *Agent) requeue(changes map[objRef]time.Time) {
 	}
 }
 
-// Ready reports whether the first full sync has been applied.
-func (a *Agent) Ready() bool { return a.ready.Load() }
+// Ready reports whether the first full sync has been applied and the
+// table sees the node's datapath (see datapath.go); /readyz says the same.
+func (a *Agent) Ready() bool { return a.notReady() == "" }
+
+// notReady says why the agent is not ready ("" when it is).
+func (a *Agent) notReady() string {
+	if !a.ready.Load() {
+		return "waiting for the first full sync"
+	}
+	if a.cfg.AllowInvisibleDatapath {
+		return ""
+	}
+	probs := a.datapath.Load()
+	if probs == nil {
+		return "the datapath has not been checked yet"
+	}
+	if len(*probs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("the policy table cannot see this node's pod traffic, so it enforces nothing there:")
+	for _, p := range *probs {
+		b.WriteString("\n  " + p.String())
+	}
+	return b.String()
+}
+
+// lookAtDatapath checks the datapath, saying in the log and the metrics
+// what changed since the last look.
+func (a *Agent) lookAtDatapath() {
+	probs, err := checkDatapath(a.cfg.Netns, realProc)
+	if err != nil {
+		// Not knowing is no reason to refuse readiness: keep the last
+		// answer, or none found.
+		a.log.Error("checking the datapath", "err", err)
+		if a.datapath.Load() == nil {
+			a.datapath.Store(&[]datapathProblem{})
+		}
+		return
+	}
+	var prev []datapathProblem
+	if p := a.datapath.Load(); p != nil {
+		prev = *p
+	}
+	a.datapath.Store(&probs)
+	found := map[string]bool{}
+	for _, p := range probs {
+		found[p.Reason] = true
+		if !slices.Contains(prev, p) {
+			msg := "the policy table cannot see this datapath; not ready"
+			if a.cfg.AllowInvisibleDatapath {
+				msg = "the policy table cannot see this datapath (--require-visible-datapath=false: ready anyway)"
+			}
+			a.log.Error(msg, "reason", p.Reason, "detail", p.Detail)
+		}
+	}
+	for _, r := range datapathReasons {
+		v := 0.0
+		if found[r] {
+			v = 1
+		}
+		a.metrics.datapath.WithLabelValues(r).Set(v)
+	}
+	for _, p := range prev {
+		if !found[p.Reason] {
+			a.log.Info("datapath visible again", "reason", p.Reason)
+		}
+	}
+}
 
 // Run serves metrics, starts the informers, waits for their initial lists
 // and keeps the table in step until ctx ends. Until the first full sync the
@@ -390,6 +471,21 @@ func (a *Agent) Run(ctx context.Context) error {
 			_ = srv.Shutdown(sctx)
 		}()
 		a.log.Info("serving /metrics, /healthz and /readyz", "addr", ln.Addr().String())
+	}
+	a.lookAtDatapath()
+	if a.cfg.DatapathCheckInterval > 0 {
+		go func() {
+			t := time.NewTicker(a.cfg.DatapathCheckInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					a.lookAtDatapath()
+				}
+			}
+		}()
 	}
 	a.choosePodCIDRs(ctx)
 	var informersDone sync.WaitGroup

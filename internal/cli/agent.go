@@ -30,7 +30,7 @@ func newAgent(s *streams) *cobra.Command {
 	var (
 		kubeconfig, node, netns, newPods, logFormat, logLevel string
 		podCIDRs                                              []string
-		strict                                                bool
+		strict, requireVisible                                bool
 		cfg                                                   agent.Config
 	)
 	cmd := &cobra.Command{
@@ -82,10 +82,21 @@ as is a TCP packet of either end that conntrack would pick up mid-stream.
 the log shows "would deny" with the pod and the packet count, and
 palisade_denied_packets_total counts them.
 
+Datapath: the table judges what is routed through the forward hook of the
+namespace it enforces. Pods on a Linux bridge whose frames are not handed to
+the IP hooks (br_netfilter not loaded, or net.bridge.bridge-nf-call-iptables
+or -ip6tables 0 there) and kube-proxy in IPVS mode (a kube-ipvs0 interface
+or IPVS virtual services) carry traffic past it. The agent looks at start
+and every 30 s: while it finds one it logs why, exports
+palisade_agent_datapath_unsupported{reason="..."} 1 and is not ready (the
+reason is on /readyz), so it never looks ready while enforcing nothing.
+--require-visible-datapath=false reports the same but becomes ready.
+
 Observability on --metrics-addr: /metrics (Prometheus: sync duration,
 event-to-programmed latency, rules and set elements, denied packets by
-direction, sync errors), /healthz, and /readyz (ready after the first full
-sync). Logs are structured (log/slog) on standard error.
+direction, sync errors, connections cut, datapath problems), /healthz, and
+/readyz (ready after the first full sync, when the datapath is visible).
+Logs are structured (log/slog) on standard error.
 
 Memory: with ten thousand pods and a thousand policies in the cluster the
 agent is about 45 MiB resident, 52 MiB at most under constant change. It
@@ -125,6 +136,7 @@ node, tests); the API server is still reached from the agent's own.`,
 			klog.SetSlogLogger(log)
 			cfg.Logger = log
 			cfg.KeepEstablished = !strict
+			cfg.AllowInvisibleDatapath = !requireVisible
 			if cfg.FullSyncPeriod <= 0 {
 				cfg.FullSyncPeriod = -1 // the flag's 0 is never; the Config's 0 is the default
 			}
@@ -181,6 +193,7 @@ node, tests); the API server is still reached from the agent's own.`,
 	f.StringVar(&newPods, "new-pods", string(agent.FailClosed), "traffic of pods not synced yet: fail-closed or fail-open (see above)")
 	f.StringSliceVar(&podCIDRs, "pod-cidr", nil, "this node's pod address ranges, comma-separated, for fail-closed (default: the node's spec.podCIDRs)")
 	f.BoolVar(&strict, "strict", true, "cut open connections a policy change denies (delete their conntrack entries); false leaves them until they end")
+	f.BoolVar(&requireVisible, "require-visible-datapath", true, "not ready while pod traffic bypasses the table (bridge without br_netfilter, IPVS); false only reports it")
 	f.BoolVar(&cfg.Audit, "audit", false, "log and count what would be denied, drop nothing")
 	f.Uint16Var(&cfg.LogGroup, "log-group", 0, "also log every denied packet to this NFLOG group (0: off)")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "127.0.0.1:9965", "serve /metrics, /healthz and /readyz here (\"\" to disable)")
