@@ -21,19 +21,25 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/policy"
@@ -70,11 +76,25 @@ type Config struct {
 	NewPods NewPods
 	// PodCIDRs are this node's pod address ranges; FailClosed needs them
 	// to tell an address not synced yet from one outside the pod network.
+	// Empty: the node's spec.podCIDRs, read once at start (Source.Node).
 	PodCIDRs []netip.Prefix
 	// Audit logs and counts what would be denied but drops nothing.
 	Audit bool
+	// KeepEstablished leaves a connection that a policy change denies open
+	// until it ends, as conntrack keeps it (--strict=false). By default
+	// (strict) every sync that changed the table deletes the conntrack
+	// entries of the connections it now denies, so they stop at once.
+	KeepEstablished bool
 	// LogGroup is an NFLOG group for a log of every denied packet (0: none).
 	LogGroup uint16
+	// AllowInvisibleDatapath reports a datapath the table cannot see (pods
+	// on a bridge without br_netfilter, kube-proxy in IPVS mode) in the log
+	// and metrics but lets the agent become ready anyway; by default it is
+	// not ready while one is found (--require-visible-datapath).
+	AllowInvisibleDatapath bool
+	// DatapathCheckInterval is how often the datapath is looked at again
+	// after the start; 0 means 30 s, negative never.
+	DatapathCheckInterval time.Duration
 	// MetricsAddr serves /metrics, /healthz and /readyz ("" serves nothing;
 	// Handler still works).
 	MetricsAddr string
@@ -104,6 +124,9 @@ type Config struct {
 // in tests.
 type Source struct {
 	Pods, Namespaces, NetworkPolicies *cache.ListWatch
+	// Node gets a Node object: the agent reads its own node's
+	// spec.podCIDRs when PodCIDRs is not given (nil: never).
+	Node func(ctx context.Context, name string) (*corev1.Node, error)
 }
 
 // Change is one object event a sync put in force.
@@ -151,10 +174,12 @@ type Agent struct {
 	limiter    flowcontrol.RateLimiter // nil: unbounded
 	syncer     *dataplane.Syncer
 	opts       dataplane.Options
+	conntrack  *netlink.Handle // nil unless strict
 
-	ready     atomic.Bool
-	fullDue   atomic.Bool  // the periodic full sync is due
-	busySince atomic.Int64 // start of the running sync (unix ns), 0 when idle
+	ready     atomic.Bool                       // the first full sync is in force
+	datapath  atomic.Pointer[[]datapathProblem] // what the table cannot see; nil before the first look
+	fullDue   atomic.Bool                       // the periodic full sync is due
+	busySince atomic.Int64                      // start of the running sync (unix ns), 0 when idle
 
 	mu    sync.Mutex
 	dirty map[objRef]time.Time // changed objects, with when the first event came
@@ -203,6 +228,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.CounterInterval == 0 {
 		cfg.CounterInterval = 10 * time.Second
 	}
+	if cfg.DatapathCheckInterval == 0 {
+		cfg.DatapathCheckInterval = 30 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -215,6 +243,12 @@ func New(cfg Config) (*Agent, error) {
 			PodCIDRs: cfg.PodCIDRs},
 	}
 	var err error
+	if !cfg.KeepEstablished && !cfg.Audit {
+		if a.conntrack, err = openConntrack(cfg.Netns); err != nil {
+			return nil, err
+		}
+		a.opts.Strict = true
+	}
 	if a.syncer, err = dataplane.NewSyncer(cfg.Netns, a.opts); err != nil {
 		return nil, err
 	}
@@ -337,8 +371,75 @@ func (a *Agent) requeue(changes map[objRef]time.Time) {
 	}
 }
 
-// Ready reports whether the first full sync has been applied.
-func (a *Agent) Ready() bool { return a.ready.Load() }
+// Ready reports whether the first full sync has been applied and the
+// table sees the node's datapath (see datapath.go); /readyz says the same.
+func (a *Agent) Ready() bool { return a.notReady() == "" }
+
+// notReady says why the agent is not ready ("" when it is).
+func (a *Agent) notReady() string {
+	if !a.ready.Load() {
+		return "waiting for the first full sync"
+	}
+	if a.cfg.AllowInvisibleDatapath {
+		return ""
+	}
+	probs := a.datapath.Load()
+	if probs == nil {
+		return "the datapath has not been checked yet"
+	}
+	if len(*probs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("the policy table cannot see this node's pod traffic, so it enforces nothing there:")
+	for _, p := range *probs {
+		b.WriteString("\n  " + p.String())
+	}
+	return b.String()
+}
+
+// lookAtDatapath checks the datapath, saying in the log and the metrics
+// what changed since the last look.
+func (a *Agent) lookAtDatapath() {
+	probs, err := checkDatapath(a.cfg.Netns, realProc)
+	if err != nil {
+		// Not knowing is no reason to refuse readiness: keep the last
+		// answer, or none found.
+		a.log.Error("checking the datapath", "err", err)
+		if a.datapath.Load() == nil {
+			a.datapath.Store(&[]datapathProblem{})
+		}
+		return
+	}
+	var prev []datapathProblem
+	if p := a.datapath.Load(); p != nil {
+		prev = *p
+	}
+	a.datapath.Store(&probs)
+	found := map[string]bool{}
+	for _, p := range probs {
+		found[p.Reason] = true
+		if !slices.Contains(prev, p) {
+			msg := "the policy table cannot see this datapath; not ready"
+			if a.cfg.AllowInvisibleDatapath {
+				msg = "the policy table cannot see this datapath (--require-visible-datapath=false: ready anyway)"
+			}
+			a.log.Error(msg, "reason", p.Reason, "detail", p.Detail)
+		}
+	}
+	for _, r := range datapathReasons {
+		v := 0.0
+		if found[r] {
+			v = 1
+		}
+		a.metrics.datapath.WithLabelValues(r).Set(v)
+	}
+	for _, p := range prev {
+		if !found[p.Reason] {
+			a.log.Info("datapath visible again", "reason", p.Reason)
+		}
+	}
+}
 
 // Run serves metrics, starts the informers, waits for their initial lists
 // and keeps the table in step until ctx ends. Until the first full sync the
@@ -350,6 +451,9 @@ func (a *Agent) Ready() bool { return a.ready.Load() }
 func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if a.conntrack != nil {
+		defer a.conntrack.Close()
+	}
 	if a.cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
 		if err != nil {
@@ -368,9 +472,22 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 		a.log.Info("serving /metrics, /healthz and /readyz", "addr", ln.Addr().String())
 	}
-	if a.cfg.NewPods == FailClosed && len(a.cfg.PodCIDRs) == 0 {
-		a.log.Warn("--new-pods=fail-closed has no effect without --pod-cidr: an address the agent does not know cannot be told from one outside the pod network")
+	a.lookAtDatapath()
+	if a.cfg.DatapathCheckInterval > 0 {
+		go func() {
+			t := time.NewTicker(a.cfg.DatapathCheckInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					a.lookAtDatapath()
+				}
+			}
+		}()
 	}
+	a.choosePodCIDRs(ctx)
 	var informersDone sync.WaitGroup
 	synced := make([]cache.InformerSynced, 0, len(a.informers))
 	for _, inf := range a.informers {
@@ -426,6 +543,76 @@ func (a *Agent) Run(ctx context.Context) error {
 	for a.next(ctx) {
 	}
 	return nil
+}
+
+// choosePodCIDRs settles, before the first sync, the pod ranges that fail
+// closed needs: --pod-cidr, else the node's spec.podCIDRs (which the
+// controller manager allocates, and a DaemonSet cannot template per node),
+// else none, and the agent fails open. It says which.
+func (a *Agent) choosePodCIDRs(ctx context.Context) {
+	if a.cfg.NewPods != FailClosed {
+		return
+	}
+	if len(a.cfg.PodCIDRs) > 0 {
+		a.log.Info("pod ranges for failing closed", "source", "--pod-cidr", "pod-cidrs", a.cfg.PodCIDRs)
+		return
+	}
+	const failOpen = "new pods fail open: an address the agent does not know cannot be told from one outside the pod network"
+	if a.cfg.Source.Node == nil {
+		a.log.Warn(failOpen, "reason", "no --pod-cidr")
+		return
+	}
+	cidrs, err := a.nodePodCIDRs(ctx)
+	switch {
+	case err != nil:
+		a.log.Warn(failOpen, "reason", "no --pod-cidr, and the node's spec.podCIDRs could not be read", "node", a.cfg.NodeName, "err", err)
+	case len(cidrs) == 0:
+		a.log.Warn(failOpen, "reason", "no --pod-cidr, and the node has no spec.podCIDRs (its network plugin allocates addresses itself)", "node", a.cfg.NodeName)
+	default:
+		a.cfg.PodCIDRs, a.opts.PodCIDRs = cidrs, cidrs
+		a.syncer.SetOptions(a.opts)
+		a.log.Info("pod ranges for failing closed", "source", "spec.podCIDRs of node "+a.cfg.NodeName, "pod-cidrs", cidrs)
+	}
+}
+
+// nodePodCIDRs reads the node's pod ranges, retrying for a few seconds an
+// API server that is not answering yet; a refusal (RBAC without get on
+// nodes) or a missing node is final.
+func (a *Agent) nodePodCIDRs(ctx context.Context) ([]netip.Prefix, error) {
+	var node *corev1.Node
+	backoff := wait.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Steps: 5}
+	var lastErr error
+	err := wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+		var err error
+		node, err = a.cfg.Source.Node(ctx, a.cfg.NodeName)
+		switch {
+		case err == nil:
+			return true, nil
+		case apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || apierrors.IsUnauthorized(err):
+			return false, err
+		}
+		lastErr = err
+		return false, nil
+	})
+	if err != nil {
+		if lastErr != nil && wait.Interrupted(err) {
+			err = lastErr
+		}
+		return nil, err
+	}
+	ranges := node.Spec.PodCIDRs
+	if len(ranges) == 0 && node.Spec.PodCIDR != "" {
+		ranges = []string{node.Spec.PodCIDR}
+	}
+	var out []netip.Prefix
+	for _, c := range ranges {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: spec.podCIDRs %q: %w", a.cfg.NodeName, c, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // next runs one sync; false once the queue is shut down.
@@ -533,6 +720,21 @@ func (a *Agent) sync(ctx context.Context) error {
 	}
 	if a.cfg.OnSync != nil {
 		a.cfg.OnSync(report)
+	}
+	if a.conntrack != nil && mode != "unchanged" {
+		// The table refuses the connections the change denies from now
+		// on; their established flows go with their conntrack entries.
+		cutStart := time.Now()
+		n, err := a.cutDenied()
+		a.metrics.cut.Add(float64(n))
+		a.metrics.cutDuration.Observe(time.Since(cutStart).Seconds())
+		if err != nil {
+			a.metrics.cutErrors.Inc()
+			a.log.Error("cutting established connections the policies now deny", "err", err, "cut", n)
+		} else if n > 0 {
+			a.log.Info("cut established connections the policies now deny", "connections", n,
+				"took", time.Since(cutStart).Round(time.Microsecond).String())
+		}
 	}
 	return nil
 }

@@ -265,6 +265,9 @@ func sourceOf(client kubernetes.Interface) Source {
 			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 				return client.NetworkingV1().NetworkPolicies("").Watch(ctx, o)
 			}},
+		Node: func(ctx context.Context, name string) (*corev1.Node, error) {
+			return client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		},
 	}
 }
 
@@ -281,7 +284,10 @@ func kubeSource(t testing.TB, kubeconfig string) Source {
 		t.Fatal(err)
 	}
 	return Source{Pods: c.Pods("").ListWatch(), Namespaces: c.Namespaces().ListWatch(),
-		NetworkPolicies: c.NetworkPolicies("").ListWatch()}
+		NetworkPolicies: c.NetworkPolicies("").ListWatch(),
+		Node: func(ctx context.Context, name string) (*corev1.Node, error) {
+			return c.Nodes().Get(ctx, name, metav1.GetOptions{})
+		}}
 }
 
 // isFake says the client is client-go's fake clientset, whose watches

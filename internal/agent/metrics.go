@@ -23,6 +23,10 @@ type metrics struct {
 	unsynced     prometheus.Gauge
 	denied       *prometheus.CounterVec
 	syncErrors   prometheus.Counter
+	cut          prometheus.Counter
+	cutErrors    prometheus.Counter
+	cutDuration  prometheus.Histogram
+	datapath     *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -59,8 +63,24 @@ func newMetrics() *metrics {
 		syncErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "palisade_sync_errors_total", Help: "Syncs the kernel refused or that failed; each is retried with backoff.",
 		}),
+		cut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "palisade_conntrack_cut_total",
+			Help: "Established connections cut (their conntrack entries deleted) because a policy change denies them (strict mode).",
+		}),
+		cutErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "palisade_conntrack_cut_errors_total", Help: "Conntrack sweeps after a sync that failed; the connections they missed live on until the next.",
+		}),
+		cutDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "palisade_conntrack_cut_duration_seconds", Buckets: buckets,
+			Help: "Time to find and delete, after a sync that changed the table, the conntrack entries it now denies.",
+		}),
+		datapath: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "palisade_agent_datapath_unsupported",
+			Help: "1 while pod traffic takes a path the policy table cannot see (the agent is then not ready), by reason: bridge-without-br-netfilter, bridge-nf-call-iptables-off, bridge-nf-call-ip6tables-off, kube-proxy-ipvs.",
+		}, []string{"reason"}),
 	}
 	m.reg.MustRegister(m.syncDuration, m.programmed, m.rules, m.elements, m.pods, m.unsynced, m.denied, m.syncErrors,
+		m.cut, m.cutErrors, m.cutDuration, m.datapath,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, d := range []string{"ingress", "egress"} {
 		m.denied.WithLabelValues(d) // present at 0 from the start, so rate() works
@@ -142,8 +162,8 @@ func (a *Agent) Handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.ready.Load() {
-			http.Error(w, "waiting for the first full sync", http.StatusServiceUnavailable)
+		if why := a.notReady(); why != "" {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")

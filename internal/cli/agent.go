@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -27,6 +30,7 @@ func newAgent(s *streams) *cobra.Command {
 	var (
 		kubeconfig, node, netns, newPods, logFormat, logLevel string
 		podCIDRs                                              []string
+		strict, requireVisible                                bool
 		cfg                                                   agent.Config
 	)
 	cmd := &cobra.Command{
@@ -47,7 +51,8 @@ cluster, as the DaemonSet in deploy/, which is the whole install:
 
 Connecting: --kubeconfig, else $KUBECONFIG, else the in-cluster service
 account. The agent needs get/list/watch on pods, namespaces and
-networkpolicies, nothing else (deploy/10-rbac.yaml).
+networkpolicies and get on nodes (its own node's spec.podCIDRs), nothing
+else (deploy/10-rbac.yaml).
 
 Start-up and failure: until the first full sync (after the initial lists)
 the table of a previous run stays in force; that sync replaces it in one
@@ -56,21 +61,42 @@ when the agent exits the table stays too, so an upgrade never opens a hole
 (remove it with 'nft delete table inet palisade-policy').
 
 New pods: a pod gets its address before the agent can know it. With
---new-pods=fail-closed (the default) and --pod-cidr set to this node's pod
-range, while a pod of this node that a policy isolates is waiting for its
-address, connections from or to addresses of that range that no known pod
-owns are denied. Without --pod-cidr the agent cannot tell such an address
-from one outside the pod network and fails open. --new-pods=fail-open never
-denies them.
+--new-pods=fail-closed (the default), while a pod of this node that a
+policy isolates is waiting for its address, connections from or to
+addresses of this node's pod ranges that no known pod owns are denied. The
+ranges are --pod-cidr, else the node's spec.podCIDRs, read at start (the
+log says which); with neither (a network plugin that allocates addresses
+itself, or no RBAC to get the node) the agent cannot tell such an address
+from one outside the pod network and fails open, saying why.
+--new-pods=fail-open never denies them.
+
+Established connections: the table judges a connection's first packet;
+conntrack lets the rest through. With --strict (the default), after every
+change to the table the agent deletes the conntrack entries of the open
+connections it now denies (and only those), so a policy change cuts them
+within the sync's latency: their next packet is judged anew and dropped,
+as is a TCP packet of either end that conntrack would pick up mid-stream.
+--strict=false leaves open connections until they end.
 
 --audit counts and logs what the policies would deny and drops nothing:
 the log shows "would deny" with the pod and the packet count, and
 palisade_denied_packets_total counts them.
 
+Datapath: the table judges what is routed through the forward hook of the
+namespace it enforces. Pods on a Linux bridge whose frames are not handed to
+the IP hooks (br_netfilter not loaded, or net.bridge.bridge-nf-call-iptables
+or -ip6tables 0 there) and kube-proxy in IPVS mode (a kube-ipvs0 interface
+or IPVS virtual services) carry traffic past it. The agent looks at start
+and every 30 s: while it finds one it logs why, exports
+palisade_agent_datapath_unsupported{reason="..."} 1 and is not ready (the
+reason is on /readyz), so it never looks ready while enforcing nothing.
+--require-visible-datapath=false reports the same but becomes ready.
+
 Observability on --metrics-addr: /metrics (Prometheus: sync duration,
 event-to-programmed latency, rules and set elements, denied packets by
-direction, sync errors), /healthz, and /readyz (ready after the first full
-sync). Logs are structured (log/slog) on standard error.
+direction, sync errors, connections cut, datapath problems), /healthz, and
+/readyz (ready after the first full sync, when the datapath is visible).
+Logs are structured (log/slog) on standard error.
 
 Memory: with ten thousand pods and a thousand policies in the cluster the
 agent is about 45 MiB resident, 52 MiB at most under constant change. It
@@ -83,8 +109,12 @@ node, tests); the API server is still reached from the agent's own.`,
 		Example: `  # In a cluster (what deploy/20-daemonset.yaml runs):
   palisade agent --node-name $NODE_NAME --metrics-addr $POD_IP:9965 --log-format json
 
-  # A node whose pods get addresses from 10.244.3.0/24, failing closed:
+  # A node whose pods get addresses from 10.244.3.0/24 (else read from
+  # the node's spec.podCIDRs), failing closed:
   palisade agent --node-name node-3 --pod-cidr 10.244.3.0/24
+
+  # Leave open connections alone when a policy change denies them:
+  palisade agent --node-name node-3 --strict=false
 
   # From a workstation, against a lab node namespace, logging only:
   sudo palisade agent --kubeconfig ~/.kube/config --node-name node-1 \
@@ -105,6 +135,8 @@ node, tests); the API server is still reached from the agent's own.`,
 			// client-go logs through klog; send it to the same place.
 			klog.SetSlogLogger(log)
 			cfg.Logger = log
+			cfg.KeepEstablished = !strict
+			cfg.AllowInvisibleDatapath = !requireVisible
 			if cfg.FullSyncPeriod <= 0 {
 				cfg.FullSyncPeriod = -1 // the flag's 0 is never; the Config's 0 is the default
 			}
@@ -139,9 +171,12 @@ node, tests); the API server is still reached from the agent's own.`,
 				return fail(exitBadUsage, "error: %v", err)
 			}
 			cfg.Source = agent.Source{Pods: c.Pods("").ListWatch(), Namespaces: c.Namespaces().ListWatch(),
-				NetworkPolicies: c.NetworkPolicies("").ListWatch()}
+				NetworkPolicies: c.NetworkPolicies("").ListWatch(),
+				Node: func(ctx context.Context, name string) (*corev1.Node, error) {
+					return c.Nodes().Get(ctx, name, metav1.GetOptions{})
+				}}
 			log.Info("starting", "node", cfg.NodeName, "api-server", rc.Host, "config", source,
-				"new-pods", cfg.NewPods, "pod-cidrs", podCIDRs, "audit", cfg.Audit)
+				"new-pods", cfg.NewPods, "pod-cidrs", podCIDRs, "audit", cfg.Audit, "strict", strict)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if err := agent.Run(ctx, cfg); err != nil {
@@ -156,7 +191,9 @@ node, tests); the API server is still reached from the agent's own.`,
 	f.StringVar(&node, "node-name", "", "the node whose pods to enforce, as in spec.nodeName (default $NODE_NAME)")
 	f.StringVar(&netns, "netns", "", "program the nftables of this named network namespace (/run/netns/NAME or NAME) instead of the agent's own")
 	f.StringVar(&newPods, "new-pods", string(agent.FailClosed), "traffic of pods not synced yet: fail-closed or fail-open (see above)")
-	f.StringSliceVar(&podCIDRs, "pod-cidr", nil, "this node's pod address ranges (its spec.podCIDRs), comma-separated; needed by fail-closed")
+	f.StringSliceVar(&podCIDRs, "pod-cidr", nil, "this node's pod address ranges, comma-separated, for fail-closed (default: the node's spec.podCIDRs)")
+	f.BoolVar(&strict, "strict", true, "cut open connections a policy change denies (delete their conntrack entries); false leaves them until they end")
+	f.BoolVar(&requireVisible, "require-visible-datapath", true, "not ready while pod traffic bypasses the table (bridge without br_netfilter, IPVS); false only reports it")
 	f.BoolVar(&cfg.Audit, "audit", false, "log and count what would be denied, drop nothing")
 	f.Uint16Var(&cfg.LogGroup, "log-group", 0, "also log every denied packet to this NFLOG group (0: off)")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "127.0.0.1:9965", "serve /metrics, /healthz and /readyz here (\"\" to disable)")

@@ -62,6 +62,14 @@ type Options struct {
 	// that no enforced pod owns: a pod that exists but whose address has
 	// not reached the engine, so whose policies cannot be in force yet.
 	FailClosed bool
+	// Strict drops a TCP packet that conntrack would pick up in the middle
+	// of a connection it has no entry for (a non-SYN packet in state new)
+	// when either end is a pod this table enforces. The agent's strict mode
+	// deletes the entries of connections a change denies; without this, a
+	// packet of the far end (a retransmission, say) would be picked up as a
+	// connection the other way, which the policies may well admit, and the
+	// flow would carry on.
+	Strict bool
 }
 
 // Stats counts what a build produced, for metrics and progress.
@@ -97,7 +105,9 @@ func shortHash(s string) string {
 // the previous ruleset atomically.
 func Build(tx *knftables.Transaction, e *policy.Engine, opts Options, existing *Existing) Stats {
 	d, st, _ := compute(e, opts, nil, nil)
-	d.writeFull(tx, existing)
+	// One transaction for the callers of Build, which kernels from 6.2 on
+	// accept; the Syncer deletes stale chains in a second one.
+	staleChains(tx, d.writeFull(tx, existing))
 	return st
 }
 
@@ -248,6 +258,16 @@ func (b *builder) base() {
 	b.stats.Chains++
 	b.rule("forward", "ct state established,related accept")
 	b.rule("forward", "ct state invalid drop")
+	if b.opts.Strict && !b.opts.Audit {
+		// "saddr . saddr @hairpin" asks whether the address is a pod of
+		// this table: the hairpin set pairs each such address with itself.
+		for _, fam := range []string{"ip", "ip6"} {
+			n := map[string]string{"ip": "4", "ip6": "6"}[fam]
+			for _, f := range []string{"saddr", "daddr"} {
+				b.rule("forward", fmt.Sprintf("ct state new tcp flags & (fin|syn|rst|ack) != syn %[1]s %[2]s . %[1]s %[2]s @%[3]s%[4]s drop", fam, f, hairpinSet, n))
+			}
+		}
+	}
 	// Hairpin: see hairpinSet. Never a mark: another component's mark
 	// proves nothing about the connection.
 	hairpin := knftables.PtrTo("pods reaching themselves through a service")

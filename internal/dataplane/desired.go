@@ -121,9 +121,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// writeFull writes everything: what exists is emptied first and what is no
-// longer wanted deleted, all in tx.
-func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) {
+// writeFull writes everything: what exists is emptied first and the sets
+// and maps no longer wanted deleted, all in tx. It returns the chains no
+// longer wanted: tx empties them, and they are deleted in a later
+// transaction (see staleChains).
+func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) (stale []string) {
 	tx.Add(&knftables.Table{Comment: knftables.PtrTo("palisade: NetworkPolicy enforcement")})
 	if existing != nil {
 		for _, c := range existing.Chains {
@@ -160,11 +162,6 @@ func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) {
 		}
 	}
 	if existing != nil {
-		for _, c := range existing.Chains {
-			if d.chains[c] == nil {
-				tx.Delete(&knftables.Chain{Name: c})
-			}
-		}
 		for _, s := range existing.Sets {
 			if d.sets[s] == nil {
 				tx.Delete(&knftables.Set{Name: s})
@@ -175,6 +172,24 @@ func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) {
 				tx.Delete(&knftables.Map{Name: m})
 			}
 		}
+		for _, c := range existing.Chains {
+			if d.chains[c] == nil {
+				stale = append(stale, c)
+			}
+		}
+	}
+	return stale
+}
+
+// staleChains deletes chains that an earlier transaction emptied and
+// unhooked. Kernels before 6.2 refuse to delete a chain in the transaction
+// that removes the verdict-map elements jumping to it (the elements let go
+// of the chain only at commit), so, as kube-proxy does, the deletion comes
+// in a transaction of its own, once nothing refers to the chains: what the
+// table enforces never depends on it.
+func staleChains(tx *knftables.Transaction, chains []string) {
+	for _, c := range chains {
+		tx.Delete(&knftables.Chain{Name: c})
 	}
 }
 
@@ -199,8 +214,9 @@ func (d *desired) declare(tx *knftables.Transaction, prev *desired) {
 
 // writeDiff writes only what changed since prev, which the kernel holds.
 // Order matters: new objects first, then rules and elements, and deletions
-// last, once nothing refers to what goes.
-func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) {
+// last, once nothing refers to what goes. Chains no longer wanted are
+// emptied and returned, to be deleted in a later transaction (staleChains).
+func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) (stale []string) {
 	d.declare(tx, prev)
 	for _, name := range d.chainOrder {
 		c := d.chains[name]
@@ -279,11 +295,7 @@ func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) {
 	for _, name := range prev.chainOrder {
 		if d.chains[name] == nil {
 			tx.Flush(prev.chains[name].obj)
-		}
-	}
-	for _, name := range prev.chainOrder {
-		if d.chains[name] == nil {
-			tx.Delete(&knftables.Chain{Name: name})
+			stale = append(stale, name)
 		}
 	}
 	for _, name := range prev.setOrder {
@@ -296,4 +308,5 @@ func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) {
 			tx.Delete(&knftables.Map{Name: name})
 		}
 	}
+	return stale
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"sort"
 	"time"
 
 	"sigs.k8s.io/knftables"
@@ -23,6 +24,9 @@ type Syncer struct {
 	Partial bool
 	last    *desired // what the kernel holds, as of the last sync
 	cache   *buildCache
+	// stale are chains emptied and unhooked by a sync whose deletion, in a
+	// transaction of its own, has not succeeded yet.
+	stale map[string]bool
 }
 
 // NewSyncer opens the policy table in netns ("" for the current one).
@@ -63,15 +67,17 @@ func (s *Syncer) Sync(ctx context.Context, e *policy.Engine) error {
 	s.cache = cache
 	if s.last != nil {
 		tx := s.table.NewTransaction()
-		d.writeDiff(tx, s.last)
+		stale := d.writeDiff(tx, s.last)
 		if tx.NumOperations() == 0 {
 			// Same content; keep the new one so that the sets it shares
 			// with the next sync are recognised as unchanged.
 			s.last = d
+			s.deleteStale(ctx, d, nil)
 			return nil
 		}
 		if err := s.table.Run(ctx, tx); err == nil {
 			s.last, s.Last, s.LastTook, s.Partial = d, st, time.Since(start), true
+			s.deleteStale(ctx, d, stale)
 			return nil
 		}
 		s.last = nil
@@ -81,12 +87,49 @@ func (s *Syncer) Sync(ctx context.Context, e *policy.Engine) error {
 		return err
 	}
 	tx := s.table.NewTransaction()
-	d.writeFull(tx, existing)
+	stale := d.writeFull(tx, existing)
 	if err := s.table.Run(ctx, tx); err != nil {
 		return fmt.Errorf("policy table: %w", err)
 	}
 	s.last, s.Last, s.LastTook, s.Partial = d, st, time.Since(start), false
+	// A full sync lists what exists: stale chains of earlier syncs are
+	// among it.
+	s.stale = nil
+	s.deleteStale(ctx, d, stale)
 	return nil
+}
+
+// deleteStale deletes, in a transaction after the one that emptied and
+// unhooked them (see staleChains), the chains no sync wants any more. It
+// cannot change what is enforced, so a failure only leaves empty chains
+// behind for the next sync to try again; one that d wants again is kept.
+func (s *Syncer) deleteStale(ctx context.Context, d *desired, chains []string) {
+	for _, c := range chains {
+		if s.stale == nil {
+			s.stale = map[string]bool{}
+		}
+		s.stale[c] = true
+	}
+	if len(s.stale) == 0 {
+		return
+	}
+	var names []string
+	for c := range s.stale {
+		if d.chains[c] != nil {
+			delete(s.stale, c)
+			continue
+		}
+		names = append(names, c)
+	}
+	if len(names) == 0 {
+		return
+	}
+	sort.Strings(names)
+	tx := s.table.NewTransaction()
+	staleChains(tx, names)
+	if err := s.table.Run(ctx, tx); err == nil {
+		s.stale = nil
+	}
 }
 
 // DryRun returns the nft script a sync would apply.

@@ -64,11 +64,12 @@ func freePort(t *testing.T) int {
 
 // startAgent runs an agent for node n of the lab; it is killed when the
 // test ends.
-func startAgent(t *testing.T, kubeconfig string, n *state.Node) *agentProc {
+func startAgent(t *testing.T, kubeconfig string, n *state.Node, extra ...string) *agentProc {
 	t.Helper()
 	a := &agentProc{metrics: "127.0.0.1:" + strconv.Itoa(freePort(t)), log: &background{}}
-	a.cmd = exec.Command(palisade, "agent", "--kubeconfig", kubeconfig, "--node-name", n.Name, "--netns", n.Netns,
-		"--metrics-addr", a.metrics, "--min-sync-interval", "20ms", "--new-pods", "fail-open")
+	args := append([]string{"agent", "--kubeconfig", kubeconfig, "--node-name", n.Name, "--netns", n.Netns,
+		"--metrics-addr", a.metrics, "--min-sync-interval", "20ms", "--new-pods", "fail-open"}, extra...)
+	a.cmd = exec.Command(palisade, args...)
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -679,7 +680,14 @@ func TestAgentRBAC(t *testing.T) {
 	l := newLab(t, "--enforcement", "external")
 	st, err := lab.NewClient(l.dir).State()
 	must(t, err)
-	ag := startAgent(t, kubeconfig, st.Nodes[0])
+	// The node as the kubelet registers it and the controller manager
+	// gives it its range: failing closed, the agent reads the range there.
+	n0 := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: st.Nodes[0].Name},
+		Spec: corev1.NodeSpec{PodCIDR: st.Nodes[0].PodCIDR.String(), PodCIDRs: []string{st.Nodes[0].PodCIDR.String()}}}
+	if _, err := admin.CoreV1().Nodes().Create(ctx, n0, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ag := startAgent(t, kubeconfig, st.Nodes[0], "--new-pods", "fail-closed")
 	al := &agentLab{labT: l, client: admin, kubeconfig: kubeconfig, agents: []*agentProc{ag}, nodes: st.Nodes}
 	al.waitReady(t)
 	before := al.syncs()
@@ -698,6 +706,9 @@ func TestAgentRBAC(t *testing.T) {
 	}
 	if strings.Contains(ag.log.String(), "forbidden") {
 		t.Errorf("the agent was refused something:\n%s", ag.log.String())
+	}
+	if want := `source="spec.podCIDRs of node ` + st.Nodes[0].Name + `"`; !strings.Contains(ag.log.String(), want) {
+		t.Errorf("the agent did not take its pod range from its node (%s):\n%s", want, ag.log.String())
 	}
 }
 
