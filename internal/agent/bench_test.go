@@ -235,12 +235,12 @@ func BenchmarkAgentProcess(b *testing.B) {
 	env.Config.QPS, env.Config.Burst = 2000, 4000 // loading 10k pods
 	client, rc := kubernetes.NewForConfigOrDie(env.Config), env.Kubeconfig
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "palisade")
+	bin := filepath.Join(dir, "palisade-agent")
 	// Built as deploy/Dockerfile builds the image's binary.
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/palisade-net/palisade/cmd/palisade")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/palisade-net/palisade/cmd/palisade-agent")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("building palisade: %v\n%s", err, out)
+		b.Fatalf("building palisade-agent: %v\n%s", err, out)
 	}
 	c := synth.Generate(synth.Config{Namespaces: 500, Pods: 10000, Policies: 1000, Seed: 7})
 	rnd := rand.New(rand.NewPCG(7, 7))
@@ -277,7 +277,7 @@ func BenchmarkAgentProcess(b *testing.B) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, "agent", "--kubeconfig", rc, "--node-name", "node-0", "--netns", ns, "--metrics-addr", addr)
+	cmd := exec.Command(bin, "--kubeconfig", rc, "--node-name", "node-0", "--netns", ns, "--metrics-addr", addr)
 	var logs syncbuf.Buffer
 	cmd.Stderr = &logs
 	start := time.Now()

@@ -8,7 +8,7 @@ import (
 
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/manifest"
-	"github.com/palisade-net/palisade/internal/validation"
+	"github.com/palisade-net/palisade/internal/validation/clusterpolicy"
 )
 
 // inputFlags are the manifest flags every offline command shares.
@@ -31,12 +31,12 @@ func (f *inputFlags) register(cmd *cobra.Command) {
 // registerCNP makes the command read ClusterNetworkPolicies.
 func (f *inputFlags) registerCNP(cmd *cobra.Command) {
 	f.cnp = true
-	cmd.Flags().StringVar(&f.crdChannel, "crd-channel", string(validation.ChannelExperimental),
+	cmd.Flags().StringVar(&f.crdChannel, "crd-channel", string(clusterpolicy.ChannelExperimental),
 		"network-policy-api CRD channel ClusterNetworkPolicies are validated with: experimental or standard")
 }
 
 func (f *inputFlags) checkChannel() error {
-	if f.cnp && f.crdChannel != string(validation.ChannelExperimental) && f.crdChannel != string(validation.ChannelStandard) {
+	if f.cnp && f.crdChannel != string(clusterpolicy.ChannelExperimental) && f.crdChannel != string(clusterpolicy.ChannelStandard) {
 		return fail(exitBadUsage, "error: --crd-channel must be experimental or standard, not %q", f.crdChannel)
 	}
 	return nil
@@ -93,7 +93,7 @@ func (f *inputFlags) snapshot(cmd *cobra.Command, s *streams) (*cluster.Snapshot
 	if err != nil {
 		return nil, err
 	}
-	snap, err := cluster.Build(res.Objects, cluster.Options{CRDChannel: validation.CRDChannel(f.crdChannel)})
+	snap, err := cluster.Build(res.Objects, cluster.Options{CRDChannel: clusterpolicy.CRDChannel(f.crdChannel)})
 	var inv *cluster.InvalidError
 	if errors.As(err, &inv) {
 		for _, p := range inv.Problems {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-net/palisade/internal/agentcmd"
 	"github.com/palisade-net/palisade/internal/lab"
 	"github.com/palisade-net/palisade/internal/lab/images"
 	"github.com/palisade-net/palisade/internal/lab/podexec"
@@ -77,6 +78,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return ee.code
 	}
+	var ae *agentcmd.Error
+	if errors.As(err, &ae) {
+		if ae.Msg != "" {
+			fmt.Fprintln(stderr, ae.Msg)
+		}
+		return ae.Code
+	}
 	// Cobra's own errors (unknown flag, wrong arguments) are usage errors.
 	fmt.Fprintf(stderr, "error: %v\nSee '%s --help' for usage.\n", err, root.CommandPath())
 	return exitBadUsage
@@ -120,7 +128,7 @@ packets, enforced by the same engine); drive it with kubectl's verbs:
 		c.GroupID = "lab"
 		root.AddCommand(c)
 	}
-	agentCmd := newAgent(s)
+	agentCmd := agentcmd.Command(s.err)
 	agentCmd.GroupID = "cluster"
 	root.AddCommand(agentCmd)
 	root.AddCommand(newVersion(s))

@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-net/palisade/internal/cluster"
-	"github.com/palisade-net/palisade/internal/validation"
+	"github.com/palisade-net/palisade/internal/validation/clusterpolicy"
 )
 
 func newValidate(s *streams) *cobra.Command {
@@ -39,7 +39,7 @@ go to stderr. Exit status: 0 all valid, 1 invalid, 2 unreadable input.`,
 			if err != nil {
 				return err
 			}
-			errs, warnings := cluster.ValidateChannel(res.Objects, validation.CRDChannel(in.crdChannel))
+			errs, warnings := cluster.ValidateChannel(res.Objects, clusterpolicy.CRDChannel(in.crdChannel))
 			for _, w := range warnings {
 				fmt.Fprintln(s.err, w)
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/validation"
+	"github.com/palisade-net/palisade/internal/validation/clusterpolicy"
 	"github.com/palisade-net/palisade/internal/workload"
 )
 
@@ -38,7 +39,7 @@ type Options struct {
 	Nodes []string
 	// CRDChannel is the network-policy-api CRD ClusterNetworkPolicies are
 	// validated with; "" is the experimental one (a superset).
-	CRDChannel validation.CRDChannel
+	CRDChannel clusterpolicy.CRDChannel
 }
 
 func (o *Options) defaults() {
@@ -114,18 +115,18 @@ func (e *InvalidError) Error() string {
 // create, and returns the errors and the warnings. Objects are modified in
 // place by defaulting.
 func Validate(objs []*manifest.Object) (errs, warnings []Problem) {
-	return validate(objs, validation.ChannelExperimental)
+	return validate(objs, clusterpolicy.ChannelExperimental)
 }
 
 // ValidateChannel is Validate with ClusterNetworkPolicies checked against
 // the given network-policy-api CRD channel.
-func ValidateChannel(objs []*manifest.Object, ch validation.CRDChannel) (errs, warnings []Problem) {
+func ValidateChannel(objs []*manifest.Object, ch clusterpolicy.CRDChannel) (errs, warnings []Problem) {
 	return validate(objs, ch)
 }
 
-func validate(objs []*manifest.Object, ch validation.CRDChannel) (errs, warnings []Problem) {
+func validate(objs []*manifest.Object, ch clusterpolicy.CRDChannel) (errs, warnings []Problem) {
 	if ch == "" {
-		ch = validation.ChannelExperimental
+		ch = clusterpolicy.ChannelExperimental
 	}
 	for _, o := range objs {
 		ref := Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
@@ -150,7 +151,7 @@ func validate(objs []*manifest.Object, ch validation.CRDChannel) (errs, warnings
 		case *corev1.Node:
 			// Only its labels and addresses are read (nodes peers).
 		case *unstructured.Unstructured:
-			res := validation.ValidateClusterNetworkPolicy(obj.Object, ch)
+			res := clusterpolicy.ValidateClusterNetworkPolicy(obj.Object, ch)
 			report(res.Errs, &errs)
 			for _, w := range res.Warnings {
 				warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: "Warning: " + w})

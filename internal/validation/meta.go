@@ -232,3 +232,13 @@ func sameErrors(a, b field.ErrorList) bool {
 	}
 	return slices.Equal(keys(a), keys(b))
 }
+
+// DeclarativeValidationBeta says whether beta declarative rules are
+// enforced (the v1.37.2 default), for validators of other kinds.
+const DeclarativeValidationBeta = declarativeValidationBeta
+
+// ValidateGenericMeta is the registry's ObjectMeta check of a create, for
+// validators of other kinds (the ClusterNetworkPolicy CRD's).
+func ValidateGenericMeta(meta *metav1.ObjectMeta, namespaced bool, fld *field.Path) field.ErrorList {
+	return validateGenericMeta(meta, namespaced, fld)
+}

@@ -1,4 +1,4 @@
-package validation
+package clusterpolicy
 
 import (
 	"context"
@@ -25,8 +25,15 @@ import (
 	"sigs.k8s.io/yaml"
 
 	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
+
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
+// Package clusterpolicy validates ClusterNetworkPolicy objects as the API
+// server does. It is a package of its own because apiextensions-apiserver's
+// schema and CEL code is large: the node agent, which only defaults and
+// judges, must not link it (its resident memory is budgeted).
+//
 // ClusterNetworkPolicy is a custom resource, so the API server validates it
 // with the CRD's OpenAPI schema and its x-kubernetes-validations CEL rules,
 // not with hand-written Go. This file runs apiextensions-apiserver's own code
@@ -190,7 +197,7 @@ func ValidateClusterNetworkPolicy(obj map[string]interface{}, ch CRDChannel) Clu
 		}
 		if len(errs) == 0 {
 			errs = append(errs, apimachineryvalidation.ValidateObjectMetaDeclaratively(context.Background(), operation.Create, meta, nil, false,
-				apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"), declarativeValidationBeta)...)
+				apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"), validation.DeclarativeValidationBeta)...)
 		}
 		errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, ver.schema)...)
 		errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, ver.structural, false)...)
@@ -203,7 +210,7 @@ func ValidateClusterNetworkPolicy(obj map[string]interface{}, ch CRDChannel) Clu
 		}
 		if len(errs) == 0 {
 			// The registry's own ObjectMeta check, after the strategy's.
-			errs = validateGenericMeta(meta, false, field.NewPath("metadata"))
+			errs = validation.ValidateGenericMeta(meta, false, field.NewPath("metadata"))
 		}
 	}
 	if len(errs) > 0 {

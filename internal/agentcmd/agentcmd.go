@@ -1,9 +1,14 @@
-package cli
+// Package agentcmd is the command line of the node agent: 'palisade agent'
+// in the palisade binary, and the whole of the palisade-agent binary, which
+// the DaemonSet runs. It links the agent and nothing of the analysis, the
+// lab or the UI, so that a node pays in memory only for what it runs.
+package agentcmd
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -26,7 +31,29 @@ import (
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 )
 
-func newAgent(s *streams) *cobra.Command {
+// Exit codes, as the palisade binary uses them.
+const (
+	exitNo       = 1
+	exitBadUsage = 2
+)
+
+// Error carries an exit code and the message to print for it.
+type Error struct {
+	Code int
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// ExitCode is the status the process should exit with.
+func (e *Error) ExitCode() int { return e.Code }
+
+func fail(code int, format string, args ...any) error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Command is the agent's cobra command; logs go to stderr.
+func Command(stderr io.Writer) *cobra.Command {
 	var (
 		kubeconfig, node, netns, newPods, logFormat, logLevel string
 		podCIDRs                                              []string
@@ -121,7 +148,7 @@ node, tests); the API server is still reached from the agent's own.`,
       --netns /run/netns/pal-lab-node1 --audit --log-level debug`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(s, logFormat, logLevel)
+			log, err := newLogger(stderr, logFormat, logLevel)
 			if err != nil {
 				return fail(exitBadUsage, "%v", err)
 			}
@@ -206,7 +233,7 @@ node, tests); the API server is still reached from the agent's own.`,
 	return cmd
 }
 
-func newLogger(s *streams, format, level string) (*slog.Logger, error) {
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
@@ -214,9 +241,9 @@ func newLogger(s *streams, format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(s.err, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(s.err, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
