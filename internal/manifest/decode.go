@@ -50,22 +50,48 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 func (d *decoder) decodeFile(file string, data []byte) {
 	data = bytes.TrimPrefix(data, utf8BOM)
 	li := newLineIndex(data)
-	var chunks []chunk
-	var err *Error
-	if isJSONStream(data) {
-		chunks, err = splitJSON(file, data, li)
-	} else {
-		chunks, err = splitYAML(file, data, li)
+	if !isJSONStream(data) {
+		chunks, err := splitYAML(file, data, li)
+		for _, c := range chunks {
+			d.decodeDoc(file, c, nil)
+		}
+		if err != nil {
+			d.fail(err)
+		}
+		return
 	}
+	chunks, yamlFrom, jsonErr := splitJSON(file, data, li)
 	for _, c := range chunks {
-		d.decodeDoc(file, c)
+		d.decodeDoc(file, c, nil)
+	}
+	if yamlFrom < 0 {
+		if jsonErr != nil {
+			d.fail(jsonErr)
+		}
+		return
+	}
+	// The stream goes on as YAML. As in YAMLOrJSONDecoder, if its first
+	// document fails too, the JSON error is the one reported.
+	chunks, err := splitYAMLFrom(file, data, yamlFrom, li)
+	if len(chunks) == 0 && err != nil {
+		d.fail(jsonErr)
+		return
+	}
+	for i, c := range chunks {
+		if i == 0 {
+			d.decodeDoc(file, c, jsonErr)
+		} else {
+			d.decodeDoc(file, c, nil)
+		}
 	}
 	if err != nil {
 		d.fail(err)
 	}
 }
 
-func (d *decoder) decodeDoc(file string, c chunk) {
+// decodeDoc decodes one document; syntaxErr, when set, replaces the
+// document's own YAML syntax error (see decodeFile).
+func (d *decoder) decodeDoc(file string, c chunk, syntaxErr *Error) {
 	js := c.data
 	if c.json {
 		// Compact, as YAML → JSON output is, so that messages quoting the
@@ -80,6 +106,10 @@ func (d *decoder) decodeDoc(file string, c chunk) {
 		// here, kubectl does too.
 		var err error
 		if js, err = sigsyaml.YAMLToJSON(c.data); err != nil {
+			if syntaxErr != nil {
+				d.fail(syntaxErr)
+				return
+			}
 			d.fail(yamlSyntaxError(file, c, err))
 			return
 		}
@@ -255,37 +285,56 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 		}
 		o.Namespace = objNS
 	}
-	d.res.Objects = append(d.res.Objects, o)
-
 	// The codec reports in JSON key order, which YAML → JSON conversion
 	// sorted; users read files top to bottom.
-	first := len(d.res.Notes)
-	defer func() {
-		notes := d.res.Notes[first:]
-		sort.SliceStable(notes, func(i, j int) bool {
-			a, b := notes[i].Src, notes[j].Src
-			return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
-		})
-	}()
+	var fields []Note
 	for _, e := range strictErrs {
 		msg := e.Error()
 		switch {
 		case strings.HasPrefix(msg, `unknown field "`):
 			path, _ := strconv.Unquote(strings.TrimPrefix(msg, "unknown field "))
-			d.note(Note{Kind: NoteUnknownField, Src: o.FieldSource(path), Object: o.String(), Msg: msg})
+			fields = append(fields, Note{Kind: NoteUnknownField, Src: o.FieldSource(path), Object: o.String(), Msg: msg})
 		case strings.HasPrefix(msg, `duplicate field "`) && node == nil:
 			// Reported from the node tree when there is one, with a better
 			// position; JSON that yaml/v4 could not parse only has this.
 			path, _ := strconv.Unquote(strings.TrimPrefix(msg, "duplicate field "))
-			d.note(Note{Kind: NoteDuplicateField, Src: o.FieldSource(path), Object: o.String(), Msg: msg})
+			fields = append(fields, Note{Kind: NoteDuplicateField, Src: o.FieldSource(path), Object: o.String(), Msg: msg})
 		}
 	}
 	if node != nil {
 		duplicateKeys(node, nil, func(path []segment, key *yaml.Node) {
-			d.note(Note{Kind: NoteDuplicateField, Src: nodeSource(file, key), Object: o.String(),
+			fields = append(fields, Note{Kind: NoteDuplicateField, Src: nodeSource(file, key), Object: o.String(),
 				Msg: fmt.Sprintf("duplicate field %q", renderPath(typedPath(reflect.TypeOf(obj), path)))})
 		})
 	}
+	switch {
+	case len(fields) == 0 || d.opts.Validation == ValidateIgnore:
+	case d.opts.Validation == ValidateStrict:
+		// The API server rejects the whole object; kubectl applies nothing
+		// of it. Each field is also an Error of its own, on its own line.
+		rej := &strictRejection{file: file, kind: gvk.Kind, version: gvk.Version}
+		for _, f := range fields {
+			rej.msgs = append(rej.msgs, f.Msg)
+		}
+		sortBySource(fields)
+		for _, f := range fields {
+			field := f.Msg[strings.IndexByte(f.Msg, '"'):]
+			field, _ = strconv.Unquote(field)
+			d.fail(&Error{Src: f.Src, Object: f.Object, Field: field, Msg: f.Msg, strict: rej})
+		}
+		return
+	default:
+		sortBySource(fields)
+		d.res.Notes = append(d.res.Notes, fields...)
+	}
+	d.res.Objects = append(d.res.Objects, o)
+}
+
+func sortBySource(notes []Note) {
+	sort.SliceStable(notes, func(i, j int) bool {
+		a, b := notes[i].Src, notes[j].Src
+		return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+	})
 }
 
 // decodeList handles kind List (what `kubectl get -o yaml` prints) and typed
