@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -74,7 +75,74 @@ func TestValidateStrictByDefault(t *testing.T) {
 		{name: "apply is strict", args: []string{"apply", "-f", typo}, code: 1, errHas: []string{kubectlLine}},
 		{name: "create is strict", args: []string{"create", "-f", typo}, code: 1, errHas: []string{kubectlLine}},
 		{name: "dataplane is strict", args: []string{"dataplane", "show", "-f", typo}, code: 1, errHas: []string{kubectlLine}},
+		// Issue 13 (11): JSON objects separated by --- read as kubectl reads them.
+		{name: "json objects with separators", args: []string{"validate", "-f", "testdata/jsonsep"}, code: 1,
+			stdout: "testdata/jsonsep/objects.yaml:12: NetworkPolicy x/deny: spec.ingress[0].ports[0].endPort: Invalid value: 79: must be greater than or equal to `port`\n"},
 		{name: "matrix --validate=warn evaluates", args: []string{"matrix", "-f", typo, "-f", netpolDir, "--port", "80", "--validate=warn"}, code: 0,
 			errHas: []string{"Warning: testdata/typo/typo.yaml:6"}},
 	})
+}
+
+// Issue 13 (4): --from and --to take kubectl's KIND/NAME and NS/KIND/NAME
+// and workload names; a workload of several pods is judged pod by pod; a
+// dump's owned pods are their Deployment's, counted once.
+func TestCheckWorkloads(t *testing.T) {
+	const dump, replicas = "testdata/dump", "testdata/replicas"
+	mixed := []string{
+		"ALLOWED  shop/web-6b8f9c7d5-2xkq9 -> shop/db-7c9d8b6f4-q8w2e TCP/5432",
+		"DENIED  shop/web-6b8f9c7d5-9vzrt -> shop/db-7c9d8b6f4-q8w2e TCP/5432",
+		"MIXED: 1 of 2 connections allowed\n  allowed: shop/web-6b8f9c7d5-2xkq9 -> shop/db-7c9d8b6f4-q8w2e\n  denied:  shop/web-6b8f9c7d5-9vzrt -> shop/db-7c9d8b6f4-q8w2e\n",
+	}
+	runCases(t, []offlineCase{
+		{name: "deploy/NAME with -n in a dump", args: []string{"check", "-f", dump, "--from", "deploy/web", "--to", "deploy/db", "-n", "shop", "--port", "5432"},
+			code: 1, outHas: mixed},
+		{name: "NS/KIND/NAME", args: []string{"check", "-f", dump, "--from", "shop/deployment/web", "--to", "shop/deployments.apps/db", "--port", "5432"},
+			code: 1, outHas: mixed},
+		{name: "NS/NAME of a workload", args: []string{"check", "-f", dump, "--from", "shop/web", "--to", "shop/db", "--port", "5432"},
+			code: 1, outHas: mixed},
+		{name: "the replica set of a dump", args: []string{"check", "-f", dump, "--from", "rs/web-6b8f9c7d5", "--to", "po/db-7c9d8b6f4-q8w2e", "-n", "shop", "--port", "5432"},
+			code: 1, outHas: mixed},
+		{name: "one pod of the workload", args: []string{"check", "-f", dump, "--from", "pod/web-6b8f9c7d5-2xkq9", "--to", "deploy/db", "-n", "shop", "--port", "5432"},
+			code: 0, outHas: mixed[:1]},
+		{name: "several replicas, all allowed", args: []string{"check", "-f", replicas, "--from", "deploy/web", "--to", "sts/db", "-n", "x", "--port", "5432"},
+			code: 0, outHas: []string{"ALLOWED: all 6 connections"}},
+		{name: "several replicas by bare name", args: []string{"check", "-f", replicas, "--from", "x/web", "--to", "x/db", "--port", "5432"},
+			code: 0, outHas: []string{"ALLOWED: all 6 connections"}},
+		{name: "several replicas, all denied", args: []string{"check", "-f", replicas, "--from", "deploy/web", "--to", "statefulset/db", "-n", "x", "--port", "80"},
+			code: 1, outHas: []string{"DENIED: all 6 connections"}},
+		{name: "unknown deployment", args: []string{"check", "-f", replicas, "--from", "deploy/nope", "--to", "x/db", "-n", "x", "--port", "80"},
+			code: 2, errHas: []string{`Error from server (NotFound): deployments.apps "nope" not found in namespace "x"`}},
+		{name: "service as a source", args: []string{"check", "-f", example01, "--from", "svc/target", "--to", "deploy/allowed", "--port", "80"},
+			code: 2, errHas: []string{"a service is no source"}},
+		{name: "svc/NAME as destination", args: []string{"check", "-f", example01, "--from", "deploy/allowed", "--to", "svc/target", "--port", "2345"},
+			code: 0, outHas: []string{"deploy/allowed -> service default/target", "ALLOWED  default/allowed-"}},
+		{name: "bad NS/KIND/NAME", args: []string{"check", "-f", example01, "--from", "default/widget/x", "--to", "target", "--port", "2345"},
+			code: 2, errHas: []string{`want NS/KIND/NAME with KIND one of`}},
+		{name: "matrix of a dump counts each pod once", args: []string{"matrix", "-f", dump, "--port", "5432", "-o", "csv"},
+			code: 0, stdout: "TCP/5432 from\\to,shop/db-7c9d8b6f4-q8w2e,shop/web-6b8f9c7d5-2xkq9,shop/web-6b8f9c7d5-9vzrt\n" +
+				"shop/db-7c9d8b6f4-q8w2e,true,true,true\nshop/web-6b8f9c7d5-2xkq9,true,true,true\nshop/web-6b8f9c7d5-9vzrt,false,false,true\n"},
+	})
+}
+
+func TestCheckWorkloadJSON(t *testing.T) {
+	code, out, errs := run(t, "", "check", "-f", "testdata/dump", "--from", "deploy/web", "--to", "deploy/db", "-n", "shop", "--port", "5432", "-o", "json")
+	if code != 1 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		From, To    string
+		Allowed     bool
+		Verdict     string
+		Connections []struct {
+			From, To string
+			Allowed  bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if r.From != "deploy/web" || r.Allowed || r.Verdict != "mixed" || len(r.Connections) != 2 ||
+		!r.Connections[0].Allowed || r.Connections[1].Allowed || r.Connections[1].From != "shop/web-6b8f9c7d5-9vzrt" {
+		t.Errorf("unexpected %+v", r)
+	}
 }

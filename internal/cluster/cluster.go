@@ -12,7 +12,9 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"sort"
+	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,6 +70,11 @@ type Snapshot struct {
 	// Origin says which manifest document produced an object (pods point at
 	// the workload that made them).
 	Origin map[Ref]*manifest.Object
+	// Owners are the workloads each pod belongs to, nearest first: the
+	// ReplicaSet and Deployment of a Deployment's pod, whether the pod was
+	// expanded from the Deployment or came live in a dump with
+	// ownerReferences. Pods of no workload have none.
+	Owners map[Ref][]Ref
 	// Warnings are the API server's warnings and kubectl's notes, in order.
 	Warnings []Problem
 }
@@ -169,6 +176,46 @@ func controllerRef(o *manifest.Object) (Ref, bool) {
 	return Ref{}, false
 }
 
+// ownerChain returns the workloads that control o, nearest first, following
+// controller references through the input (Pod → ReplicaSet → Deployment,
+// Pod → Job → CronJob). A dump of pods without their ReplicaSet (`kubectl
+// get deploy,pods`) still names the Deployment: a ReplicaSet a Deployment
+// made is called NAME-HASH, and its pods carry HASH as pod-template-hash.
+func ownerChain(byRef map[Ref]*manifest.Object, o *manifest.Object) []Ref {
+	var chain []Ref
+	c, ok := controllerRef(o)
+	for depth := 0; ok && depth < 8; depth++ { // bounded: owner cycles exist only in broken dumps
+		chain = append(chain, c)
+		owner := byRef[c]
+		if owner == nil {
+			if d, found := inferredDeployment(byRef, o, c); found {
+				chain = append(chain, d)
+			}
+			break
+		}
+		c, ok = controllerRef(owner)
+	}
+	return chain
+}
+
+func inferredDeployment(byRef map[Ref]*manifest.Object, pod *manifest.Object, rs Ref) (Ref, bool) {
+	if rs.Kind != "ReplicaSet" || pod.Kind != "Pod" {
+		return Ref{}, false
+	}
+	meta, ok := pod.Obj.(metav1.Object)
+	if !ok {
+		return Ref{}, false
+	}
+	hash := meta.GetLabels()[appsv1.DefaultDeploymentUniqueLabelKey]
+	name, cut := strings.CutSuffix(rs.Name, "-"+hash)
+	if hash == "" || !cut {
+		return Ref{}, false
+	}
+	d := Ref{Kind: "Deployment", Namespace: rs.Namespace, Name: name}
+	_, found := byRef[d]
+	return d, found
+}
+
 // liveOwners finds the workloads whose pods are already in the input (a
 // `kubectl get -A -o yaml` dump holds Deployments, their ReplicaSets and
 // their Pods): expanding those again would count every pod twice.
@@ -190,13 +237,8 @@ func liveOwners(objs []*manifest.Object) (skip map[Ref]bool) {
 		if o.Kind != "Pod" {
 			continue
 		}
-		for depth := 0; ok && depth < 8; depth++ { // bounded: owner cycles exist only in broken dumps
-			skip[c] = true
-			owner := byRef[c]
-			if owner == nil {
-				break
-			}
-			c, ok = controllerRef(owner)
+		for _, r := range ownerChain(byRef, o) {
+			skip[r] = true
 		}
 	}
 	return skip
@@ -211,7 +253,11 @@ func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 	if len(errs) > 0 {
 		return nil, &InvalidError{Problems: errs}
 	}
-	s := &Snapshot{Origin: map[Ref]*manifest.Object{}, Warnings: warnings}
+	s := &Snapshot{Origin: map[Ref]*manifest.Object{}, Owners: map[Ref][]Ref{}, Warnings: warnings}
+	byRef := map[Ref]*manifest.Object{}
+	for _, o := range objs {
+		byRef[Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}] = o
+	}
 	namespaces := map[string]*corev1.Namespace{}
 	pods := map[Ref]*corev1.Pod{}
 	services := map[Ref]*corev1.Service{}
@@ -246,6 +292,19 @@ func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 				pr := Ref{Kind: "Pod", Namespace: p.Namespace, Name: p.Name}
 				pods[pr] = p
 				s.Origin[pr] = o
+				if o.Kind == "Pod" {
+					s.Owners[pr] = ownerChain(byRef, o)
+					continue
+				}
+				// The expansion's own owners (a Deployment's ReplicaSet),
+				// then the workload and whatever controls it in the input.
+				var owners []Ref
+				if c := metav1.GetControllerOfNoCopy(p); c != nil && c.Kind != o.Kind {
+					owners = append(owners, Ref{Kind: c.Kind, Namespace: p.Namespace, Name: c.Name})
+				}
+				owners = append(owners, ref)
+				owners = append(owners, ownerChain(byRef, o)...)
+				s.Owners[pr] = owners
 			}
 		}
 	}

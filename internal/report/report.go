@@ -57,13 +57,24 @@ func Check(w io.Writer, r *analysis.CheckResult) error {
 		writeSide(b, "ingress", c.To, c.Ingress)
 	}
 	if len(r.Connections) > 1 {
-		n := 0
+		var yes, no []string
 		for _, c := range r.Connections {
+			pair := c.From + " -> " + c.To
 			if c.Allowed {
-				n++
+				yes = append(yes, pair)
+			} else {
+				no = append(no, pair)
 			}
 		}
-		fmt.Fprintf(b, "\n%s: %d of %d endpoints admit the connection\n", verdictWord(r.Allowed), n, len(r.Connections))
+		switch {
+		case len(no) == 0:
+			fmt.Fprintf(b, "\nALLOWED: all %d connections\n", len(yes))
+		case len(yes) == 0:
+			fmt.Fprintf(b, "\nDENIED: all %d connections\n", len(no))
+		default:
+			fmt.Fprintf(b, "\nMIXED: %d of %d connections allowed\n  allowed: %s\n  denied:  %s\n",
+				len(yes), len(r.Connections), strings.Join(yes, ", "), strings.Join(no, ", "))
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
