@@ -146,3 +146,33 @@ func TestCheckWorkloadJSON(t *testing.T) {
 		t.Errorf("unexpected %+v", r)
 	}
 }
+
+// Issue 13 (14): the table and Markdown matrices (and probe and the demo,
+// which use report.Mark) speak one legend.
+func TestMatrixLegendIsShared(t *testing.T) {
+	cells := func(out string, sep string) []string {
+		var got []string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "rows:") {
+				continue
+			}
+			for _, f := range strings.Split(l, sep) {
+				f = strings.TrimSpace(f)
+				if f == "✓" || f == "✗" || f == "." || f == "X" {
+					got = append(got, f)
+				}
+			}
+		}
+		return got
+	}
+	_, table, _ := run(t, "", "matrix", "-f", netpolDir, "--port", "80")
+	_, md, _ := run(t, "", "matrix", "-f", netpolDir, "--port", "80", "-o", "md")
+	tc, mc := cells(table, " "), cells(md, "|")
+	if len(tc) != 16 || strings.Join(tc, "") != strings.Join(mc, "") {
+		t.Errorf("table cells %q, markdown cells %q", tc, mc)
+	}
+	legend := "rows: from, columns: to; ✓ allowed, ✗ denied; 11 of 16 connections allowed"
+	if !strings.Contains(table, legend) || !strings.Contains(md, legend) {
+		t.Errorf("legend missing:\n%s\n%s", table, md)
+	}
+}

@@ -179,8 +179,7 @@ func controllerRef(o *manifest.Object) (Ref, bool) {
 // ownerChain returns the workloads that control o, nearest first, following
 // controller references through the input (Pod → ReplicaSet → Deployment,
 // Pod → Job → CronJob). A dump of pods without their ReplicaSet (`kubectl
-// get deploy,pods`) still names the Deployment: a ReplicaSet a Deployment
-// made is called NAME-HASH, and its pods carry HASH as pod-template-hash.
+// get deploy,pods`) still names the Deployment (see inferredOwner).
 func ownerChain(byRef map[Ref]*manifest.Object, o *manifest.Object) []Ref {
 	var chain []Ref
 	c, ok := controllerRef(o)
@@ -188,7 +187,7 @@ func ownerChain(byRef map[Ref]*manifest.Object, o *manifest.Object) []Ref {
 		chain = append(chain, c)
 		owner := byRef[c]
 		if owner == nil {
-			if d, found := inferredDeployment(byRef, o, c); found {
+			if d, found := inferredOwner(byRef, o, c); found {
 				chain = append(chain, d)
 			}
 			break
@@ -198,22 +197,35 @@ func ownerChain(byRef map[Ref]*manifest.Object, o *manifest.Object) []Ref {
 	return chain
 }
 
-func inferredDeployment(byRef map[Ref]*manifest.Object, pod *manifest.Object, rs Ref) (Ref, bool) {
-	if rs.Kind != "ReplicaSet" || pod.Kind != "Pod" {
-		return Ref{}, false
-	}
+// inferredOwner names the workload behind a controller missing from the
+// input, from the names the controllers give: a Deployment's ReplicaSet is
+// NAME-HASH (HASH is its pods' pod-template-hash), a CronJob's Job is
+// NAME-MINUTES.
+func inferredOwner(byRef map[Ref]*manifest.Object, pod *manifest.Object, c Ref) (Ref, bool) {
 	meta, ok := pod.Obj.(metav1.Object)
-	if !ok {
+	if !ok || pod.Kind != "Pod" {
 		return Ref{}, false
 	}
-	hash := meta.GetLabels()[appsv1.DefaultDeploymentUniqueLabelKey]
-	name, cut := strings.CutSuffix(rs.Name, "-"+hash)
-	if hash == "" || !cut {
+	var owner Ref
+	switch c.Kind {
+	case "ReplicaSet":
+		hash := meta.GetLabels()[appsv1.DefaultDeploymentUniqueLabelKey]
+		name, cut := strings.CutSuffix(c.Name, "-"+hash)
+		if hash == "" || !cut {
+			return Ref{}, false
+		}
+		owner = Ref{Kind: "Deployment", Namespace: c.Namespace, Name: name}
+	case "Job":
+		i := strings.LastIndexByte(c.Name, '-')
+		if i <= 0 || strings.Trim(c.Name[i+1:], "0123456789") != "" || i+1 == len(c.Name) {
+			return Ref{}, false
+		}
+		owner = Ref{Kind: "CronJob", Namespace: c.Namespace, Name: c.Name[:i]}
+	default:
 		return Ref{}, false
 	}
-	d := Ref{Kind: "Deployment", Namespace: rs.Namespace, Name: name}
-	_, found := byRef[d]
-	return d, found
+	_, found := byRef[owner]
+	return owner, found
 }
 
 // liveOwners finds the workloads whose pods are already in the input (a

@@ -228,6 +228,24 @@ items:
     template:
       metadata: {labels: {app: db}}
       spec: {containers: [{name: c, image: mariadb}]}
+- apiVersion: batch/v1
+  kind: CronJob
+  metadata: {name: backup, namespace: shop}
+  spec:
+    schedule: "@hourly"
+    jobTemplate:
+      spec:
+        template:
+          metadata: {labels: {app: backup}}
+          spec: {restartPolicy: OnFailure, containers: [{name: c, image: busybox}]}
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: backup-29440800-x7k2p
+    namespace: shop
+    labels: {app: backup}
+    ownerReferences: [{apiVersion: batch/v1, kind: Job, name: backup-29440800, uid: j1, controller: true}]
+  spec: {restartPolicy: OnFailure, containers: [{name: c, image: busybox}]}
 `), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -241,6 +259,7 @@ items:
 		got = append(got, p.Name+" <- "+strings.Join(owners, ", "))
 	}
 	want := []string{
+		"backup-29440800-x7k2p <- Job shop/backup-29440800, CronJob shop/backup",
 		"db-0 <- StatefulSet shop/db",
 		"db-1 <- StatefulSet shop/db",
 		"web-5d4f8b7c9-abcde <- ReplicaSet shop/web-5d4f8b7c9, Deployment shop/web",
