@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -174,5 +176,28 @@ func TestMatrixLegendIsShared(t *testing.T) {
 	legend := "rows: from, columns: to; ✓ allowed, ✗ denied; 11 of 16 connections allowed"
 	if !strings.Contains(table, legend) || !strings.Contains(md, legend) {
 		t.Errorf("legend missing:\n%s\n%s", table, md)
+	}
+}
+
+// Issue 13 (14): version names the build: module version, VCS revision and
+// state, Go version.
+func TestVersion(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/palisade-net/palisade", Version: "v0.3.0"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123abc"}, {Key: "vcs.time", Value: "2026-12-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	var b strings.Builder
+	if err := buildVersion(bi, true).text(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "palisade v0.3.0\nrevision: 0123abc (modified), 2026-12-01T10:00:00Z\ngo: go1.26.8\nnetworking.k8s.io/v1 semantics and validation of Kubernetes v1.37\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	code, out, errs := run(t, "", "version", "-o", "json")
+	var v map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["goVersion"] != runtime.Version() || v["kubernetes"] != "v1.37" {
+		t.Errorf("version -o json: exit %d, %s %s", code, out, errs)
+	}
+	if code, out, _ := run(t, "", "version", "-o", "yaml"); code != 0 || !strings.Contains(out, "goVersion: "+runtime.Version()) {
+		t.Errorf("version -o yaml: exit %d, %s", code, out)
 	}
 }
