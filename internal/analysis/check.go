@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/palisade-net/palisade/internal/cluster"
+	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/policy"
 )
 
@@ -114,7 +115,7 @@ const (
 type NotFoundError struct{ Kind, Namespace, Name string }
 
 func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("%s %q not found in namespace %q", e.Kind, e.Name, e.Namespace)
+	return fmt.Sprintf("%s %q not found in namespace %q", e.Kind, manifest.Abbrev(e.Name), manifest.Abbrev(e.Namespace))
 }
 
 // Check answers a request against a snapshot and its engine.

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -76,7 +77,30 @@ func (f *inputFlags) load(cmd *cobra.Command, s *streams) (*manifest.Result, err
 	if err != nil {
 		return nil, fail(exitBadUsage, "error: %v", err)
 	}
+	if err := f.noObjects(cmd, res); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// noObjects fails, as kubectl's "error: no objects passed to apply", when
+// the paths held no object at all (an empty file, a folder without
+// manifests, only comments): judging nothing would look like success. Objects
+// of kinds Palisade skips do count; the UI starts from nothing if asked.
+func (f *inputFlags) noObjects(cmd *cobra.Command, res *manifest.Result) error {
+	if len(res.Objects) > 0 || cmd.Name() == "ui" {
+		return nil
+	}
+	for _, n := range res.Notes {
+		if n.Kind == manifest.NoteSkipped {
+			return nil
+		}
+	}
+	quoted := make([]string, len(f.files))
+	for i, p := range f.files {
+		quoted[i] = strconv.Quote(manifest.Abbrev(p))
+	}
+	return fail(exitBadUsage, "error: no objects passed to %s (no manifest in %s)", cmd.Name(), strings.Join(quoted, ", "))
 }
 
 // loadFailure prints the loader's problems and returns the exit error.

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -199,5 +201,63 @@ func TestVersion(t *testing.T) {
 	}
 	if code, out, _ := run(t, "", "version", "-o", "yaml"); code != 0 || !strings.Contains(out, "goVersion: "+runtime.Version()) {
 		t.Errorf("version -o yaml: exit %d, %s", code, out)
+	}
+}
+
+// Issue 13 (14): input with no object at all is an error naming the path,
+// not "0 objects valid".
+func TestNoObjects(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.yaml")
+	comments := filepath.Join(dir, "comments.yaml")
+	noManifests := filepath.Join(dir, "docs")
+	for p, data := range map[string]string{empty: "", comments: "# nothing yet\n---\n"} {
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(noManifests, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(noManifests, "README.md"), []byte("# docs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runCases(t, []offlineCase{
+		{name: "validate an empty file", args: []string{"validate", "-f", empty}, code: 2,
+			errHas: []string{`error: no objects passed to validate (no manifest in "` + empty + `")`}, errNot: []string{"valid\n"}},
+		{name: "validate only comments", args: []string{"validate", "-f", comments}, code: 2, errHas: []string{"no objects passed to validate"}},
+		{name: "validate a folder without manifests", args: []string{"validate", "-f", noManifests}, code: 2,
+			errHas: []string{`no objects passed to validate (no manifest in "` + noManifests + `")`}},
+		{name: "validate empty stdin", args: []string{"validate", "-f", "-"}, code: 2, errHas: []string{`no objects passed to validate (no manifest in "-")`}},
+		{name: "matrix", args: []string{"matrix", "-f", empty, "--port", "80"}, code: 2, errHas: []string{"no objects passed to matrix"}},
+		{name: "check", args: []string{"check", "-f", noManifests, "--from", "a", "--to", "b", "--port", "80"}, code: 2, errHas: []string{"no objects passed to check"}},
+		{name: "apply", args: []string{"apply", "-f", empty}, code: 2, errHas: []string{"no objects passed to apply"}},
+		{name: "skipped kinds are objects", stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", args: []string{"validate", "-f", "-"}, code: 0,
+			errHas: []string{"0 objects valid"}},
+	})
+}
+
+// Issue 13 (14): a huge name is echoed abbreviated, not in full in every
+// message that names the object.
+func TestLongValuesAbbreviated(t *testing.T) {
+	name := strings.Repeat("a", 1<<20)
+	in := "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: " + name + "\nspec:\n  podSelector: {}\n"
+	code, out, errs := run(t, in, "validate", "-f", "-")
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	a256 := strings.Repeat("a", 256)
+	if !strings.HasPrefix(out, "-:4: NetworkPolicy default/"+a256+"… (1048576 bytes): metadata.name: Invalid value: \""+a256[1:]+"… (") ||
+		!strings.HasSuffix(out, "must be no more than 253 characters\n") || len(out)+len(errs) > 4096 {
+		t.Errorf("%d bytes of stdout, %d of stderr; stdout starts %.700q", len(out), len(errs), out)
+	}
+	code, _, errs = run(t, in, "check", "-f", "-", "--from", name, "--to", "b", "--port", "80")
+	if code != 1 || len(errs) > 4096 {
+		t.Errorf("check: exit %d, %d bytes of stderr", code, len(errs))
+	}
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\n"
+	code, _, errs = run(t, pod, "check", "-f", "-", "--from", "p", "--to", "default/"+strings.Repeat("b", 100000), "--port", "80")
+	if code != 2 || !strings.Contains(errs, `pods "`+strings.Repeat("b", 256)+`… (100000 bytes)" not found`) || len(errs) > 1024 {
+		t.Errorf("not found: exit %d, %d bytes: %.400s", code, len(errs), errs)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/palisade-net/palisade/internal/lab"
 	"github.com/palisade-net/palisade/internal/lab/images"
 	"github.com/palisade-net/palisade/internal/lab/podexec"
+	"github.com/palisade-net/palisade/internal/manifest"
 )
 
 // Exit codes, as kubectl users expect them: 0 success, 1 a negative answer
@@ -35,8 +36,10 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
+// fail makes the exit error. Its message may quote what the user gave
+// (names, paths, flag values): any long run of it is abbreviated.
 func fail(code int, format string, args ...any) error {
-	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+	return &exitError{code: code, msg: manifest.AbbrevMessage(fmt.Sprintf(format, args...))}
 }
 
 // streams are the command's standard files, passed down so tests can drive

@@ -51,6 +51,11 @@ go to stderr. Exit status: 0 all valid, 1 invalid, 2 unreadable input.`,
 			} else if err != nil {
 				return fail(exitBadUsage, "error: %v", err)
 			}
+			if len(strict) == 0 {
+				if err := in.noObjects(cmd, res); err != nil {
+					return err
+				}
+			}
 			errs, warnings := cluster.Validate(res.Objects)
 			for _, w := range warnings {
 				fmt.Fprintln(s.err, w)

@@ -56,9 +56,9 @@ type Ref struct {
 
 func (r Ref) String() string {
 	if r.Namespace == "" {
-		return r.Kind + " " + r.Name
+		return r.Kind + " " + manifest.Abbrev(r.Name)
 	}
-	return r.Kind + " " + r.Namespace + "/" + r.Name
+	return r.Kind + " " + manifest.Abbrev(r.Namespace) + "/" + manifest.Abbrev(r.Name)
 }
 
 // Snapshot is the state of a cluster, sorted by namespace and name.
@@ -88,12 +88,14 @@ type Problem struct {
 }
 
 // String renders the contract line: FILE:LINE: KIND NAMESPACE/NAME: FIELD: MESSAGE.
+// User values in it (names, echoed field values) are abbreviated.
 func (p Problem) String() string {
-	obj := p.Object.Kind + " " + p.Object.Name
-	if p.Object.Namespace != "" {
-		obj = p.Object.Kind + " " + p.Object.Namespace + "/" + p.Object.Name
+	name, ns := manifest.Abbrev(p.Object.Name), manifest.Abbrev(p.Object.Namespace)
+	obj := p.Object.Kind + " " + name
+	if ns != "" {
+		obj = p.Object.Kind + " " + ns + "/" + name
 	}
-	return fmt.Sprintf("%s: %s: %s", p.Src, obj, p.Message)
+	return manifest.AbbrevMessage(fmt.Sprintf("%s: %s: %s", p.Src, obj, p.Message))
 }
 
 // InvalidError carries every problem found; nothing of the input is used

@@ -64,6 +64,7 @@ func (o *Object) String() string {
 }
 
 func objectRef(kind, ns, name string) string {
+	kind, ns, name = Abbrev(kind), Abbrev(ns), Abbrev(name)
 	if name == "" {
 		return kind
 	}
@@ -108,7 +109,7 @@ func (n Note) String() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(n.Msg)
-	return b.String()
+	return AbbrevMessage(b.String())
 }
 
 // Options controls how manifests are read.
@@ -193,8 +194,8 @@ type strictRejection struct {
 }
 
 func (r *strictRejection) String() string {
-	return fmt.Sprintf("Error from server (BadRequest): error when creating %q: %s in version %q cannot be handled as a %s: strict decoding error: %s",
-		r.file, r.kind, r.version, r.kind, strings.Join(r.msgs, ", "))
+	return AbbrevMessage(fmt.Sprintf("Error from server (BadRequest): error when creating %q: %s in version %q cannot be handled as a %s: strict decoding error: %s",
+		r.file, r.kind, r.version, r.kind, strings.Join(r.msgs, ", ")))
 }
 
 // StrictField reports whether e is an unknown or duplicate field rejected by
@@ -244,7 +245,7 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
-	return b.String()
+	return AbbrevMessage(b.String())
 }
 
 // ErrorList is the error Load and Decode return: every problem found, in
