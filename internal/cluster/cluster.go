@@ -117,7 +117,9 @@ func Validate(objs []*manifest.Object) (errs, warnings []Problem) {
 		ref := Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		report := func(list field.ErrorList, into *[]Problem) {
 			for _, fe := range list {
-				*into = append(*into, Problem{Src: o.FieldSource(fe.Field), Object: ref, Field: fe.Field, Message: fe.Error()})
+				// Abbreviated now: a message echoing a 50 MB value would
+				// otherwise be kept whole until printed.
+				*into = append(*into, Problem{Src: o.FieldSource(fe.Field), Object: ref, Field: fe.Field, Message: manifest.AbbrevMessage(fe.Error())})
 			}
 		}
 		switch obj := o.Obj.(type) {
@@ -125,7 +127,7 @@ func Validate(objs []*manifest.Object) (errs, warnings []Problem) {
 			validation.DefaultNetworkPolicy(obj)
 			report(validation.ValidateNetworkPolicy(obj), &errs)
 			for _, w := range validation.NetworkPolicyWarnings(obj) {
-				warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: "Warning: " + w})
+				warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: manifest.AbbrevMessage("Warning: " + w)})
 			}
 		case *corev1.Namespace:
 			report(validation.ValidateNamespace(obj), &errs)

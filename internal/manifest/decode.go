@@ -23,6 +23,11 @@ type decoder struct {
 	opts Options
 	res  *Result
 	errs ErrorList
+
+	// doc is the document being decoded, and item the path of List items
+	// (indexes into "items", nested) to the object being decoded in it.
+	doc  *docRef
+	item []int
 }
 
 func newDecoder(opts Options) *decoder {
@@ -100,6 +105,8 @@ func (d *decoder) decodeDoc(file string, c chunk, syntaxErr *Error) {
 		if json.Compact(&buf, c.data) == nil {
 			js = buf.Bytes()
 		}
+	} else if syntaxErr == nil && splitLists && d.decodeSplitList(file, c) {
+		return
 	} else {
 		// sigs.k8s.io/yaml is kubectl's converter: YAML 1.1 scalars ("yes",
 		// "on", "y" are booleans) and all, so what it rejects or coerces
@@ -119,12 +126,22 @@ func (d *decoder) decodeDoc(file string, c chunk, syntaxErr *Error) {
 	}
 	root := parseNode(c)
 	src := Source{File: file, Line: c.line, Column: c.col}
+	d.doc, d.item = nil, nil
 	if root != nil {
 		src = nodeSource(file, root)
+		d.doc = &docRef{c: c}
 	} else if !c.json {
 		src = Source{File: file, Line: firstContentLine(c), Column: 1}
 	}
+	first := len(d.res.Objects)
 	d.decodeObject(file, js, root, src, nil)
+	// The node tree is several times the size of the document: objects
+	// keep the document's bytes instead, and FieldSource parses them again
+	// when asked (rarely: for an error, or a rule check explains).
+	for _, o := range d.res.Objects[first:] {
+		o.node = nil
+	}
+	d.doc = nil
 }
 
 // parseNode builds the document's node tree for positions, or returns nil.
@@ -140,7 +157,44 @@ func parseNode(c chunk) *yaml.Node {
 	}
 	root := doc.Content[0]
 	shiftPositions(root, c.line-1, c.col-1)
+	dropValues(root, 0)
 	return deref(root)
+}
+
+// keptValue is the longest scalar value the node tree keeps. The tree is for
+// positions: it needs keys, and values only to explain a YAML 1.1 boolean.
+// A long value (a 50 MB name) would be one more copy of the typed object's.
+const keptValue = 64
+
+func dropValues(n *yaml.Node, depth int) {
+	if depth > 10000 {
+		return
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			dropValue(n.Content[i], depth)
+		}
+		for i := 0; i < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind != yaml.ScalarNode {
+				dropValues(k, depth+1)
+			}
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			dropValue(c, depth)
+		}
+	}
+}
+
+func dropValue(v *yaml.Node, depth int) {
+	if v.Kind == yaml.ScalarNode {
+		if len(v.Value) > keptValue {
+			v.Value = ""
+		}
+		return
+	}
+	dropValues(v, depth+1)
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -267,6 +321,9 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 		Src:        src,
 		node:       node,
 	}
+	if node != nil {
+		o.doc, o.item = d.doc, d.item
+	}
 	if clusterScoped[gvk.Kind] {
 		// The API server drops a namespace given to a cluster-scoped object.
 		acc.SetNamespace("")
@@ -369,6 +426,7 @@ func (d *decoder) decodeList(file string, js []byte, node *yaml.Node, src Source
 			}
 		}
 	}
+	outer := d.item
 	for i, raw := range list.Items {
 		var in *yaml.Node
 		isrc := src
@@ -376,8 +434,10 @@ func (d *decoder) decodeList(file string, js []byte, node *yaml.Node, src Source
 			in = deref(items.Content[i])
 			isrc = nodeSource(file, in)
 		}
+		d.item = append(outer[:len(outer):len(outer)], i)
 		d.decodeObject(file, raw, in, isrc, itemDefaults)
 	}
+	d.item = outer
 	return true
 }
 

@@ -52,9 +52,13 @@ type Object struct {
 	Src Source
 
 	// node is the object's root mapping in the document's node tree, with
-	// positions already relative to the file; nil when the tree could not be
-	// built (FieldSource then falls back to Src).
+	// positions already relative to the file, while the document is being
+	// decoded. Afterwards doc and item (the List indexes leading to the
+	// object) find it again; both are nil when the tree could not be built
+	// (FieldSource then falls back to Src).
 	node *yaml.Node
+	doc  *docRef
+	item []int
 }
 
 // String names the object the way Palisade's messages do: "KIND NS/NAME",
