@@ -114,6 +114,7 @@ Exit status: 0 allowed, 1 denied (any connection: mixed is denied too),
 			return nil
 		},
 	}
+	in.analysis = true
 	in.register(cmd)
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "", "source: [NS/]POD, [NS/]KIND/NAME (deploy, sts, ds, rs, job, cronjob, pod), node/NAME or IP")

@@ -17,6 +17,11 @@ type inputFlags struct {
 	files     []string
 	namespace string
 	validate  string
+	// analysis: -n only names the namespace of what has none (objects,
+	// --from and --to), and a dump of many namespaces is read whole. kubectl
+	// refuses an object of another namespace than -n when it applies; the
+	// apply-like commands (validate, apply) keep that.
+	analysis bool
 }
 
 func (f *inputFlags) register(cmd *cobra.Command) {
@@ -48,7 +53,7 @@ func (f *inputFlags) read(cmd *cobra.Command, s *streams) (*manifest.Result, err
 	}
 	res, err := manifest.Load(manifest.Options{
 		DefaultNamespace:  f.namespace,
-		ExplicitNamespace: cmd.Flags().Changed("namespace"),
+		ExplicitNamespace: cmd.Flags().Changed("namespace") && !f.analysis,
 		Stdin:             s.in,
 		Validation:        mode,
 	}, f.files...)

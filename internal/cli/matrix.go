@@ -39,6 +39,10 @@ With --port, one matrix for that port and protocol. -o json prints exactly:
 
 where matrix[i][j] says whether pods[i] may open a connection to pods[j].
 
+-n NS shows NS's pods (objects without a namespace go there too);
+--only-namespace shows several namespaces. Every policy counts, whatever
+namespace it is in.
+
 Without --port, every port the policies name (numbers, range ends, named
 ports as resolved on the pods) plus one port no rule names, each summarised;
 -o json then prints {"matrices": [...]} of the same objects.`,
@@ -61,6 +65,11 @@ ports as resolved on the pods) plus one port no rule names, each summarised;
 			}
 			e := snap.Engine()
 			pods := e.Pods()
+			if len(nsOnly) == 0 && cmd.Flags().Changed("namespace") {
+				// As kubectl get -n: that namespace's pods (policies
+				// elsewhere still count: they select these pods' peers).
+				nsOnly = []string{in.ns()}
+			}
 			if len(nsOnly) > 0 {
 				keep := map[string]bool{}
 				for _, n := range nsOnly {
@@ -113,6 +122,7 @@ ports as resolved on the pods) plus one port no rule names, each summarised;
 			return nil
 		},
 	}
+	in.analysis = true
 	in.register(cmd)
 	f := cmd.Flags()
 	f.Int32Var(&port, "port", 0, "destination port (the pod's port: service ports are not translated here)")

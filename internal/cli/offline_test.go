@@ -122,6 +122,14 @@ func TestCheckWorkloads(t *testing.T) {
 			code: 0, outHas: []string{"deploy/allowed -> service default/target", "ALLOWED  default/allowed-"}},
 		{name: "bad NS/KIND/NAME", args: []string{"check", "-f", example01, "--from", "default/widget/x", "--to", "target", "--port", "2345"},
 			code: 2, errHas: []string{`want NS/KIND/NAME with KIND one of`}},
+		// -n names the namespace of what has none; analysis reads a dump of
+		// many namespaces whole (only kubectl apply refuses other namespaces).
+		{name: "check -n with a dump of several namespaces", args: []string{"check", "-f", dump, "-f", netpolDir, "--from", "deploy/web", "--to", "deploy/db", "-n", "shop", "--port", "5432"},
+			code: 1, outHas: mixed},
+		{name: "matrix -n shows that namespace", args: []string{"matrix", "-f", dump, "-f", netpolDir, "-n", "x", "--port", "80", "-o", "csv"},
+			code: 0, outHas: []string{"TCP/80 from\\to,x/a,x/b\n"}},
+		{name: "validate -n still refuses another namespace, as kubectl apply", args: []string{"validate", "-f", dump, "-f", netpolDir, "-n", "x"},
+			code: 2, errHas: []string{"You must pass '--namespace=shop'"}},
 		{name: "matrix of a dump counts each pod once", args: []string{"matrix", "-f", dump, "--port", "5432", "-o", "csv"},
 			code: 0, stdout: "TCP/5432 from\\to,shop/db-7c9d8b6f4-q8w2e,shop/web-6b8f9c7d5-2xkq9,shop/web-6b8f9c7d5-9vzrt\n" +
 				"shop/db-7c9d8b6f4-q8w2e,true,true,true\nshop/web-6b8f9c7d5-2xkq9,true,true,true\nshop/web-6b8f9c7d5-9vzrt,false,false,true\n"},

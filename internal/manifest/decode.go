@@ -149,7 +149,7 @@ func (d *decoder) decodeDoc(file string, c chunk, syntaxErr *Error) {
 // positions degrade (to the document start).
 func parseNode(c chunk) *yaml.Node {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(c.data, &doc); err != nil {
+	if err := yaml.Unmarshal(c.text(), &doc); err != nil {
 		return nil
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {

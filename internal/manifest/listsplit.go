@@ -126,16 +126,14 @@ func splitBlockList(c chunk) (head chunk, items []chunk, ok bool) {
 	return head, items, true
 }
 
-// itemChunk copies lines [from, to) of c, the item's "-" blanked.
+// itemChunk is lines [from, to) of c, its "-" to be blanked.
 func itemChunk(c chunk, li *lineIndex, from, to, indent int) chunk {
 	startOff := li.starts[from]
 	endOff := len(c.data)
 	if to < len(li.starts) {
 		endOff = li.starts[to]
 	}
-	data := bytes.Clone(c.data[startOff:endOff])
-	data[indent] = ' '
-	return chunk{data: data, line: c.line + from, col: 1}
+	return chunk{data: c.data[startOff:endOff], line: c.line + from, col: 1, dash: indent + 1}
 }
 
 func isItemsKey(l []byte) bool {
@@ -197,7 +195,7 @@ func (d *decoder) decodeSplitList(file string, c chunk) bool {
 	}
 	js := make([][]byte, len(items))
 	for i, it := range items {
-		j, err := sigsyaml.YAMLToJSON(it.data)
+		j, err := sigsyaml.YAMLToJSON(it.text())
 		if err != nil || !bytes.HasPrefix(bytes.TrimSpace(j), []byte("{")) {
 			return false
 		}

@@ -20,6 +20,21 @@ type chunk struct {
 	line int // 1-based line of data[0]
 	col  int // 1-based column (characters) of data[0]
 	json bool
+	// dash, when > 0, is 1 + the offset of the "-" that opens a List item
+	// read on its own (see splitBlockList): text blanks it.
+	dash int
+}
+
+// text is the chunk's YAML: data, or a copy with its item's dash blanked.
+// data itself stays a slice of the input, so that keeping chunks for later
+// positions keeps no second copy of the input.
+func (c chunk) text() []byte {
+	if c.dash == 0 {
+		return c.data
+	}
+	t := bytes.Clone(c.data)
+	t[c.dash-1] = ' '
+	return t
 }
 
 // lineIndex turns byte offsets into line and column. Lines end where YAML
