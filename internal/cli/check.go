@@ -73,6 +73,7 @@ Exit status: 0 allowed, 1 denied (any connection: mixed is denied too),
 2 bad input (unknown pod, unreadable file, invalid flags).`,
 		Example: `  palisade check -f examples/01-restricting-network-connectivity \
       --from deploy/allowed --to svc/target --port 2345
+  # denied: exit status 1
   palisade check -f examples/01-restricting-network-connectivity --from default/denied --to target --port 2345 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

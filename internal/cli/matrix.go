@@ -47,7 +47,7 @@ Without --port, every port the policies name (numbers, range ends, named
 ports as resolved on the pods) plus one port no rule names, each summarised;
 -o json then prints {"matrices": [...]} of the same objects.`,
 		Example: `  palisade matrix -f examples/ --port 80
-  palisade matrix -f dump.yaml --port 53 --protocol UDP -o csv > dns.csv
+  palisade matrix -f examples/04-frontend-backend-isolation --port 53 --protocol UDP -o csv > dns.csv
   palisade matrix -f examples/ -n default -o md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -92,10 +92,12 @@ func newRoot(s *streams) *cobra.Command {
 Offline analysis works on plain manifests (the files you would kubectl apply,
 or a 'kubectl get -A -o yaml' dump) and needs no cluster:
 
-  palisade validate -f policies/             check objects exactly like kube-apiserver
-  palisade check -f app/ --from x/a --to x/b --port 80
-                                             can a reach b, and which rules say so
-  palisade matrix -f app/ --port 80          who can reach whom on a port
+  # check objects exactly like kube-apiserver
+  palisade validate -f examples/
+  # can one workload reach another, and which rules say so
+  palisade check -f examples/01-restricting-network-connectivity --from deploy/allowed --to svc/target --port 2345
+  # who can reach whom on a port
+  palisade matrix -f examples/ --port 80
 
 The lab is a cluster on this machine (network namespaces, real processes and
 packets, enforced by the same engine); drive it with kubectl's verbs:
@@ -103,8 +105,10 @@ packets, enforced by the same engine); drive it with kubectl's verbs:
   sudo palisade lab up
   sudo palisade apply -f examples/01-restricting-network-connectivity/
   sudo palisade exec deploy/allowed -- /bin/sh -c "echo hi | nc -v target 2345"
-  sudo palisade probe --port 2345            real connections vs the engine
-  sudo palisade denials -f                   packets the policies drop, and which policies
+  # real connections vs the engine
+  sudo palisade probe --port 2345
+  # packets the policies drop, and which policies
+  sudo palisade denials -f
   sudo palisade lab down`,
 		SilenceErrors: true,
 		SilenceUsage:  true,

@@ -26,7 +26,7 @@ Each error is one line on stdout:
 
 where FIELD: MESSAGE is the API server's own text. The API server's warnings
 go to stderr. Exit status: 0 all valid, 1 invalid, 2 unreadable input.`,
-		Example: `  palisade validate -f policies/
+		Example: `  palisade validate -f examples/
   kubectl get netpol -A -o yaml | palisade validate -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
