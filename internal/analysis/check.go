@@ -12,12 +12,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/palisade-net/palisade/internal/cluster"
+	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/policy"
 )
 
 // CheckRequest is one "can From reach To on Port" question.
 type CheckRequest struct {
-	From, To string // NS/POD, NS/SERVICE (To only), node/NAME, or an IP
+	// From and To name a pod (NAME, NS/NAME), a workload (KIND/NAME,
+	// NS/KIND/NAME with kubectl's spellings, or a bare workload name), a
+	// service (To only: svc/NAME, or NS/NAME when no pod has that name),
+	// node/NAME, or an IP.
+	From, To string
 	Port     int32
 	Protocol corev1.Protocol
 	// Namespace is used for names given without one.
@@ -124,22 +129,34 @@ type ServiceHop struct {
 }
 
 // CheckResult is the answer: allowed only when every connection the
-// request stands for is allowed.
+// request stands for is allowed. A workload on either side stands for each
+// of its pods, a service for each endpoint: Connections has one entry per
+// (source pod, destination pod) pair.
 type CheckResult struct {
-	From        string       `json:"from"`
-	To          string       `json:"to"`
-	Protocol    string       `json:"protocol"`
-	Port        int32        `json:"port"`
-	Allowed     bool         `json:"allowed"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Protocol string `json:"protocol"`
+	Port     int32  `json:"port"`
+	Allowed  bool   `json:"allowed"`
+	// Verdict sums the connections up: "allowed" (all), "denied" (none) or
+	// "mixed".
+	Verdict     string       `json:"verdict"`
 	Service     *ServiceHop  `json:"service,omitempty"`
 	Connections []Connection `json:"connections"`
 }
+
+// The values of CheckResult.Verdict.
+const (
+	VerdictAllowed = "allowed"
+	VerdictDenied  = "denied"
+	VerdictMixed   = "mixed"
+)
 
 // NotFoundError is returned when a named pod or service does not exist.
 type NotFoundError struct{ Kind, Namespace, Name string }
 
 func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("%s %q not found in namespace %q", e.Kind, e.Name, e.Namespace)
+	return fmt.Sprintf("%s %q not found in namespace %q", e.Kind, manifest.Abbrev(e.Name), manifest.Abbrev(e.Namespace))
 }
 
 // Check answers a request against a snapshot and its engine.
@@ -154,7 +171,11 @@ func Check(s *cluster.Snapshot, e *policy.Engine, req CheckRequest) (*CheckResul
 	if ns == "" {
 		ns = "default"
 	}
-	src, err := endpoint(s, e, req.From, ns)
+	srcs, err := resolve(s, e, req.From, ns, false)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := resolve(s, e, req.To, ns, true)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +185,8 @@ func Check(s *cluster.Snapshot, e *policy.Engine, req CheckRequest) (*CheckResul
 		port int32
 	}
 	var targets []target
-	if svcKey, ok := serviceFor(e, req.To, ns); ok {
+	if dst.service != nil {
+		svcKey := *dst.service
 		st, err := e.ResolveService(svcKey, req.Port, req.Protocol)
 		if err != nil {
 			return nil, err
@@ -188,92 +210,178 @@ func Check(s *cluster.Snapshot, e *policy.Engine, req CheckRequest) (*CheckResul
 			targets = append(targets, target{policy.Endpoint{Pod: &k}, b.Port})
 		}
 	} else {
-		dst, err := endpoint(s, e, req.To, ns)
-		if err != nil {
-			return nil, err
+		for _, ep := range dst.endpoints {
+			targets = append(targets, target{ep, req.Port})
 		}
-		targets = append(targets, target{dst, req.Port})
 	}
 	res.Allowed = true
-	for _, t := range targets {
-		v := e.Explain(policy.Conn{Src: src, Dst: t.ep, Protocol: req.Protocol, Port: t.port, Family: req.Family})
-		c := Connection{
-			From: src.String(), To: t.ep.String(), Protocol: string(req.Protocol), Port: t.port, Allowed: v.Allowed,
-			Egress:  side(s, v.Egress, src),
-			Ingress: side(s, v.Ingress, t.ep),
+	allowed := 0
+	for _, src := range srcs.endpoints {
+		for _, t := range targets {
+			v := e.Explain(policy.Conn{Src: src, Dst: t.ep, Protocol: req.Protocol, Port: t.port, Family: req.Family})
+			c := Connection{
+				From: src.String(), To: t.ep.String(), Protocol: string(req.Protocol), Port: t.port, Allowed: v.Allowed,
+				Egress:  side(s, v.Egress, src),
+				Ingress: side(s, v.Ingress, t.ep),
+			}
+			if v.SrcIP.IsValid() {
+				c.SrcIP = v.SrcIP.String()
+			}
+			if v.DstIP.IsValid() {
+				c.DstIP = v.DstIP.String()
+			}
+			res.Connections = append(res.Connections, c)
+			res.Allowed = res.Allowed && v.Allowed
+			if v.Allowed {
+				allowed++
+			}
 		}
-		if v.SrcIP.IsValid() {
-			c.SrcIP = v.SrcIP.String()
-		}
-		if v.DstIP.IsValid() {
-			c.DstIP = v.DstIP.String()
-		}
-		res.Connections = append(res.Connections, c)
-		res.Allowed = res.Allowed && v.Allowed
+	}
+	switch allowed {
+	case len(res.Connections):
+		res.Verdict = VerdictAllowed
+	case 0:
+		res.Verdict = VerdictDenied
+	default:
+		res.Verdict = VerdictMixed
 	}
 	return res, nil
 }
 
-func endpoint(snap *cluster.Snapshot, e *policy.Engine, s, ns string) (policy.Endpoint, error) {
-	if rest, ok := strings.CutPrefix(s, "node/"); ok {
-		return policy.Endpoint{Node: rest}, nil
-	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		if k, ok := e.PodByIP(a); ok {
-			return policy.Endpoint{Pod: &k, IP: a}, nil
-		}
-		return policy.Endpoint{IP: a}, nil
-	}
-	k := policy.ParseKey(s, ns)
-	if e.HasPod(k) {
-		return policy.Endpoint{Pod: &k}, nil
-	}
-	// Workload pods have generated names; let users name the workload when
-	// it has exactly one pod, as `kubectl exec deploy/NAME` does.
-	pods := workloadPods(snap, k)
-	switch len(pods) {
-	case 1:
-		return policy.Endpoint{Pod: &pods[0]}, nil
-	case 0:
-		return policy.Endpoint{}, &NotFoundError{Kind: "pods", Namespace: k.Namespace, Name: k.Name}
-	}
-	names := make([]string, len(pods))
-	for i, p := range pods {
-		names[i] = p.String()
-	}
-	return policy.Endpoint{}, fmt.Errorf("%s names a workload with %d pods (%s): name one pod", k, len(pods), strings.Join(names, ", "))
+// resolved is what a --from or --to names: endpoints (one pod, the pods of
+// a workload, a node, an address), or a service (destinations only).
+type resolved struct {
+	endpoints []policy.Endpoint
+	service   *policy.PodKey
 }
 
-// workloadPods lists the pods created by the workload named k.
-func workloadPods(snap *cluster.Snapshot, k policy.PodKey) []policy.PodKey {
+// kinds maps kubectl's spellings of a resource (kind, singular, plural,
+// short name, with or without group) to the kind; "" is a node, which is not
+// namespaced.
+var kinds = func() map[string]string {
+	m := map[string]string{}
+	for kind, spellings := range map[string][]string{
+		"Pod":         {"pod", "pods", "po"},
+		"Service":     {"service", "services", "svc"},
+		"Deployment":  {"deployment", "deployments", "deploy", "deployment.apps", "deployments.apps"},
+		"ReplicaSet":  {"replicaset", "replicasets", "rs", "replicaset.apps", "replicasets.apps"},
+		"StatefulSet": {"statefulset", "statefulsets", "sts", "statefulset.apps", "statefulsets.apps"},
+		"DaemonSet":   {"daemonset", "daemonsets", "ds", "daemonset.apps", "daemonsets.apps"},
+		"Job":         {"job", "jobs", "job.batch", "jobs.batch"},
+		"CronJob":     {"cronjob", "cronjobs", "cj", "cronjob.batch", "cronjobs.batch"},
+		"Node":        {"node", "nodes", "no"},
+	} {
+		for _, sp := range spellings {
+			m[sp] = kind
+		}
+	}
+	return m
+}()
+
+// resolve reads NAME, NS/NAME, KIND/NAME, NS/KIND/NAME, node/NAME or an IP.
+// A bare name is a pod, else (for a destination) a service, else a workload
+// of any kind. KIND/NAME is kubectl's form (namespace from -n); when a
+// namespace of that name holds the object, NS/NAME wins, as it always did.
+func resolve(snap *cluster.Snapshot, e *policy.Engine, s, ns string, dest bool) (resolved, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if dest {
+			if k, ok := e.ServiceByIP(a); ok {
+				return resolved{service: &k}, nil
+			}
+		}
+		if k, ok := e.PodByIP(a); ok {
+			return resolved{endpoints: []policy.Endpoint{{Pod: &k, IP: a}}}, nil
+		}
+		return resolved{endpoints: []policy.Endpoint{{IP: a}}}, nil
+	}
+	parts := strings.Split(s, "/")
+	kind, name := "", s
+	switch len(parts) {
+	case 1:
+	case 2:
+		first := parts[0]
+		k, isKind := kinds[strings.ToLower(first)]
+		if isKind && k == "Node" {
+			return resolved{endpoints: []policy.Endpoint{{Node: parts[1]}}}, nil
+		}
+		if isKind && !namesSomething(snap, e, first, parts[1]) {
+			kind, name = k, parts[1]
+		} else {
+			ns, name = first, parts[1]
+		}
+	case 3:
+		k, isKind := kinds[strings.ToLower(parts[1])]
+		if !isKind || k == "Node" {
+			return resolved{}, fmt.Errorf("%q: want NS/KIND/NAME with KIND one of pod, svc, deploy, rs, sts, ds, job, cronjob", s)
+		}
+		ns, kind, name = parts[0], k, parts[2]
+	default:
+		return resolved{}, fmt.Errorf("%q: want NAME, NS/NAME, KIND/NAME or NS/KIND/NAME", s)
+	}
+	if ns == "" || name == "" {
+		return resolved{}, fmt.Errorf("%q: empty namespace or name", s)
+	}
+	k := policy.PodKey{Namespace: ns, Name: name}
+	if (kind == "" || kind == "Pod") && e.HasPod(k) {
+		return resolved{endpoints: []policy.Endpoint{{Pod: &k}}}, nil
+	}
+	if kind == "Service" || kind == "" && dest && e.Service(k) != nil {
+		if !dest {
+			return resolved{}, fmt.Errorf("%s: a service is no source: name its pods (the workload behind it)", s)
+		}
+		if e.Service(k) == nil {
+			return resolved{}, &NotFoundError{Kind: "services", Namespace: ns, Name: name}
+		}
+		return resolved{service: &k}, nil
+	}
+	if kind == "Pod" {
+		return resolved{}, &NotFoundError{Kind: "pods", Namespace: ns, Name: name}
+	}
+	pods := workloadPods(snap, kind, k)
+	if len(pods) == 0 {
+		return resolved{}, &NotFoundError{Kind: resource(kind), Namespace: ns, Name: name}
+	}
+	var out resolved
+	for i := range pods {
+		out.endpoints = append(out.endpoints, policy.Endpoint{Pod: &pods[i]})
+	}
+	return out, nil
+}
+
+// namesSomething says whether namespace ns holds a pod, service or workload
+// called name.
+func namesSomething(snap *cluster.Snapshot, e *policy.Engine, ns, name string) bool {
+	k := policy.PodKey{Namespace: ns, Name: name}
+	return e.HasPod(k) || e.Service(k) != nil || len(workloadPods(snap, "", k)) > 0
+}
+
+// resource is kubectl's name for a kind in "not found" errors.
+func resource(kind string) string {
+	if kind == "" {
+		return "pods"
+	}
+	return strings.ToLower(kind) + "s" + map[string]string{"Deployment": ".apps", "ReplicaSet": ".apps",
+		"StatefulSet": ".apps", "DaemonSet": ".apps", "Job": ".batch", "CronJob": ".batch"}[kind]
+}
+
+// workloadPods lists the pods of the workload named k ("" kind: any), both
+// those expanded from it and live pods that a dump's ownerReferences tie to
+// it.
+func workloadPods(snap *cluster.Snapshot, kind string, k policy.PodKey) []policy.PodKey {
 	if snap == nil {
 		return nil
 	}
 	var out []policy.PodKey
-	for ref, o := range snap.Origin {
-		if ref.Kind == "Pod" && o.Kind != "Pod" && o.Namespace == k.Namespace && o.Name == k.Name {
-			out = append(out, policy.PodKey{Namespace: ref.Namespace, Name: ref.Name})
+	for pod, owners := range snap.Owners {
+		for _, o := range owners {
+			if (kind == "" || o.Kind == kind) && o.Namespace == k.Namespace && o.Name == k.Name {
+				out = append(out, policy.PodKey{Namespace: pod.Namespace, Name: pod.Name})
+				break
+			}
 		}
 	}
 	policy.SortKeys(out)
 	return out
-}
-
-// serviceFor says whether the destination names a service (by NS/NAME or
-// cluster IP). A pod of the same name wins, as the pod is the more specific
-// answer.
-func serviceFor(e *policy.Engine, s, ns string) (policy.PodKey, bool) {
-	if a, err := netip.ParseAddr(s); err == nil {
-		return e.ServiceByIP(a)
-	}
-	if strings.HasPrefix(s, "node/") {
-		return policy.PodKey{}, false
-	}
-	k := policy.ParseKey(s, ns)
-	if e.HasPod(k) {
-		return policy.PodKey{}, false
-	}
-	return k, e.Service(k) != nil
 }
 
 func source(s *cluster.Snapshot, kind string, k policy.PodKey, fieldPath string) string {

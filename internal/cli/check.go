@@ -34,7 +34,7 @@ func newCheck(s *streams) *cobra.Command {
 		family   int
 	)
 	cmd := &cobra.Command{
-		Use:   "check -f PATH... --from NS/POD --to NS/POD|NS/SERVICE|IP --port N",
+		Use:   "check -f PATH... --from SOURCE --to DESTINATION --port N",
 		Short: "Say whether one connection is allowed, and why",
 		Long: `Check decides one new connection the way an enforcing network plugin would,
 and explains the decision: which policies isolate the source (egress) and the
@@ -42,15 +42,39 @@ destination (ingress), which rule of which policy admits each side (with the
 file and line it was written on), and how a named port or a service port was
 resolved. A connection needs both sides to allow it.
 
---from is NS/POD, node/NAME or an IP outside the cluster. --to is NS/POD,
-NS/SERVICE (judged after DNAT, on every endpoint: the policy sees the pod and
-the targetPort), node/NAME or an IP. A name without a namespace uses -n.
+--from and --to name, as kubectl does:
+  NAME, NS/NAME              a pod; else a workload of that name (else, for
+                             --to, a service)
+  KIND/NAME, NS/KIND/NAME    a workload or pod: deploy, rs, sts, ds, job,
+                             cronjob, pod (po), or for --to a service (svc);
+                             kubectl's long and plural spellings work too
+  node/NAME, or an IP        a node, or an address (outside the cluster, or a
+                             pod's or a service's)
+A name without a namespace uses -n. A workload stands for each of its pods,
+whether expanded from the manifest or found in a 'kubectl get -o yaml' dump
+(pods owned through ownerReferences count once, as the workload's). A
+service is judged after DNAT, on every endpoint: the policy sees the pod and
+the targetPort.
 
-Exit status: 0 allowed, 1 denied (for a service: denied to any endpoint),
+With several pods on either side, every pair is one connection and the
+summary says whether all, none or some are allowed (and which). -o json
+prints one object:
+
+  {"from": "deploy/web", "to": "x/db", "protocol": "TCP", "port": 5432,
+   "allowed": false, "verdict": "mixed",
+   "service": {...},            (only when --to is a service)
+   "connections": [{"from": "x/web-...", "to": "x/db-0", "allowed": true,
+                    "egress": {...}, "ingress": {...}}, ...]}
+
+where allowed is true only when every connection is, and verdict is
+"allowed", "denied" or "mixed".
+
+Exit status: 0 allowed, 1 denied (any connection: mixed is denied too),
 2 bad input (unknown pod, unreadable file, invalid flags).`,
 		Example: `  palisade check -f examples/01-restricting-network-connectivity \
-      --from default/allowed-7d4b9c8f5-x2x7q --to default/target --port 2345
-  palisade check -f dump.yaml --from prod/web-0 --to 10.0.0.7 --port 443 -o json`,
+      --from deploy/allowed --to svc/target --port 2345
+  # denied: exit status 1
+  palisade check -f examples/01-restricting-network-connectivity --from default/denied --to target --port 2345 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if from == "" || to == "" || !cmd.Flags().Changed("port") {
@@ -91,11 +115,12 @@ Exit status: 0 allowed, 1 denied (for a service: denied to any endpoint),
 			return nil
 		},
 	}
+	in.analysis = true
 	in.register(cmd)
 	in.registerCNP(cmd)
 	f := cmd.Flags()
-	f.StringVar(&from, "from", "", "source: NS/POD, node/NAME or IP")
-	f.StringVar(&to, "to", "", "destination: NS/POD, NS/SERVICE, node/NAME or IP")
+	f.StringVar(&from, "from", "", "source: [NS/]POD, [NS/]KIND/NAME (deploy, sts, ds, rs, job, cronjob, pod), node/NAME or IP")
+	f.StringVar(&to, "to", "", "destination: as --from, or [NS/]svc/NAME")
 	f.Int32Var(&port, "port", 0, "destination port (the service port when --to is a service)")
 	f.StringVar(&proto, "protocol", "TCP", "TCP, UDP or SCTP")
 	f.IntVar(&family, "ip-family", 0, "4 or 6: which address of dual-stack pods to judge (default: the destination's first)")

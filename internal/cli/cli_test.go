@@ -81,11 +81,11 @@ func TestCommands(t *testing.T) {
 			errHas: []string{"--port must be between 1 and 65535"}},
 		{name: "matrix table", args: []string{"matrix", "-f", netpolDir, "--port", "80"}, code: 0,
 			stdout: "TCP/80 x/a x/b y/a y/b\n" +
-				"x/a    .   X   .   .\n" +
-				"x/b    X   .   .   .\n" +
-				"y/a    .   X   .   .\n" +
-				"y/b    X   X   .   .\n" +
-				"rows: from, columns: to; \".\" allowed, \"X\" denied; 11 of 16 connections allowed\n"},
+				"x/a    ✓   ✗   ✓   ✓\n" +
+				"x/b    ✗   ✓   ✓   ✓\n" +
+				"y/a    ✓   ✗   ✓   ✓\n" +
+				"y/b    ✗   ✗   ✓   ✓\n" +
+				"rows: from, columns: to; ✓ allowed, ✗ denied; 11 of 16 connections allowed\n"},
 		{name: "matrix csv", args: []string{"matrix", "-f", netpolDir, "--port", "80", "-o", "csv"}, code: 0,
 			outHas: []string{"TCP/80 from\\to,x/a,x/b,y/a,y/b\n", "y/a,true,false,true,true\n"}},
 		{name: "matrix markdown", args: []string{"matrix", "-f", netpolDir, "--port", "80", "-o", "md"}, code: 0,

@@ -54,6 +54,7 @@ pods, as each node enforces only its own.`,
 			return nil
 		},
 	}
+	in.analysis = true
 	in.register(show)
 	show.Flags().StringVar(&node, "node", "", "only the pods of this node")
 	cmd.AddCommand(show)

@@ -39,11 +39,15 @@ With --port, one matrix for that port and protocol. -o json prints exactly:
 
 where matrix[i][j] says whether pods[i] may open a connection to pods[j].
 
+-n NS shows NS's pods (objects without a namespace go there too);
+--only-namespace shows several namespaces. Every policy counts, whatever
+namespace it is in.
+
 Without --port, every port the policies name (numbers, range ends, named
 ports as resolved on the pods) plus one port no rule names, each summarised;
 -o json then prints {"matrices": [...]} of the same objects.`,
 		Example: `  palisade matrix -f examples/ --port 80
-  palisade matrix -f dump.yaml --port 53 --protocol UDP -o csv > dns.csv
+  palisade matrix -f examples/04-frontend-backend-isolation --port 53 --protocol UDP -o csv > dns.csv
   palisade matrix -f examples/ -n default -o md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -61,6 +65,11 @@ ports as resolved on the pods) plus one port no rule names, each summarised;
 			}
 			e := snap.Engine()
 			pods := e.Pods()
+			if len(nsOnly) == 0 && cmd.Flags().Changed("namespace") {
+				// As kubectl get -n: that namespace's pods (policies
+				// elsewhere still count: they select these pods' peers).
+				nsOnly = []string{in.ns()}
+			}
 			if len(nsOnly) > 0 {
 				keep := map[string]bool{}
 				for _, n := range nsOnly {
@@ -113,6 +122,7 @@ ports as resolved on the pods) plus one port no rule names, each summarised;
 			return nil
 		},
 	}
+	in.analysis = true
 	in.register(cmd)
 	in.registerCNP(cmd)
 	f := cmd.Flags()

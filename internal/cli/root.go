@@ -17,6 +17,7 @@ import (
 	"github.com/palisade-net/palisade/internal/lab"
 	"github.com/palisade-net/palisade/internal/lab/images"
 	"github.com/palisade-net/palisade/internal/lab/podexec"
+	"github.com/palisade-net/palisade/internal/manifest"
 )
 
 // Exit codes, as kubectl users expect them: 0 success, 1 a negative answer
@@ -36,8 +37,10 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
+// fail makes the exit error. Its message may quote what the user gave
+// (names, paths, flag values): any long run of it is abbreviated.
 func fail(code int, format string, args ...any) error {
-	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+	return &exitError{code: code, msg: manifest.AbbrevMessage(fmt.Sprintf(format, args...))}
 }
 
 // streams are the command's standard files, passed down so tests can drive
@@ -99,10 +102,12 @@ func newRoot(s *streams) *cobra.Command {
 Offline analysis works on plain manifests (the files you would kubectl apply,
 or a 'kubectl get -A -o yaml' dump) and needs no cluster:
 
-  palisade validate -f policies/             check objects exactly like kube-apiserver
-  palisade check -f app/ --from x/a --to x/b --port 80
-                                             can a reach b, and which rules say so
-  palisade matrix -f app/ --port 80          who can reach whom on a port
+  # check objects exactly like kube-apiserver
+  palisade validate -f examples/
+  # can one workload reach another, and which rules say so
+  palisade check -f examples/01-restricting-network-connectivity --from deploy/allowed --to svc/target --port 2345
+  # who can reach whom on a port
+  palisade matrix -f examples/ --port 80
 
 The lab is a cluster on this machine (network namespaces, real processes and
 packets, enforced by the same engine); drive it with kubectl's verbs:
@@ -110,8 +115,10 @@ packets, enforced by the same engine); drive it with kubectl's verbs:
   sudo palisade lab up
   sudo palisade apply -f examples/01-restricting-network-connectivity/
   sudo palisade exec deploy/allowed -- /bin/sh -c "echo hi | nc -v target 2345"
-  sudo palisade probe --port 2345            real connections vs the engine
-  sudo palisade denials -f                   packets the policies drop, and which policies
+  # real connections vs the engine
+  sudo palisade probe --port 2345
+  # packets the policies drop, and which policies
+  sudo palisade denials -f
   sudo palisade lab down`,
 		SilenceErrors: true,
 		SilenceUsage:  true,

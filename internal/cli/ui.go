@@ -139,6 +139,7 @@ reachable by anyone who can reach that address. Stop it with Ctrl-C.`,
 			return nil
 		},
 	}
+	in.analysis = true
 	in.register(cmd)
 	f := cmd.Flags()
 	f.BoolVar(&useLab, "lab", false, "use the running lab's workloads and policies; lets the page apply and probe (needs root)")

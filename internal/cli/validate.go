@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-net/palisade/internal/cluster"
+	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/validation/clusterpolicy"
 )
 
@@ -31,22 +33,47 @@ Each error is one line on stdout:
 
 where FIELD: MESSAGE is the API server's own text. The API server's warnings
 go to stderr. Exit status: 0 all valid, 1 invalid, 2 unreadable input.`,
-		Example: `  palisade validate -f policies/
+		Example: `  palisade validate -f examples/
   kubectl get netpol -A -o yaml | palisade validate -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := in.load(cmd, s)
-			if err != nil {
-				return err
+			res, err := in.read(cmd, s)
+			// Unknown and duplicate fields (strict) are invalid objects like
+			// any other: contract lines on stdout, and the rest is still
+			// validated. Anything else is unreadable input.
+			var strict []*manifest.Error
+			var list manifest.ErrorList
+			if errors.As(err, &list) {
+				var other manifest.ErrorList
+				for _, e := range list {
+					if e.StrictField() {
+						strict = append(strict, e)
+					} else {
+						other = append(other, e)
+					}
+				}
+				if len(other) > 0 {
+					return loadFailure(s, list)
+				}
+			} else if err != nil {
+				return fail(exitBadUsage, "error: %v", err)
+			}
+			if len(strict) == 0 {
+				if err := in.noObjects(cmd, res); err != nil {
+					return err
+				}
 			}
 			errs, warnings := cluster.ValidateChannel(res.Objects, clusterpolicy.CRDChannel(in.crdChannel))
 			for _, w := range warnings {
 				fmt.Fprintln(s.err, w)
 			}
+			for _, e := range strict {
+				fmt.Fprintln(s.out, e)
+			}
 			for _, e := range errs {
 				fmt.Fprintln(s.out, e)
 			}
-			if len(errs) > 0 {
+			if len(errs)+len(strict) > 0 {
 				return fail(exitNo, "")
 			}
 			fmt.Fprintf(s.err, "%d %s valid\n", len(res.Objects), plural(len(res.Objects), "object", "objects"))

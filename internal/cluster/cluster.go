@@ -12,7 +12,9 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"sort"
+	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,9 +63,9 @@ type Ref struct {
 
 func (r Ref) String() string {
 	if r.Namespace == "" {
-		return r.Kind + " " + r.Name
+		return r.Kind + " " + manifest.Abbrev(r.Name)
 	}
-	return r.Kind + " " + r.Namespace + "/" + r.Name
+	return r.Kind + " " + manifest.Abbrev(r.Namespace) + "/" + manifest.Abbrev(r.Name)
 }
 
 // Snapshot is the state of a cluster, sorted by namespace and name.
@@ -79,6 +81,11 @@ type Snapshot struct {
 	// Origin says which manifest document produced an object (pods point at
 	// the workload that made them).
 	Origin map[Ref]*manifest.Object
+	// Owners are the workloads each pod belongs to, nearest first: the
+	// ReplicaSet and Deployment of a Deployment's pod, whether the pod was
+	// expanded from the Deployment or came live in a dump with
+	// ownerReferences. Pods of no workload have none.
+	Owners map[Ref][]Ref
 	// Warnings are the API server's warnings and kubectl's notes, in order.
 	Warnings []Problem
 }
@@ -92,12 +99,14 @@ type Problem struct {
 }
 
 // String renders the contract line: FILE:LINE: KIND NAMESPACE/NAME: FIELD: MESSAGE.
+// User values in it (names, echoed field values) are abbreviated.
 func (p Problem) String() string {
-	obj := p.Object.Kind + " " + p.Object.Name
-	if p.Object.Namespace != "" {
-		obj = p.Object.Kind + " " + p.Object.Namespace + "/" + p.Object.Name
+	name, ns := manifest.Abbrev(p.Object.Name), manifest.Abbrev(p.Object.Namespace)
+	obj := p.Object.Kind + " " + name
+	if ns != "" {
+		obj = p.Object.Kind + " " + ns + "/" + name
 	}
-	return fmt.Sprintf("%s: %s: %s", p.Src, obj, p.Message)
+	return manifest.AbbrevMessage(fmt.Sprintf("%s: %s: %s", p.Src, obj, p.Message))
 }
 
 // InvalidError carries every problem found; nothing of the input is used
@@ -132,7 +141,9 @@ func validate(objs []*manifest.Object, ch clusterpolicy.CRDChannel) (errs, warni
 		ref := Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		report := func(list field.ErrorList, into *[]Problem) {
 			for _, fe := range list {
-				*into = append(*into, Problem{Src: o.FieldSource(fe.Field), Object: ref, Field: fe.Field, Message: fe.Error()})
+				// Abbreviated now: a message echoing a 50 MB value would
+				// otherwise be kept whole until printed.
+				*into = append(*into, Problem{Src: o.FieldSource(fe.Field), Object: ref, Field: fe.Field, Message: manifest.AbbrevMessage(fe.Error())})
 			}
 		}
 		switch obj := o.Obj.(type) {
@@ -140,7 +151,7 @@ func validate(objs []*manifest.Object, ch clusterpolicy.CRDChannel) (errs, warni
 			validation.DefaultNetworkPolicy(obj)
 			report(validation.ValidateNetworkPolicy(obj), &errs)
 			for _, w := range validation.NetworkPolicyWarnings(obj) {
-				warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: "Warning: " + w})
+				warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: manifest.AbbrevMessage("Warning: " + w)})
 			}
 		case *corev1.Namespace:
 			report(validation.ValidateNamespace(obj), &errs)
@@ -204,6 +215,58 @@ func controllerRef(o *manifest.Object) (Ref, bool) {
 	return Ref{}, false
 }
 
+// ownerChain returns the workloads that control o, nearest first, following
+// controller references through the input (Pod → ReplicaSet → Deployment,
+// Pod → Job → CronJob). A dump of pods without their ReplicaSet (`kubectl
+// get deploy,pods`) still names the Deployment (see inferredOwner).
+func ownerChain(byRef map[Ref]*manifest.Object, o *manifest.Object) []Ref {
+	var chain []Ref
+	c, ok := controllerRef(o)
+	for depth := 0; ok && depth < 8; depth++ { // bounded: owner cycles exist only in broken dumps
+		chain = append(chain, c)
+		owner := byRef[c]
+		if owner == nil {
+			if d, found := inferredOwner(byRef, o, c); found {
+				chain = append(chain, d)
+			}
+			break
+		}
+		c, ok = controllerRef(owner)
+	}
+	return chain
+}
+
+// inferredOwner names the workload behind a controller missing from the
+// input, from the names the controllers give: a Deployment's ReplicaSet is
+// NAME-HASH (HASH is its pods' pod-template-hash), a CronJob's Job is
+// NAME-MINUTES.
+func inferredOwner(byRef map[Ref]*manifest.Object, pod *manifest.Object, c Ref) (Ref, bool) {
+	meta, ok := pod.Obj.(metav1.Object)
+	if !ok || pod.Kind != "Pod" {
+		return Ref{}, false
+	}
+	var owner Ref
+	switch c.Kind {
+	case "ReplicaSet":
+		hash := meta.GetLabels()[appsv1.DefaultDeploymentUniqueLabelKey]
+		name, cut := strings.CutSuffix(c.Name, "-"+hash)
+		if hash == "" || !cut {
+			return Ref{}, false
+		}
+		owner = Ref{Kind: "Deployment", Namespace: c.Namespace, Name: name}
+	case "Job":
+		i := strings.LastIndexByte(c.Name, '-')
+		if i <= 0 || strings.Trim(c.Name[i+1:], "0123456789") != "" || i+1 == len(c.Name) {
+			return Ref{}, false
+		}
+		owner = Ref{Kind: "CronJob", Namespace: c.Namespace, Name: c.Name[:i]}
+	default:
+		return Ref{}, false
+	}
+	_, found := byRef[owner]
+	return owner, found
+}
+
 // liveOwners finds the workloads whose pods are already in the input (a
 // `kubectl get -A -o yaml` dump holds Deployments, their ReplicaSets and
 // their Pods): expanding those again would count every pod twice.
@@ -225,13 +288,8 @@ func liveOwners(objs []*manifest.Object) (skip map[Ref]bool) {
 		if o.Kind != "Pod" {
 			continue
 		}
-		for depth := 0; ok && depth < 8; depth++ { // bounded: owner cycles exist only in broken dumps
-			skip[c] = true
-			owner := byRef[c]
-			if owner == nil {
-				break
-			}
-			c, ok = controllerRef(owner)
+		for _, r := range ownerChain(byRef, o) {
+			skip[r] = true
 		}
 	}
 	return skip
@@ -246,7 +304,11 @@ func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 	if len(errs) > 0 {
 		return nil, &InvalidError{Problems: errs}
 	}
-	s := &Snapshot{Origin: map[Ref]*manifest.Object{}, Warnings: warnings}
+	s := &Snapshot{Origin: map[Ref]*manifest.Object{}, Owners: map[Ref][]Ref{}, Warnings: warnings}
+	byRef := map[Ref]*manifest.Object{}
+	for _, o := range objs {
+		byRef[Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}] = o
+	}
 	namespaces := map[string]*corev1.Namespace{}
 	pods := map[Ref]*corev1.Pod{}
 	services := map[Ref]*corev1.Service{}
@@ -292,6 +354,19 @@ func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 				pr := Ref{Kind: "Pod", Namespace: p.Namespace, Name: p.Name}
 				pods[pr] = p
 				s.Origin[pr] = o
+				if o.Kind == "Pod" {
+					s.Owners[pr] = ownerChain(byRef, o)
+					continue
+				}
+				// The expansion's own owners (a Deployment's ReplicaSet),
+				// then the workload and whatever controls it in the input.
+				var owners []Ref
+				if c := metav1.GetControllerOfNoCopy(p); c != nil && c.Kind != o.Kind {
+					owners = append(owners, Ref{Kind: c.Kind, Namespace: p.Namespace, Name: c.Name})
+				}
+				owners = append(owners, ref)
+				owners = append(owners, ownerChain(byRef, o)...)
+				s.Owners[pr] = owners
 			}
 		}
 	}

@@ -202,3 +202,82 @@ func TestBuildWarnsOnDuplicates(t *testing.T) {
 		t.Errorf("policies %d, warnings %v", len(s.Policies), s.Warnings)
 	}
 }
+
+// `kubectl get deploy,pods -o yaml` has no ReplicaSet: the pods' owner is
+// missing, but their pod-template-hash names the Deployment, which must not
+// be expanded again. Every pod knows its workloads, expanded or live.
+func TestBuildDumpWithoutReplicaSetAndOwners(t *testing.T) {
+	s, err := Build(decode(t, `apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web, namespace: shop, uid: d1}
+  spec:
+    replicas: 2
+    selector: {matchLabels: {app: web}}
+    template:
+      metadata: {labels: {app: web}}
+      spec: {containers: [{name: c, image: nginx}]}
+`+livePod("web-5d4f8b7c9-abcde")+livePod("web-5d4f8b7c9-fghij")+`- apiVersion: apps/v1
+  kind: StatefulSet
+  metadata: {name: db, namespace: shop}
+  spec:
+    replicas: 2
+    selector: {matchLabels: {app: db}}
+    template:
+      metadata: {labels: {app: db}}
+      spec: {containers: [{name: c, image: mariadb}]}
+- apiVersion: batch/v1
+  kind: CronJob
+  metadata: {name: backup, namespace: shop}
+  spec:
+    schedule: "@hourly"
+    jobTemplate:
+      spec:
+        template:
+          metadata: {labels: {app: backup}}
+          spec: {restartPolicy: OnFailure, containers: [{name: c, image: busybox}]}
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: backup-29440800-x7k2p
+    namespace: shop
+    labels: {app: backup}
+    ownerReferences: [{apiVersion: batch/v1, kind: Job, name: backup-29440800, uid: j1, controller: true}]
+  spec: {restartPolicy: OnFailure, containers: [{name: c, image: busybox}]}
+`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range s.Pods {
+		var owners []string
+		for _, o := range s.Owners[Ref{Kind: "Pod", Namespace: p.Namespace, Name: p.Name}] {
+			owners = append(owners, o.String())
+		}
+		got = append(got, p.Name+" <- "+strings.Join(owners, ", "))
+	}
+	want := []string{
+		"backup-29440800-x7k2p <- Job shop/backup-29440800, CronJob shop/backup",
+		"db-0 <- StatefulSet shop/db",
+		"db-1 <- StatefulSet shop/db",
+		"web-5d4f8b7c9-abcde <- ReplicaSet shop/web-5d4f8b7c9, Deployment shop/web",
+		"web-5d4f8b7c9-fghij <- ReplicaSet shop/web-5d4f8b7c9, Deployment shop/web",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("pods and owners\n got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func livePod(name string) string {
+	return `- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: ` + name + `
+    namespace: shop
+    labels: {app: web, pod-template-hash: 5d4f8b7c9}
+    ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d4f8b7c9, uid: r1, controller: true}]
+  spec: {containers: [{name: c, image: nginx}]}
+`
+}

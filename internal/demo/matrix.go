@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/palisade-net/palisade/internal/lab"
+	"github.com/palisade-net/palisade/internal/report"
 )
 
 // podHash matches the ReplicaSet hash and random suffix a Deployment adds
@@ -47,13 +48,6 @@ func shortNames(pods []string) []string {
 	return out
 }
 
-func mark(ok bool) string {
-	if ok {
-		return "✓"
-	}
-	return "✗"
-}
-
 // SideBySide prints the measured matrix next to the engine's prediction,
 // one row per source pod, with a marker on every cell that disagrees.
 func SideBySide(w io.Writer, r *lab.ProbeResult) error {
@@ -65,9 +59,9 @@ func SideBySide(w io.Writer, r *lab.ProbeResult) error {
 		for i, from := range names {
 			row := from
 			for j := range names {
-				cell := mark(m[i][j])
+				cell := report.Mark(m[i][j])
 				if diff && r.Matrix.Matrix[i][j] != r.Expected[i][j] {
-					cell += "!"
+					cell += report.MarkMismatch
 				}
 				row += "\t" + cell
 			}
@@ -90,6 +84,7 @@ func SideBySide(w io.Writer, r *lab.ProbeResult) error {
 			return err
 		}
 	}
-	_, err := fmt.Fprintln(w, "✓ connected (or refused by the pod: the packet reached it)   ✗ dropped by policy   ! measured differs from predicted")
+	_, err := fmt.Fprintf(w, "%s connected (or refused by the pod: the packet reached it)   %s dropped by policy   %s measured differs from predicted\n",
+		report.MarkAllowed, report.MarkDenied, report.MarkMismatch)
 	return err
 }

@@ -26,6 +26,11 @@ type decoder struct {
 	opts Options
 	res  *Result
 	errs ErrorList
+
+	// doc is the document being decoded, and item the path of List items
+	// (indexes into "items", nested) to the object being decoded in it.
+	doc  *docRef
+	item []int
 }
 
 func newDecoder(opts Options) *decoder {
@@ -53,22 +58,48 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 func (d *decoder) decodeFile(file string, data []byte) {
 	data = bytes.TrimPrefix(data, utf8BOM)
 	li := newLineIndex(data)
-	var chunks []chunk
-	var err *Error
-	if isJSONStream(data) {
-		chunks, err = splitJSON(file, data, li)
-	} else {
-		chunks, err = splitYAML(file, data, li)
+	if !isJSONStream(data) {
+		chunks, err := splitYAML(file, data, li)
+		for _, c := range chunks {
+			d.decodeDoc(file, c, nil)
+		}
+		if err != nil {
+			d.fail(err)
+		}
+		return
 	}
+	chunks, yamlFrom, jsonErr := splitJSON(file, data, li)
 	for _, c := range chunks {
-		d.decodeDoc(file, c)
+		d.decodeDoc(file, c, nil)
+	}
+	if yamlFrom < 0 {
+		if jsonErr != nil {
+			d.fail(jsonErr)
+		}
+		return
+	}
+	// The stream goes on as YAML. As in YAMLOrJSONDecoder, if its first
+	// document fails too, the JSON error is the one reported.
+	chunks, err := splitYAMLFrom(file, data, yamlFrom, li)
+	if len(chunks) == 0 && err != nil {
+		d.fail(jsonErr)
+		return
+	}
+	for i, c := range chunks {
+		if i == 0 {
+			d.decodeDoc(file, c, jsonErr)
+		} else {
+			d.decodeDoc(file, c, nil)
+		}
 	}
 	if err != nil {
 		d.fail(err)
 	}
 }
 
-func (d *decoder) decodeDoc(file string, c chunk) {
+// decodeDoc decodes one document; syntaxErr, when set, replaces the
+// document's own YAML syntax error (see decodeFile).
+func (d *decoder) decodeDoc(file string, c chunk, syntaxErr *Error) {
 	js := c.data
 	if c.json {
 		// Compact, as YAML → JSON output is, so that messages quoting the
@@ -77,12 +108,18 @@ func (d *decoder) decodeDoc(file string, c chunk) {
 		if json.Compact(&buf, c.data) == nil {
 			js = buf.Bytes()
 		}
+	} else if syntaxErr == nil && splitLists && d.decodeSplitList(file, c) {
+		return
 	} else {
 		// sigs.k8s.io/yaml is kubectl's converter: YAML 1.1 scalars ("yes",
 		// "on", "y" are booleans) and all, so what it rejects or coerces
 		// here, kubectl does too.
 		var err error
 		if js, err = sigsyaml.YAMLToJSON(c.data); err != nil {
+			if syntaxErr != nil {
+				d.fail(syntaxErr)
+				return
+			}
 			d.fail(yamlSyntaxError(file, c, err))
 			return
 		}
@@ -92,12 +129,22 @@ func (d *decoder) decodeDoc(file string, c chunk) {
 	}
 	root := parseNode(c)
 	src := Source{File: file, Line: c.line, Column: c.col}
+	d.doc, d.item = nil, nil
 	if root != nil {
 		src = nodeSource(file, root)
+		d.doc = &docRef{c: c}
 	} else if !c.json {
 		src = Source{File: file, Line: firstContentLine(c), Column: 1}
 	}
+	first := len(d.res.Objects)
 	d.decodeObject(file, js, root, src, nil)
+	// The node tree is several times the size of the document: objects
+	// keep the document's bytes instead, and FieldSource parses them again
+	// when asked (rarely: for an error, or a rule check explains).
+	for _, o := range d.res.Objects[first:] {
+		o.node = nil
+	}
+	d.doc = nil
 }
 
 // parseNode builds the document's node tree for positions, or returns nil.
@@ -105,7 +152,7 @@ func (d *decoder) decodeDoc(file string, c chunk) {
 // positions degrade (to the document start).
 func parseNode(c chunk) *yaml.Node {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(c.data, &doc); err != nil {
+	if err := yaml.Unmarshal(c.text(), &doc); err != nil {
 		return nil
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
@@ -113,7 +160,44 @@ func parseNode(c chunk) *yaml.Node {
 	}
 	root := doc.Content[0]
 	shiftPositions(root, c.line-1, c.col-1)
+	dropValues(root, 0)
 	return deref(root)
+}
+
+// keptValue is the longest scalar value the node tree keeps. The tree is for
+// positions: it needs keys, and values only to explain a YAML 1.1 boolean.
+// A long value (a 50 MB name) would be one more copy of the typed object's.
+const keptValue = 64
+
+func dropValues(n *yaml.Node, depth int) {
+	if depth > 10000 {
+		return
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			dropValue(n.Content[i], depth)
+		}
+		for i := 0; i < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind != yaml.ScalarNode {
+				dropValues(k, depth+1)
+			}
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			dropValue(c, depth)
+		}
+	}
+}
+
+func dropValue(v *yaml.Node, depth int) {
+	if v.Kind == yaml.ScalarNode {
+		if len(v.Value) > keptValue {
+			v.Value = ""
+		}
+		return
+	}
+	dropValues(v, depth+1)
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -256,6 +340,9 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 		Src:        src,
 		node:       node,
 	}
+	if node != nil {
+		o.doc, o.item = d.doc, d.item
+	}
 	if clusterScoped[gvk.Kind] {
 		// The API server drops a namespace given to a cluster-scoped object.
 		acc.SetNamespace("")
@@ -274,37 +361,56 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 		}
 		o.Namespace = objNS
 	}
-	d.res.Objects = append(d.res.Objects, o)
-
 	// The codec reports in JSON key order, which YAML → JSON conversion
 	// sorted; users read files top to bottom.
-	first := len(d.res.Notes)
-	defer func() {
-		notes := d.res.Notes[first:]
-		sort.SliceStable(notes, func(i, j int) bool {
-			a, b := notes[i].Src, notes[j].Src
-			return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
-		})
-	}()
+	var fields []Note
 	for _, e := range strictErrs {
 		msg := e.Error()
 		switch {
 		case strings.HasPrefix(msg, `unknown field "`):
 			path, _ := strconv.Unquote(strings.TrimPrefix(msg, "unknown field "))
-			d.note(Note{Kind: NoteUnknownField, Src: o.FieldSource(path), Object: o.String(), Msg: msg})
+			fields = append(fields, Note{Kind: NoteUnknownField, Src: o.FieldSource(path), Object: o.String(), Msg: msg})
 		case strings.HasPrefix(msg, `duplicate field "`) && node == nil:
 			// Reported from the node tree when there is one, with a better
 			// position; JSON that yaml/v4 could not parse only has this.
 			path, _ := strconv.Unquote(strings.TrimPrefix(msg, "duplicate field "))
-			d.note(Note{Kind: NoteDuplicateField, Src: o.FieldSource(path), Object: o.String(), Msg: msg})
+			fields = append(fields, Note{Kind: NoteDuplicateField, Src: o.FieldSource(path), Object: o.String(), Msg: msg})
 		}
 	}
 	if node != nil {
 		duplicateKeys(node, nil, func(path []segment, key *yaml.Node) {
-			d.note(Note{Kind: NoteDuplicateField, Src: nodeSource(file, key), Object: o.String(),
+			fields = append(fields, Note{Kind: NoteDuplicateField, Src: nodeSource(file, key), Object: o.String(),
 				Msg: fmt.Sprintf("duplicate field %q", renderPath(typedPath(reflect.TypeOf(obj), path)))})
 		})
 	}
+	switch {
+	case len(fields) == 0 || d.opts.Validation == ValidateIgnore:
+	case d.opts.Validation == ValidateStrict:
+		// The API server rejects the whole object; kubectl applies nothing
+		// of it. Each field is also an Error of its own, on its own line.
+		rej := &strictRejection{file: file, kind: gvk.Kind, version: gvk.Version}
+		for _, f := range fields {
+			rej.msgs = append(rej.msgs, f.Msg)
+		}
+		sortBySource(fields)
+		for _, f := range fields {
+			field := f.Msg[strings.IndexByte(f.Msg, '"'):]
+			field, _ = strconv.Unquote(field)
+			d.fail(&Error{Src: f.Src, Object: f.Object, Field: field, Msg: f.Msg, strict: rej})
+		}
+		return
+	default:
+		sortBySource(fields)
+		d.res.Notes = append(d.res.Notes, fields...)
+	}
+	d.res.Objects = append(d.res.Objects, o)
+}
+
+func sortBySource(notes []Note) {
+	sort.SliceStable(notes, func(i, j int) bool {
+		a, b := notes[i].Src, notes[j].Src
+		return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+	})
 }
 
 // decodeList handles kind List (what `kubectl get -o yaml` prints) and typed
@@ -343,6 +449,7 @@ func (d *decoder) decodeList(file string, js []byte, node *yaml.Node, src Source
 			}
 		}
 	}
+	outer := d.item
 	for i, raw := range list.Items {
 		var in *yaml.Node
 		isrc := src
@@ -350,8 +457,10 @@ func (d *decoder) decodeList(file string, js []byte, node *yaml.Node, src Source
 			in = deref(items.Content[i])
 			isrc = nodeSource(file, in)
 		}
+		d.item = append(outer[:len(outer):len(outer)], i)
 		d.decodeObject(file, raw, in, isrc, itemDefaults)
 	}
+	d.item = outer
 	return true
 }
 

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v4"
 )
@@ -103,7 +104,47 @@ func renderPath(segs []segment) string {
 // the object's start — a validation message should always land somewhere
 // near the cause, even for defaulted fields that were never written.
 func (o *Object) FieldSource(path string) Source {
-	return fieldSource(o.Src.File, o.node, parsePath(path), o.Src)
+	n := o.node
+	if n == nil && o.doc != nil {
+		n = o.doc.itemNode(o.item)
+	}
+	return fieldSource(o.Src.File, n, parsePath(path), o.Src)
+}
+
+// docRef is a document whose objects want positions after decoding.
+type docRef struct{ c chunk }
+
+// lastTree caches the node tree of the last document FieldSource parsed:
+// callers ask about the objects of one document in a row (the errors of a
+// List's items, the rules of one policy), and one tree at a time is what
+// keeps memory near the size of the input.
+var lastTree struct {
+	sync.Mutex
+	doc  *docRef
+	root *yaml.Node
+}
+
+func (d *docRef) itemNode(item []int) *yaml.Node {
+	lastTree.Lock()
+	if lastTree.doc != d {
+		lastTree.doc, lastTree.root = d, parseNode(d.c)
+	}
+	n := lastTree.root
+	lastTree.Unlock()
+	for _, i := range item {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		_, v := lookup(n, "items", 0)
+		if v == nil {
+			return nil
+		}
+		if v = deref(v); v.Kind != yaml.SequenceNode || i >= len(v.Content) {
+			return nil
+		}
+		n = deref(v.Content[i])
+	}
+	return n
 }
 
 func fieldSource(file string, root *yaml.Node, segs []segment, fallback Source) Source {

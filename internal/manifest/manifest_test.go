@@ -384,8 +384,13 @@ func TestDecodeErrors(t *testing.T) {
 			"e.yaml:2:16: invalid character ',' looking for beginning of object key string"},
 		{"json truncated", "{\"apiVersion\": \"v1\",\n \"kind\": \"Pod\"\n",
 			"e.yaml:2:15: unexpected EOF"},
+		// kubectl reads YAML after one JSON object, so the Pod is decoded
+		// (and lacks its apiVersion).
 		{"json then yaml", "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"a\"}}\n---\nkind: Pod\n",
-			"e.yaml:2:2: invalid character '-' in numeric literal"},
+			`e.yaml:3:1: Object 'apiVersion' is missing in '{"kind":"Pod"}'`},
+		// After two JSON values the stream is JSON for good.
+		{"two json then separator", "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"a\"}}\n{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"b\"}}\n---\n",
+			"e.yaml:3:2: invalid character '-' in numeric literal"},
 		{"list items not a list", "apiVersion: v1\nkind: List\nitems: {a: 1}\n",
 			"e.yaml:3: List: items: json: cannot unmarshal object into Go struct field .items of type []json.RawMessage"},
 	}

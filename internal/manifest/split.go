@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -19,6 +20,21 @@ type chunk struct {
 	line int // 1-based line of data[0]
 	col  int // 1-based column (characters) of data[0]
 	json bool
+	// dash, when > 0, is 1 + the offset of the "-" that opens a List item
+	// read on its own (see splitBlockList): text blanks it.
+	dash int
+}
+
+// text is the chunk's YAML: data, or a copy with its item's dash blanked.
+// data itself stays a slice of the input, so that keeping chunks for later
+// positions keeps no second copy of the input.
+func (c chunk) text() []byte {
+	if c.dash == 0 {
+		return c.data
+	}
+	t := bytes.Clone(c.data)
+	t[c.dash-1] = ' '
+	return t
 }
 
 // lineIndex turns byte offsets into line and column. Lines end where YAML
@@ -78,13 +94,19 @@ func isJSONStream(data []byte) bool {
 // bad separator are returned along with the error, as kubectl has applied
 // them by the time it fails.
 func splitYAML(file string, data []byte, li *lineIndex) ([]chunk, *Error) {
+	return splitYAMLFrom(file, data, 0, li)
+}
+
+// splitYAMLFrom is splitYAML of data[from:], for a stream that turned from
+// JSON to YAML there.
+func splitYAMLFrom(file string, data []byte, from int, li *lineIndex) ([]chunk, *Error) {
 	var chunks []chunk
 	add := func(start, end int) {
 		line, col := li.pos(start)
 		chunks = append(chunks, chunk{data: data[start:end], line: line, col: col})
 	}
 	start := -1
-	for off := 0; off < len(data); {
+	for off := from; off < len(data); {
 		next := len(data)
 		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
 			next = off + i + 1
@@ -102,6 +124,11 @@ func splitYAML(file string, data []byte, li *lineIndex) ([]chunk, *Error) {
 			if start >= 0 {
 				add(start, off)
 				start = -1
+			} else {
+				// YAMLReader keeps a separator that opens a document as
+				// part of it: for YAML "---" is a document start there, and
+				// "---#x" a plain scalar.
+				start = off
 			}
 		} else if start < 0 {
 			start = off
@@ -114,16 +141,23 @@ func splitYAML(file string, data []byte, li *lineIndex) ([]chunk, *Error) {
 	return chunks, nil
 }
 
-// splitJSON cuts a stream of concatenated JSON values, as kubectl reads a
-// stream starting with '{'.
-func splitJSON(file string, data []byte, li *lineIndex) ([]chunk, *Error) {
-	var chunks []chunk
+// splitJSON cuts a stream that starts with '{' the way apimachinery's
+// YAMLOrJSONDecoder (kubectl's reader) does: a sequence of JSON values, until
+// one fails to parse. If that happens after at most one value, the stream is
+// still ambiguous and the decoder goes on reading YAML from the end of the
+// last value (after the rest of its line): JSON documents separated by
+// "---", or a JSON object followed by YAML, read as kubectl reads them. Then
+// yamlFrom is where YAML starts, and jsonErr is the JSON error kubectl
+// reports if the first YAML document does not parse either. After two or
+// more values, the error is final.
+func splitJSON(file string, data []byte, li *lineIndex) (chunks []chunk, yamlFrom int, jsonErr *Error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
+	consumed := 0
 	for {
 		var raw json.RawMessage
 		err := dec.Decode(&raw)
 		if errors.Is(err, io.EOF) {
-			return chunks, nil
+			return chunks, -1, nil
 		}
 		if err != nil {
 			off := int(dec.InputOffset())
@@ -135,13 +169,34 @@ func splitJSON(file string, data []byte, li *lineIndex) ([]chunk, *Error) {
 				off = len(bytes.TrimRightFunc(data, isSpace))
 			}
 			line, col := li.pos(off)
-			return chunks, &Error{Src: Source{File: file, Line: line, Column: col}, Msg: err.Error()}
+			jsonErr = &Error{Src: Source{File: file, Line: line, Column: col}, Msg: err.Error()}
+			if len(chunks) > 1 {
+				return chunks, -1, jsonErr
+			}
+			return chunks, skipLineSpace(data, consumed), jsonErr
 		}
 		end := int(dec.InputOffset())
+		consumed = end
 		start := end - len(raw)
 		line, col := li.pos(start)
 		chunks = append(chunks, chunk{data: raw, line: line, col: col, json: true})
 	}
+}
+
+// skipLineSpace is YAMLOrJSONDecoder.consumeWhitespace: it skips white space
+// after off up to and including the first newline.
+func skipLineSpace(data []byte, off int) int {
+	for off < len(data) {
+		r, size := utf8.DecodeRune(data[off:])
+		if !unicode.IsSpace(r) {
+			return off
+		}
+		off += size
+		if r == '\n' {
+			return off
+		}
+	}
+	return off
 }
 
 func isSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
@@ -156,6 +211,9 @@ func firstContentLine(c chunk) int {
 			end = cl.starts[i+1]
 		}
 		t := bytes.TrimSpace(c.data[start:end])
+		if i == 0 && bytes.HasPrefix(t, []byte("---")) {
+			continue // the separator that opened the document
+		}
 		if len(t) > 0 && t[0] != '#' {
 			return c.line + i
 		}

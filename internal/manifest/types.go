@@ -54,9 +54,13 @@ type Object struct {
 	Src Source
 
 	// node is the object's root mapping in the document's node tree, with
-	// positions already relative to the file; nil when the tree could not be
-	// built (FieldSource then falls back to Src).
+	// positions already relative to the file, while the document is being
+	// decoded. Afterwards doc and item (the List indexes leading to the
+	// object) find it again; both are nil when the tree could not be built
+	// (FieldSource then falls back to Src).
 	node *yaml.Node
+	doc  *docRef
+	item []int
 }
 
 // String names the object the way Palisade's messages do: "KIND NS/NAME",
@@ -66,6 +70,7 @@ func (o *Object) String() string {
 }
 
 func objectRef(kind, ns, name string) string {
+	kind, ns, name = Abbrev(kind), Abbrev(ns), Abbrev(name)
 	if name == "" {
 		return kind
 	}
@@ -110,7 +115,7 @@ func (n Note) String() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(n.Msg)
-	return b.String()
+	return AbbrevMessage(b.String())
 }
 
 // Options controls how manifests are read.
@@ -123,9 +128,42 @@ type Options struct {
 	ExplicitNamespace bool
 	// Stdin is read for the path "-".
 	Stdin io.Reader
+	// Validation is what unknown and duplicate fields do: kubectl's
+	// --validate. The zero value warns (the UI's editor shows notes); the CLI
+	// passes ValidateStrict unless told otherwise, as kubectl does.
+	Validation Validation
 	// ClusterNetworkPolicies decodes ClusterNetworkPolicy (as
 	// *unstructured.Unstructured) and Node objects instead of skipping them.
 	ClusterNetworkPolicies bool
+}
+
+// Validation is kubectl's --validate: what a field the API does not know, or
+// a field given twice, does to its object.
+type Validation int
+
+const (
+	// ValidateWarn loads the object and reports a Note, as the API server's
+	// fieldValidation=Warn.
+	ValidateWarn Validation = iota
+	// ValidateStrict rejects the object with an Error per field, as
+	// kubectl's default (--validate=strict, fieldValidation=Strict).
+	ValidateStrict
+	// ValidateIgnore loads the object and says nothing (--validate=false).
+	ValidateIgnore
+)
+
+// ParseValidation reads a --validate value with kubectl's spellings: strict,
+// warn, ignore, and the older true (strict) and false (ignore).
+func ParseValidation(s string) (Validation, error) {
+	switch strings.ToLower(s) {
+	case "strict", "true":
+		return ValidateStrict, nil
+	case "warn":
+		return ValidateWarn, nil
+	case "ignore", "false":
+		return ValidateIgnore, nil
+	}
+	return 0, fmt.Errorf("invalid - validate option %q; must be one of: strict (or true), warn, ignore (or false)", s)
 }
 
 func (o Options) namespace() string {
@@ -147,6 +185,50 @@ type Error struct {
 	Object string // "KIND NS/NAME" when the object is known
 	Field  string // API field path when one field is at fault
 	Msg    string
+
+	// strict is set on the Errors of ValidateStrict: all the unknown and
+	// duplicate fields of one object share it, so that they can also be
+	// printed as kubectl prints the API server's one rejection of the object.
+	strict *strictRejection
+}
+
+// strictRejection is one object rejected by strict field validation.
+type strictRejection struct {
+	file string
+	kind string
+	// version is the version kubectl names ("v1" for apps/v1 too): the
+	// API server's decoder speaks of versions, not groups.
+	version string
+	msgs    []string // `unknown field "spec.ingres"`, in the decoder's order
+}
+
+func (r *strictRejection) String() string {
+	return AbbrevMessage(fmt.Sprintf("Error from server (BadRequest): error when creating %q: %s in version %q cannot be handled as a %s: strict decoding error: %s",
+		r.file, r.kind, r.version, r.kind, strings.Join(r.msgs, ", ")))
+}
+
+// StrictField reports whether e is an unknown or duplicate field rejected by
+// ValidateStrict: a problem of the object (exit 1), not unreadable input.
+func (e *Error) StrictField() bool { return e.strict != nil }
+
+// Kubectl renders the list the way kubectl apply prints it: one line per
+// object rejected by strict field validation ("Error from server
+// (BadRequest): ... strict decoding error: unknown field ..."), and every
+// other problem as Error does.
+func (l ErrorList) Kubectl() []string {
+	var out []string
+	done := map[*strictRejection]bool{}
+	for _, e := range l {
+		if e.strict == nil {
+			out = append(out, e.Error())
+			continue
+		}
+		if !done[e.strict] {
+			done[e.strict] = true
+			out = append(out, e.strict.String())
+		}
+	}
+	return out
 }
 
 // Error renders one line: "FILE:LINE:COL: MSG" for problems found before an
@@ -172,7 +254,7 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
-	return b.String()
+	return AbbrevMessage(b.String())
 }
 
 // ErrorList is the error Load and Decode return: every problem found, in

@@ -57,13 +57,24 @@ func Check(w io.Writer, r *analysis.CheckResult) error {
 		writeSide(b, "ingress", c.To, c.Ingress)
 	}
 	if len(r.Connections) > 1 {
-		n := 0
+		var yes, no []string
 		for _, c := range r.Connections {
+			pair := c.From + " -> " + c.To
 			if c.Allowed {
-				n++
+				yes = append(yes, pair)
+			} else {
+				no = append(no, pair)
 			}
 		}
-		fmt.Fprintf(b, "\n%s: %d of %d endpoints admit the connection\n", verdictWord(r.Allowed), n, len(r.Connections))
+		switch {
+		case len(no) == 0:
+			fmt.Fprintf(b, "\nALLOWED: all %d connections\n", len(yes))
+		case len(yes) == 0:
+			fmt.Fprintf(b, "\nDENIED: all %d connections\n", len(no))
+		default:
+			fmt.Fprintf(b, "\nMIXED: %d of %d connections allowed\n  allowed: %s\n  denied:  %s\n",
+				len(yes), len(r.Connections), strings.Join(yes, ", "), strings.Join(no, ", "))
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -128,25 +139,43 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// MatrixTable renders a matrix as an aligned truth table, in the style of
-// the upstream e2e suite: "." allowed, "X" denied.
+// The matrix legend, one for every matrix a person reads: matrix's table
+// and Markdown, probe's table and the demo's side-by-side view.
+const (
+	MarkAllowed  = "✓"
+	MarkDenied   = "✗"
+	MarkMismatch = "!" // after a cell whose measurement differs from the prediction
+)
+
+// Mark is the cell for one verdict.
+func Mark(ok bool) string {
+	if ok {
+		return MarkAllowed
+	}
+	return MarkDenied
+}
+
+// MatrixLegend explains the marks, after a table.
+func MatrixLegend(m *analysis.Matrix) string {
+	return fmt.Sprintf("rows: from, columns: to; %s allowed, %s denied; %d of %d connections allowed",
+		MarkAllowed, MarkDenied, m.Allowed(), len(m.Pods)*len(m.Pods))
+}
+
+// MatrixTable renders a matrix as an aligned truth table.
 func MatrixTable(w io.Writer, m *analysis.Matrix) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	fmt.Fprintf(tw, "%s/%d\t%s\n", m.Protocol, m.Port, strings.Join(m.Pods, "\t"))
 	for i, row := range m.Matrix {
 		cells := make([]string, len(row))
 		for j, ok := range row {
-			cells[j] = "X"
-			if ok {
-				cells[j] = "."
-			}
+			cells[j] = Mark(ok)
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", m.Pods[i], strings.Join(cells, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "rows: from, columns: to; \".\" allowed, \"X\" denied; %d of %d connections allowed\n", m.Allowed(), len(m.Pods)*len(m.Pods))
+	_, err := fmt.Fprintln(w, MatrixLegend(m))
 	return err
 }
 
@@ -177,13 +206,11 @@ func MatrixMarkdown(w io.Writer, m *analysis.Matrix) error {
 	for i, row := range m.Matrix {
 		cells := make([]string, len(row))
 		for j, ok := range row {
-			cells[j] = "✗"
-			if ok {
-				cells[j] = "✓"
-			}
+			cells[j] = Mark(ok)
 		}
 		fmt.Fprintf(b, "| %s | %s |\n", m.Pods[i], strings.Join(cells, " | "))
 	}
+	fmt.Fprintf(b, "\n%s\n", MatrixLegend(m))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
