@@ -146,6 +146,12 @@ func validate(objs []*manifest.Object, ch clusterpolicy.CRDChannel) (errs, warni
 				*into = append(*into, Problem{Src: o.FieldSource(fe.Field), Object: ref, Field: fe.Field, Message: manifest.AbbrevMessage(fe.Error())})
 			}
 		}
+		// The API server's defaulting, for every kind, as the lab applies
+		// it: a template's defaulted ports are part of its pod-template-hash,
+		// so pods are named here as the lab and a cluster name them.
+		if ro, ok := o.Obj.(runtime.Object); ok {
+			validation.Default(ro)
+		}
 		switch obj := o.Obj.(type) {
 		case *networkingv1.NetworkPolicy:
 			validation.DefaultNetworkPolicy(obj)
