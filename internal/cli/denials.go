@@ -65,8 +65,8 @@ address yet and failed closed.`,
   # Watch every denial in the lab while you test a connection
   palisade denials -A -f
 
-  # The last 20 denials involving namespace x, as JSON Lines
-  palisade denials -n x --tail 20 -o json`,
+  # The last 20 denials involving namespace default, as JSON Lines
+  palisade denials -n default --tail 20 -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {

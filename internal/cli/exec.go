@@ -118,7 +118,7 @@ func newExec(s *streams) *cobra.Command {
 resolv.conf and hosts file. Standard input (-i), the terminal (-t) and the
 exit code pass through, as with kubectl exec. POD may be deploy/NAME.`,
 		Example: `  palisade exec $(palisade get pods -l app=allowed -o jsonpath='{.items[0].metadata.name}') -- /bin/sh -c "echo hi | nc -v target 2345"
-  palisade exec -ti deploy/frontend -- curl -I --connect-timeout 5 backend:8080`,
+  palisade exec -ti deploy/allowed -- /bin/sh`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dash := cmd.ArgsLenAtDash()

@@ -180,8 +180,8 @@ func newDelete(s *streams) *cobra.Command {
 		Use:   "delete (-f PATH | KIND NAME... | KIND --all | KIND -l SELECTOR)",
 		Short: "Delete objects from the lab",
 		Example: `  palisade delete -f examples/01-restricting-network-connectivity/
-  palisade delete netpol deny-all allow-frontend
-  palisade delete pods --all -n test`,
+  palisade delete netpol deny-all-ingress allow-target-from-allowed
+  palisade delete pods --all -n default`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var reqs []lab.DeleteRequest
 			if len(in.files) > 0 {
@@ -236,9 +236,9 @@ func newLabel(s *streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "label KIND NAME KEY=VALUE... KEY-...",
 		Short: "Set or remove labels on pods, namespaces and other objects",
-		Example: `  palisade label pod client role=frontend
-  palisade label namespace monitoring team=ops --overwrite
-  palisade label pod client role-`,
+		Example: `  palisade label pod allowed-659f75f4c6-sqbzt role=frontend
+  palisade label namespace default team=ops --overwrite
+  palisade label pod allowed-659f75f4c6-sqbzt role-`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return fail(exitBadUsage, "error: one or more resources must be specified as <resource> <name> or <resource>/<name>")

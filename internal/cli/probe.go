@@ -47,7 +47,7 @@ when one disagrees or could not be measured. -o json prints the matrix
 contract of 'palisade matrix' plus "expected", "mismatches", "targets" (what
 was dialled per destination) and "notMeasured" (pairs with their reason).`,
 		Example: `  palisade probe --port 1234
-  palisade probe --port 80 --protocol UDP -n x -n y -o json`,
+  palisade probe --port 2345 -n default -o json --via pod`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := protocolFlag(proto)

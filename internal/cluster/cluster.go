@@ -149,9 +149,7 @@ func validate(objs []*manifest.Object, ch clusterpolicy.CRDChannel) (errs, warni
 		// The API server's defaulting, for every kind, as the lab applies
 		// it: a template's defaulted ports are part of its pod-template-hash,
 		// so pods are named here as the lab and a cluster name them.
-		if ro, ok := o.Obj.(runtime.Object); ok {
-			validation.Default(ro)
-		}
+		validation.Default(o.Obj)
 		switch obj := o.Obj.(type) {
 		case *networkingv1.NetworkPolicy:
 			validation.DefaultNetworkPolicy(obj)
