@@ -58,7 +58,7 @@ func TestClusterNetworkPolicyCommands(t *testing.T) {
 				`NOT EVALUATED Admin tier, ClusterNetworkPolicy web-egress-allowlist priority 20 spec.egress[0] "example": domainNames peers need DNS  (testdata/cnp/cluster.yaml:66)`}},
 		{name: "matrix honours ClusterNetworkPolicies",
 			args: []string{"matrix", "-f", cnpDir, "--port", "5432"}, code: 0,
-			outHas: []string{"monitoring/prom .               .       X", "prod/db         X               .       X", "prod/web        X               X       ."}},
+			outHas: []string{"monitoring/prom ✓               ✓       ✗", "prod/db         ✗               ✓       ✗", "prod/web        ✗               ✗       ✓"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
