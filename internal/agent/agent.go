@@ -474,18 +474,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.lookAtDatapath()
 	if a.cfg.DatapathCheckInterval > 0 {
-		go func() {
-			t := time.NewTicker(a.cfg.DatapathCheckInterval)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					a.lookAtDatapath()
-				}
-			}
-		}()
+		go every(ctx, a.cfg.DatapathCheckInterval, a.lookAtDatapath)
 	}
 	a.choosePodCIDRs(ctx)
 	var informersDone sync.WaitGroup
@@ -526,19 +515,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.queue.ShutDown()
 	}()
 	if a.cfg.FullSyncPeriod > 0 {
-		go func() {
-			t := time.NewTicker(a.cfg.FullSyncPeriod)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					a.fullDue.Store(true)
-					a.queue.Add(syncKey)
-				}
-			}
-		}()
+		go every(ctx, a.cfg.FullSyncPeriod, func() {
+			a.fullDue.Store(true)
+			a.queue.Add(syncKey)
+		})
 	}
 	for a.next(ctx) {
 	}
@@ -825,3 +805,17 @@ func (a *Agent) failClosed() (bool, int) {
 type noWatchList struct{}
 
 func (noWatchList) IsWatchListSemanticsUnSupported() bool { return true }
+
+// every calls fn each period until ctx ends.
+func every(ctx context.Context, period time.Duration, fn func()) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
