@@ -125,6 +125,7 @@ ports as resolved on the pods) plus one port no rule names, each summarised;
 	in.analysis = true
 	in.register(cmd)
 	in.registerCNP(cmd)
+	in.registerLive(cmd)
 	f := cmd.Flags()
 	f.Int32Var(&port, "port", 0, "destination port (the pod's port: service ports are not translated here)")
 	f.StringVar(&proto, "protocol", "TCP", "TCP, UDP or SCTP")
