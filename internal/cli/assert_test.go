@@ -23,7 +23,9 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/kube"
+	"github.com/palisade-net/palisade/internal/lab"
 	"github.com/palisade-net/palisade/internal/testenv"
 )
 
@@ -317,4 +319,43 @@ current-context: reader
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestFromProbe: a probe's cell counts only when it was dialled the way
+// the assertion asks; a pair the probe did not measure, or reached through
+// another service, makes the assertion unmeasured, never measured.
+func TestFromProbe(t *testing.T) {
+	probe := &lab.ProbeResult{
+		Matrix:      analysis.Matrix{Pods: []string{"x/a", "x/b", "x/c"}, Matrix: [][]bool{{false, true, true}, {true, false, true}, {true, true, false}}},
+		Expected:    [][]bool{{false, true, false}, {true, false, true}, {true, true, false}},
+		Targets:     []string{"pod 10.244.0.1:80", "service web (10.96.0.5:80 -> pod port 8080)", "not measured"},
+		NotMeasured: []lab.Unmeasured{{From: "x/a", To: "x/c", Reason: "service web port 80/TCP leads to 2 pods"}},
+	}
+	svc := &analysis.ServiceHop{Service: "x/web"}
+	other := &analysis.ServiceHop{Service: "x/api"}
+	conn := func(from, to string) analysis.Connection { return analysis.Connection{From: from, To: to} }
+	tests := []struct {
+		name     string
+		check    analysis.CheckResult
+		measured bool
+		verdict  string
+		reason   string
+	}{
+		{"to a pod", analysis.CheckResult{Connections: []analysis.Connection{conn("x/a", "x/b")}}, true, "allowed", ""},
+		{"through the service asserted", analysis.CheckResult{Service: svc, Connections: []analysis.Connection{conn("x/a", "x/b")}}, true, "allowed", ""},
+		{"mixed", analysis.CheckResult{Connections: []analysis.Connection{conn("x/a", "x/b"), conn("x/b", "x/a"), conn("x/c", "x/c")}}, true, "mixed", ""},
+		{"through another service", analysis.CheckResult{Service: other, Connections: []analysis.Connection{conn("x/a", "x/b")}}, false, "",
+			"x/a -> x/b: the lab dialled service web (10.96.0.5:80 -> pod port 8080), not service x/api"},
+		{"not measured", analysis.CheckResult{Connections: []analysis.Connection{conn("x/a", "x/b"), conn("x/a", "x/c")}}, false, "",
+			"x/a -> x/c: service web port 80/TCP leads to 2 pods"},
+		{"no such pod", analysis.CheckResult{Connections: []analysis.Connection{conn("x/a", "y/z")}}, false, "", "x/a -> y/z: the lab runs no such pod with an address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := fromProbe(&tt.check, probe)
+			if m.Measured != tt.measured || m.Verdict != tt.verdict || m.Reason != tt.reason {
+				t.Errorf("got %+v, want measured %v verdict %q reason %q", m, tt.measured, tt.verdict, tt.reason)
+			}
+		})
+	}
 }
