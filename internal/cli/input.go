@@ -237,7 +237,7 @@ type kubeObject interface {
 }
 
 // liveFlags read a cluster's objects through its API server, read-only
-// (get and list; see docs/live-input.md for the ClusterRole).
+// (list only; docs/live-input.md, docs/rbac/palisade-reader.yaml).
 type liveFlags struct {
 	registered bool
 	kubeconfig string
@@ -255,7 +255,7 @@ func (l *liveFlags) enabled() bool { return l.kubeconfig != "" || l.context != "
 func (f *inputFlags) registerLive(cmd *cobra.Command) {
 	f.live.registered = true
 	cmd.Flags().StringVar(&f.live.kubeconfig, "kubeconfig", "",
-		"read namespaces, pods, services and policies from the cluster of this kubeconfig (read-only: get and list)")
+		"read namespaces, pods, services and policies from the cluster of this kubeconfig (read-only: list)")
 	cmd.Flags().StringVar(&f.live.context, "context", "",
 		"kubeconfig context to read (with $KUBECONFIG or ~/.kube/config when --kubeconfig is not given)")
 }
