@@ -74,8 +74,9 @@ Exit status: 0 every assertion passed (skipped ones aside), 1 one failed,
 2 bad input (an unreadable assertion names FILE:LINE: FIELD; an assertion
 naming something the cluster does not hold).`,
 		Example: `  palisade test -f examples/01-restricting-network-connectivity --assertions docs/examples/01-assertions.yaml
-  palisade test -f k8s/ --assertions netassert/ --junit junit.xml -o tap
-  palisade test --kubeconfig ~/.kube/config --assertions promises.yaml
+  # netassert v2 files as they are; a directory reads its .yaml files
+  palisade test -f examples/01-restricting-network-connectivity --assertions docs/examples/ -o tap
+  palisade test --kubeconfig ~/.kube/config --assertions promises.yaml --junit junit.xml
   sudo palisade test --lab --assertions docs/examples/01-assertions.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -131,6 +131,13 @@ func runsOffline(args []string) bool {
 	switch args[0] {
 	case "validate", "check", "matrix", "version":
 		return true
+	case "test", "exposure":
+		for _, a := range args {
+			if a == "--lab" || a == "--kubeconfig" || a == "--context" {
+				return false
+			}
+		}
+		return true
 	case "dataplane":
 		for _, a := range args {
 			if a == "-f" || strings.HasPrefix(a, "--filename") {
