@@ -109,10 +109,10 @@ func replicas(r *int32) int32 {
 
 func isReady(p *corev1.Pod) bool { return reconcile.IsReady(p) }
 
-// input is what the core decides on: the state, the tombstones, a fresh
-// look at the processes, and the clock.
-func (c *Controller) input() reconcile.Input {
-	return reconcile.Input{State: c.st, Tombstones: c.tombstones, Observed: c.observe(), Now: c.clock(), Generation: c.generation}
+// input is what the core decides on: the state, the tombstones, what was
+// observed of the processes, and the clock.
+func (c *Controller) input(obs reconcile.Observed) reconcile.Input {
+	return reconcile.Input{State: c.st, Tombstones: c.tombstones, Observed: obs, Now: c.clock(), Generation: c.generation}
 }
 
 // observe looks at every container's process, and reads the ports of
@@ -139,12 +139,13 @@ func (c *Controller) observe() reconcile.Observed {
 // statuses: the core's plan, performed; the statuses of what that left;
 // then the syncers. Called with the lock held.
 func (c *Controller) reconcile() error {
-	plan, err := reconcile.Next(c.input())
+	// What to change depends on no process: only the statuses need a look.
+	plan, err := reconcile.Next(c.input(reconcile.Observed{}))
 	if err != nil {
 		return err
 	}
 	c.perform(plan)
-	c.applyStatus(reconcile.Statuses(c.input()))
+	c.applyStatus(reconcile.Statuses(c.input(c.observe())))
 	var errs []error
 	for _, s := range c.syncers {
 		if err := s(c.st); err != nil {
@@ -238,4 +239,4 @@ func (c *Controller) handleExit(e exit) {
 // refresh is the cheap periodic look: it reports whether any pod's status
 // would change (a container became ready, died unnoticed, or is due for a
 // restart), so that the full reconcile runs only then.
-func (c *Controller) refresh() bool { return reconcile.Due(c.input()) }
+func (c *Controller) refresh() bool { return reconcile.Due(c.input(c.observe())) }

@@ -44,8 +44,9 @@ type Input struct {
 	// Tombstones are keys of pods deleted by hand: their controller
 	// replaces them under new names, as a ReplicaSet would.
 	Tombstones map[string]bool
-	Observed   Observed
-	Now        time.Time
+	// Observed is read by Statuses and Due; Next decides without it.
+	Observed Observed
+	Now      time.Time
 	// Generation counts the sandboxes built so far; each new one takes the
 	// next number, which names its network namespace and veth so that a
 	// dying namespace never collides with its successor.
