@@ -12,13 +12,9 @@ import (
 	"github.com/palisade-net/palisade/internal/lab/state"
 )
 
-// Addressing of the lab. Pods route through their node: each pod's veth
-// carries a /32 (/128) and the node side answers as 169.254.1.1 (fe80::1),
-// the way Calico wires pods, so every packet between pods crosses the
-// node's forwarding path, where service and policy rules live.
+// Addressing of the lab: the fabric joining the nodes, and the service
+// range. (How pods are wired to their node is package kubelet's.)
 var (
-	gateway4    = netip.MustParseAddr("169.254.1.1")
-	gateway6    = netip.MustParseAddr("fe80::1")
 	fabricNet4  = netip.MustParsePrefix("172.18.0.0/24")
 	fabricNet6  = netip.MustParsePrefix("fd00:172:18::/64")
 	serviceNet4 = netip.MustParsePrefix("10.96.0.0/16")
