@@ -111,9 +111,15 @@ func (c *checker) selectors() {
 		}
 		ref := policyRef(k)
 		if len(c.selected[k]) == 0 {
-			c.add(RulePolicySelectsNothing, Warning, ref, "spec.podSelector", nil, nil,
-				"%s selects none of the %s in namespace %q: the policy isolates nothing",
-				selectorText(&np.Spec.PodSelector), count(len(c.nsPods[np.Namespace]), "pod", "pods"), np.Namespace)
+			if n := len(c.nsPods[np.Namespace]); n == 0 {
+				c.add(RulePolicySelectsNothing, Warning, ref, "spec.podSelector", nil, nil,
+					"namespace %q has no pod in view, so %s selects none: the policy isolates nothing (lint its workloads with it)",
+					np.Namespace, selectorText(&np.Spec.PodSelector))
+			} else {
+				c.add(RulePolicySelectsNothing, Warning, ref, "spec.podSelector", nil, nil,
+					"%s selects none of the %s in namespace %q: the policy isolates nothing",
+					selectorText(&np.Spec.PodSelector), count(n, "pod", "pods"), np.Namespace)
+			}
 		}
 		for _, s := range sides(np, v) {
 			for i, r := range s.rules {
