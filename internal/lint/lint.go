@@ -83,8 +83,14 @@ func Run(snap *cluster.Snapshot, opts Options) []Finding {
 func Invalid(problems []cluster.Problem) []Finding {
 	out := make([]Finding, 0, len(problems))
 	for _, p := range problems {
+		msg := p.Message
+		if p.Field != "" {
+			// The finding has the field on its own; the API server's text
+			// starts with it.
+			msg = strings.TrimPrefix(msg, p.Field+": ")
+		}
 		out = append(out, Finding{Rule: RuleInvalidObject, Severity: Error, File: p.Src.File, Line: p.Src.Line,
-			Object: p.Object.String(), Field: p.Field, Message: manifest.AbbrevMessage(p.Message), ref: p.Object})
+			Object: p.Object.String(), Field: p.Field, Message: manifest.AbbrevMessage(msg), ref: p.Object})
 	}
 	sortFindings(out)
 	return out
