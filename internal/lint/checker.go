@@ -3,6 +3,7 @@ package lint
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,10 +67,16 @@ type checker struct {
 	// checks that need pods in view stay quiet without any.
 	realPods int
 
-	members   map[policy.MatcherID][]policy.PodKey
-	podByKey  map[policy.PodKey]*corev1.Pod
-	byAddr    []addrPod // every non-hostNetwork pod address, sorted
-	blockPods map[string][]policy.PodKey
+	members  map[policy.MatcherID][]policy.PodKey
+	podByKey map[policy.PodKey]*corev1.Pod
+	// keys are the pods in the snapshot's order (namespace, name), the
+	// assumed resolver last; a pod's rank is its index there, so lists of
+	// pods sort as integers.
+	keys       []policy.PodKey
+	rankByAddr map[netip.Addr]int
+	byAddr     []addrPod // every non-hostNetwork pod address, sorted
+	cidrRanks  map[netip.Prefix][]int
+	blockPods  map[string][]policy.PodKey
 	named     map[namedKey]map[policy.PodKey]int32
 	views     map[policy.PodKey]policy.PolicyView
 	nsPods    map[string][]policy.PodKey
@@ -79,7 +86,7 @@ type checker struct {
 
 type addrPod struct {
 	addr netip.Addr
-	pod  policy.PodKey
+	rank int
 }
 
 type namedKey struct {
@@ -90,6 +97,7 @@ type namedKey struct {
 func newChecker(snap *cluster.Snapshot, opts Options) *checker {
 	c := &checker{snap: snap, opts: opts, off: newDisabled(opts.Disable),
 		members: map[policy.MatcherID][]policy.PodKey{}, podByKey: map[policy.PodKey]*corev1.Pod{},
+		rankByAddr: map[netip.Addr]int{}, cidrRanks: map[netip.Prefix][]int{},
 		blockPods: map[string][]policy.PodKey{}, named: map[namedKey]map[policy.PodKey]int32{},
 		views: map[policy.PodKey]policy.PolicyView{}, nsPods: map[string][]policy.PodKey{},
 		selected: map[policy.PodKey][]policy.PodKey{}, cnpPods: map[string][]policy.PodKey{}}
@@ -97,6 +105,8 @@ func newChecker(snap *cluster.Snapshot, opts Options) *checker {
 	for _, p := range snap.Pods {
 		k := policy.PodKey{Namespace: p.Namespace, Name: p.Name}
 		c.podByKey[k] = p
+		rank := len(c.keys)
+		c.keys = append(c.keys, k)
 		c.realPods++
 		if p.Spec.HostNetwork {
 			continue
@@ -104,7 +114,8 @@ func newChecker(snap *cluster.Snapshot, opts Options) *checker {
 		c.nsPods[p.Namespace] = append(c.nsPods[p.Namespace], k)
 		for _, a := range policy.PodIPs(p) {
 			taken[a] = true
-			c.byAddr = append(c.byAddr, addrPod{a, k})
+			c.rankByAddr[a] = rank
+			c.byAddr = append(c.byAddr, addrPod{a, rank})
 		}
 		if p.Namespace == resolverNamespace && p.Labels[resolverLabel] == resolverValue {
 			c.resolvers = append(c.resolvers, k)
@@ -118,6 +129,10 @@ func newChecker(snap *cluster.Snapshot, opts Options) *checker {
 		c.resolvers = []policy.PodKey{assumedResolver}
 		rp := resolverPod(taken)
 		c.podByKey[assumedResolver] = rp
+		for _, a := range policy.PodIPs(rp) {
+			c.rankByAddr[a] = len(c.keys)
+		}
+		c.keys = append(c.keys, assumedResolver)
 		objs.Pods = append(append([]*corev1.Pod(nil), snap.Pods...), rp)
 	}
 	c.e = policy.Build(objs)
@@ -179,16 +194,27 @@ func (c *checker) matcherPods(id policy.MatcherID) []policy.PodKey {
 	if ps, ok := c.members[id]; ok {
 		return ps
 	}
-	seen := map[policy.PodKey]bool{}
-	var out []policy.PodKey
-	for _, a := range c.e.MatcherMembers(id) {
-		if k, ok := c.e.PodByIP(a); ok && !seen[k] {
-			seen[k] = true
-			out = append(out, k)
+	addrs := c.e.MatcherMembers(id)
+	ranks := make([]int, 0, len(addrs))
+	for _, a := range addrs {
+		if r, ok := c.rankByAddr[a]; ok {
+			ranks = append(ranks, r)
 		}
 	}
-	policy.SortKeys(out)
+	out := c.fromRanks(ranks)
 	c.members[id] = out
+	return out
+}
+
+// fromRanks sorts ranks, drops repeats (a dual-stack pod's two addresses)
+// and returns the pods.
+func (c *checker) fromRanks(ranks []int) []policy.PodKey {
+	slices.Sort(ranks)
+	ranks = slices.Compact(ranks)
+	out := make([]policy.PodKey, len(ranks))
+	for i, r := range ranks {
+		out[i] = c.keys[r]
+	}
 	return out
 }
 
@@ -262,6 +288,14 @@ func (c *checker) add(rule string, sev Severity, ref cluster.Ref, field string, 
 		f.Pods = append(f.Pods, p.String())
 	}
 	c.findings = append(c.findings, f)
+}
+
+// setPodCount corrects the count of the finding add just made (added says
+// whether it made one), for callers that pass only the first pods.
+func (c *checker) setPodCount(added, n int) {
+	if added == 1 {
+		c.findings[len(c.findings)-1].PodCount = n
+	}
 }
 
 func (c *checker) finish() []Finding {

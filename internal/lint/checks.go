@@ -3,6 +3,7 @@ package lint
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -300,8 +301,51 @@ func anyIn(ps []policy.PodKey, m map[policy.PodKey]int32) bool {
 	return false
 }
 
+// cidrPods are the ranks of the pods with an address in cidr, sorted. The
+// addresses are sorted, so a prefix is one run of them.
+func (c *checker) cidrPods(cidr netip.Prefix) []int {
+	cidr = cidr.Masked()
+	if rs, ok := c.cidrRanks[cidr]; ok {
+		return rs
+	}
+	start := cidr.Addr()
+	i := sort.Search(len(c.byAddr), func(i int) bool { return !c.byAddr[i].addr.Less(start) })
+	var ranks []int
+	for ; i < len(c.byAddr) && cidr.Contains(c.byAddr[i].addr); i++ {
+		ranks = append(ranks, c.byAddr[i].rank)
+	}
+	slices.Sort(ranks)
+	ranks = slices.Compact(ranks)
+	c.cidrRanks[cidr] = ranks
+	return ranks
+}
+
+// inBlock walks the pods an ipBlock admits, in order, until visit says stop.
+// A pod has one address per family (podIPs), and a block is of one family,
+// so a pod is left out exactly when that address is in an except: the
+// excepted pods are the (few) pods of the excepts' own runs.
+func (c *checker) inBlock(cidr netip.Prefix, except []netip.Prefix, visit func(rank int) bool) {
+	var ex []int
+	for _, x := range except {
+		ex = append(ex, c.cidrPods(x)...)
+	}
+	slices.Sort(ex)
+	j := 0
+	for _, r := range c.cidrPods(cidr) {
+		for j < len(ex) && ex[j] < r {
+			j++
+		}
+		if j < len(ex) && ex[j] == r {
+			continue
+		}
+		if !visit(r) {
+			return
+		}
+	}
+}
+
 // blockMembers lists the pods with an address in cidr outside every
-// except, sorted. The pod addresses are sorted, so a prefix is one run.
+// except, sorted.
 func (c *checker) blockMembers(cidr netip.Prefix, except []netip.Prefix) []policy.PodKey {
 	key := cidr.String()
 	for _, x := range except {
@@ -310,25 +354,8 @@ func (c *checker) blockMembers(cidr netip.Prefix, except []netip.Prefix) []polic
 	if ps, ok := c.blockPods[key]; ok {
 		return ps
 	}
-	start := cidr.Masked().Addr()
-	i := sort.Search(len(c.byAddr), func(i int) bool { return !c.byAddr[i].addr.Less(start) })
-	seen := map[policy.PodKey]bool{}
 	var out []policy.PodKey
-	for ; i < len(c.byAddr) && cidr.Contains(c.byAddr[i].addr); i++ {
-		a := c.byAddr[i]
-		excluded := false
-		for _, x := range except {
-			if x.Contains(a.addr) {
-				excluded = true
-				break
-			}
-		}
-		if !excluded && !seen[a.pod] {
-			seen[a.pod] = true
-			out = append(out, a.pod)
-		}
-	}
-	policy.SortKeys(out)
+	c.inBlock(cidr, except, func(r int) bool { out = append(out, c.keys[r]); return true })
 	c.blockPods[key] = out
 	return out
 }
@@ -343,8 +370,17 @@ func (c *checker) ipBlocks() {
 					if pv.Matcher != "" || !pv.CIDR.IsValid() {
 						continue
 					}
-					pods := c.blockMembers(pv.CIDR, pv.Except)
-					if len(pods) == 0 {
+					// Only the count and the first pods are shown: the
+					// blocks of a cluster often hold all of its pods.
+					var pods []policy.PodKey
+					n := 0
+					c.inBlock(pv.CIDR, pv.Except, func(r int) bool {
+						if n++; len(pods) < MaxPods {
+							pods = append(pods, c.keys[r])
+						}
+						return true
+					})
+					if n == 0 {
 						continue
 					}
 					first := pods[0]
@@ -359,9 +395,11 @@ func (c *checker) ipBlocks() {
 					if s.dir == policy.Egress {
 						verb = "admits connections to"
 					}
+					before := len(c.findings)
 					c.add(RuleIPBlockContainsPods, Warning, policyRef(k), s.peerField(i, j)+".ipBlock", nil, pods,
 						"ipBlock %s also contains the addresses of %s in view (e.g. %s %s): upstream semantics match ipBlock against pod addresses too, so it %s those pods whatever the pod and namespace selectors say; add the pod network's CIDR to except, or name pods by selector",
-						ipBlockText(pv), count(len(pods), "pod", "pods"), first, addr, verb)
+						ipBlockText(pv), count(n, "pod", "pods"), first, addr, verb)
+					c.setPodCount(len(c.findings)-before, n)
 				}
 			}
 		}
