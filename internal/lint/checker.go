@@ -77,11 +77,11 @@ type checker struct {
 	byAddr     []addrPod // every non-hostNetwork pod address, sorted
 	cidrRanks  map[netip.Prefix][]int
 	blockPods  map[string][]policy.PodKey
-	named     map[namedKey]map[policy.PodKey]int32
-	views     map[policy.PodKey]policy.PolicyView
-	nsPods    map[string][]policy.PodKey
-	selected  map[policy.PodKey][]policy.PodKey // policy -> pods it selects
-	cnpPods   map[string][]policy.PodKey        // ClusterNetworkPolicy -> subject pods
+	named      map[namedKey]map[policy.PodKey]int32
+	views      map[policy.PodKey]policy.PolicyView
+	nsPods     map[string][]policy.PodKey
+	selected   map[policy.PodKey][]policy.PodKey // policy -> pods it selects
+	cnpPods    map[string][]policy.PodKey        // ClusterNetworkPolicy -> subject pods
 }
 
 type addrPod struct {
