@@ -2,8 +2,10 @@ package lint
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,12 +59,30 @@ var benchCluster = synth.Config{Namespaces: 100, Pods: 10000, Policies: 2000, Cl
 //
 //	PALISADE_LINT_FIXTURE=/tmp/lint10k.yaml go test ./internal/lint/ -run TestWriteBenchFixture
 //	/usr/bin/time -v palisade lint -f /tmp/lint10k.yaml -o json > /dev/null
+//
+// A path ending in .json gets the objects as one JSON List instead.
 func TestWriteBenchFixture(t *testing.T) {
 	path := os.Getenv("PALISADE_LINT_FIXTURE")
 	if path == "" {
 		t.Skip("set PALISADE_LINT_FIXTURE to a path to write the 10k-pod fixture")
 	}
-	if err := os.WriteFile(path, synthManifests(t, benchCluster), 0o644); err != nil {
+	data := synthManifests(t, benchCluster)
+	if strings.HasSuffix(path, ".json") {
+		// The same objects as one JSON List, as kubectl get -o json prints.
+		var items []json.RawMessage
+		for _, doc := range strings.Split(string(data), "---\n")[1:] {
+			js, err := yaml.YAMLToJSON([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			items = append(items, js)
+		}
+		var err error
+		if data, err = json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

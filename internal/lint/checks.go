@@ -444,9 +444,13 @@ func (c *checker) noDefaultDeny() {
 		policy.SortKeys(open)
 		// An undeclared namespace is located where its first workload is.
 		at := c.snap.Origin[cluster.Ref{Kind: "Pod", Namespace: ns, Name: pods[0].Name}]
+		now := fmt.Sprintf("%d of them %s connections from anywhere, and so will", len(open), plural(len(open), "accepts", "accept"))
+		if len(open) == 0 {
+			now = "other policies isolate all of them today, but not"
+		}
 		c.add(RuleNoDefaultDeny, Info, nsRef(ns), "", at, open,
-			"namespace %q has %s and no default-deny ingress policy (podSelector: {} with policyTypes [Ingress]): %s of them %s connections from anywhere, and so will every workload added later",
-			ns, count(len(pods), "pod", "pods"), fmt.Sprint(len(open)), plural(len(open), "accepts", "accept"))
+			"namespace %q has %s and no default-deny ingress policy (podSelector: {} with policyTypes [Ingress]): %s every workload added later",
+			ns, count(len(pods), "pod", "pods"), now)
 	}
 }
 
