@@ -49,8 +49,8 @@ nothing else is judged.
 Exit status: 0 no error-severity finding, 1 some, 2 unreadable input or bad
 flags.`,
 		Example: `  palisade lint -f examples/
-  palisade lint -f policies/ -f workloads/ -o sarif > palisade.sarif
-  palisade lint -f - --disable namespace-without-default-deny < dump.yaml`,
+  palisade lint -f examples/ -o sarif > palisade.sarif
+  kubectl get -A -o yaml | palisade lint --disable namespace-without-default-deny -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch output {
