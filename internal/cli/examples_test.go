@@ -129,7 +129,7 @@ func shellWords(l string) []string {
 // interrupted, agent needs a cluster: those are parsed only.
 func runsOffline(args []string) bool {
 	switch args[0] {
-	case "validate", "check", "matrix", "version":
+	case "validate", "lint", "check", "matrix", "version":
 		return true
 	case "test", "exposure":
 		for _, a := range args {

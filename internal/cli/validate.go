@@ -3,16 +3,22 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/manifest"
+	"github.com/palisade-net/palisade/internal/report"
 	"github.com/palisade-net/palisade/internal/validation/clusterpolicy"
 )
 
 func newValidate(s *streams) *cobra.Command {
-	var in inputFlags
+	var (
+		in     inputFlags
+		output string
+	)
 	cmd := &cobra.Command{
 		Use:   "validate -f PATH...",
 		Short: "Validate manifests exactly like kube-apiserver would",
@@ -32,11 +38,29 @@ Each error is one line on stdout:
   FILE:LINE: KIND NAMESPACE/NAME: FIELD: MESSAGE
 
 where FIELD: MESSAGE is the API server's own text. The API server's warnings
-go to stderr. Exit status: 0 all valid, 1 invalid, 2 unreadable input.`,
+go to stderr. Exit status: 0 all valid, 1 invalid, 2 unreadable input.
+
+-o json prints, for CI annotations, one JSON list on stdout instead (always,
+[] when all is valid):
+
+  [{"file": "web.yaml", "line": 11, "object": "NetworkPolicy web/bad",
+    "field": "spec.ingress[0].ports[0].endPort",
+    "message": "Invalid value: 31000: must be greater than or equal to ` + "`port`" + `",
+    "severity": "error"}, ...]
+
+with the API server's warnings as "severity": "warning", and, when the input
+cannot be read, its syntax and decoding errors (exit status 2). "field" is ""
+when the problem is the whole object or file.`,
 		Example: `  palisade validate -f examples/
   kubectl get netpol -A -o yaml | palisade validate -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return fail(exitBadUsage, "error: -o must be text or json, not %q", output)
+			}
+			if output == "json" {
+				return validateJSON(cmd, s, &in)
+			}
 			res, err := in.read(cmd, s)
 			// Unknown and duplicate fields (strict) are invalid objects like
 			// any other: contract lines on stdout, and the rest is still
@@ -82,5 +106,83 @@ go to stderr. Exit status: 0 all valid, 1 invalid, 2 unreadable input.`,
 	}
 	in.register(cmd)
 	in.registerCNP(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json (a list of {file, line, object, field, message, severity})")
 	return cmd
+}
+
+// validateProblem is one entry of validate -o json.
+type validateProblem struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Object   string `json:"object,omitempty"`
+	Field    string `json:"field"`
+	Message  string `json:"message"`
+	Severity string `json:"severity"`
+}
+
+// validateJSON is validate with every problem in one JSON list on stdout:
+// the same problems, in the same order, as the text lines, with the
+// warnings (stderr in text) beside them.
+func validateJSON(cmd *cobra.Command, s *streams, in *inputFlags) error {
+	var out []validateProblem
+	fromLoad := func(e *manifest.Error) validateProblem {
+		return validateProblem{File: e.Src.File, Line: e.Src.Line, Object: e.Object, Field: e.Field, Message: e.Msg, Severity: "error"}
+	}
+	fromCluster := func(p cluster.Problem, sev string) validateProblem {
+		msg := strings.TrimPrefix(p.Message, "Warning: ")
+		if p.Field != "" {
+			msg = strings.TrimPrefix(msg, p.Field+": ")
+		}
+		return validateProblem{File: p.Src.File, Line: p.Src.Line, Object: p.Object.String(), Field: p.Field, Message: msg, Severity: sev}
+	}
+	quiet := &streams{in: s.in, out: s.out, err: io.Discard}
+	res, err := in.read(cmd, quiet)
+	if res != nil {
+		for _, n := range res.Notes {
+			if n.Kind != manifest.NoteSkipped {
+				out = append(out, validateProblem{File: n.Src.File, Line: n.Src.Line, Object: n.Object, Message: n.Msg, Severity: "warning"})
+			}
+		}
+	}
+	code := exitOK
+	var list manifest.ErrorList
+	switch {
+	case errors.As(err, &list):
+		code = exitNo
+		for _, e := range list {
+			out = append(out, fromLoad(e))
+			if !e.StrictField() {
+				code = exitBadUsage
+			}
+		}
+	case err != nil:
+		return fail(exitBadUsage, "error: %v", err)
+	}
+	if code != exitBadUsage {
+		if code == exitOK {
+			if err := in.noObjects(cmd, res); err != nil {
+				return err
+			}
+		}
+		errs, warnings := cluster.ValidateChannel(res.Objects, clusterpolicy.CRDChannel(in.crdChannel))
+		for _, w := range warnings {
+			out = append(out, fromCluster(w, "warning"))
+		}
+		for _, e := range errs {
+			out = append(out, fromCluster(e, "error"))
+		}
+		if len(errs) > 0 {
+			code = exitNo
+		}
+	}
+	if out == nil {
+		out = []validateProblem{}
+	}
+	if err := report.JSON(s.out, out); err != nil {
+		return err
+	}
+	if code != exitOK {
+		return fail(code, "")
+	}
+	return nil
 }
