@@ -14,6 +14,7 @@ import (
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // CheckRequest is one "can From reach To on Port" question.
@@ -28,6 +29,16 @@ type CheckRequest struct {
 	// Namespace is used for names given without one.
 	Namespace string
 	Family    int
+}
+
+// ParseProtocol reads a protocol as users type it, in any case; empty is
+// TCP. ok is false for anything but TCP, UDP and SCTP.
+func ParseProtocol(s string) (p corev1.Protocol, ok bool) {
+	switch p := validation.ProtocolOrTCP(corev1.Protocol(strings.ToUpper(s))); p {
+	case corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP:
+		return p, true
+	}
+	return "", false
 }
 
 // Source is where an object or rule stands in the input files.
@@ -159,11 +170,12 @@ func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("%s %q not found in namespace %q", e.Kind, manifest.Abbrev(e.Name), manifest.Abbrev(e.Namespace))
 }
 
-// Check answers a request against a snapshot and its engine.
-func Check(s *cluster.Snapshot, e *policy.Engine, req CheckRequest) (*CheckResult, error) {
-	if req.Protocol == "" {
-		req.Protocol = corev1.ProtocolTCP
-	}
+// Check answers a request against a snapshot, with the engine the snapshot
+// compiles to (s.Engine()): names resolve in the snapshot, verdicts come
+// from its engine, so the two cannot disagree.
+func Check(s *cluster.Snapshot, req CheckRequest) (*CheckResult, error) {
+	e := s.Engine()
+	req.Protocol = validation.ProtocolOrTCP(req.Protocol)
 	if req.Port < 1 || req.Port > 65535 {
 		return nil, fmt.Errorf("--port must be between 1 and 65535, got %d", req.Port)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/lab/state"
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // ProbeOptions choose what `probe` measures.
@@ -85,9 +86,7 @@ type probeTarget struct {
 // Probe opens a real connection from every selected pod to every selected
 // pod and compares each outcome with the engine's verdict on the same state.
 func Probe(ctx context.Context, st *state.State, o ProbeOptions) (*ProbeResult, error) {
-	if o.Protocol == "" {
-		o.Protocol = corev1.ProtocolTCP
-	}
+	o.Protocol = validation.ProtocolOrTCP(o.Protocol)
 	if o.Protocol == corev1.ProtocolSCTP {
 		return nil, fmt.Errorf("SCTP cannot be probed here: this kernel has no SCTP sockets (the SCTP rules are installed all the same)")
 	}

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
+
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // This file adds ClusterNetworkPolicy (policy.networking.k8s.io, sig-network's
@@ -196,7 +198,7 @@ func (e *Engine) UpsertClusterPolicy(cnp *cnpv1beta1.ClusterNetworkPolicy) {
 	default:
 		// No subject field this version knows: it selects nobody, as the
 		// rules of an unknown subject cannot be placed.
-		ci.subject = e.acquire("", nil, &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: NamespaceNameLabel, Operator: metav1.LabelSelectorOpDoesNotExist}}}, true)
+		ci.subject = e.acquire("", nil, &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpDoesNotExist}}}, true)
 	}
 	ci.subject.cnpSubjects[ci] = struct{}{}
 	for p := range ci.subject.members {
@@ -456,7 +458,7 @@ func (e *Engine) cnpMatches(r *cnpRule, other side, dstPod *podInfo, c Conn) (ma
 	if r.failClosed {
 		return r.ref.Action != ActionAccept, false
 	}
-	if !r.admitsPort(c.proto(), c.Port, dstPod) {
+	if !r.admitsPort(validation.ProtocolOrTCP(c.Protocol), c.Port, dstPod) {
 		return false, false
 	}
 	for _, pe := range r.peers {

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // The page must answer "who may reach the selected pods, on which ports"
@@ -84,10 +85,7 @@ func partitionPods(wd *world, f facts, asDestination bool) *partition {
 			var ports []string
 			for _, c := range pod.Spec.Containers {
 				for _, cp := range c.Ports {
-					proto := cp.Protocol
-					if proto == "" {
-						proto = corev1.ProtocolTCP
-					}
+					proto := validation.ProtocolOrTCP(cp.Protocol)
 					if cp.Name == "" || !f.names[cp.Name+"/"+string(proto)] {
 						continue
 					}

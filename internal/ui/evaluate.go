@@ -126,8 +126,8 @@ func newBaseline(wd *world, origin map[cluster.Ref]*manifest.Object) *evaluation
 			ev.sources[k] = src.Src.String()
 		}
 	}
-	ev.engine = policy.Build(wd.objects(wd.inForce))
 	ev.snap = &cluster.Snapshot{Namespaces: wd.namespaces, Pods: wd.pods, Services: wd.services, Policies: wd.inForce, Origin: o}
+	ev.engine = ev.snap.Engine()
 	return ev
 }
 
@@ -226,8 +226,8 @@ func evaluate(wd *world, base *evaluation, cache *docCache, text, namespace stri
 		// As `palisade apply` does: one invalid object and nothing is used.
 		return ev
 	}
-	ev.engine = policy.Build(wd.objects(ev.policies))
 	ev.snap = &cluster.Snapshot{Namespaces: wd.namespaces, Pods: wd.pods, Services: wd.services, Policies: ev.policies, Origin: origin}
+	ev.engine = ev.snap.Engine()
 	counts := ev.selectCounts()
 	for i := range ev.docs {
 		ev.docs[i].Selects = counts[policy.ParseKey(ev.docs[i].Policy, "")]

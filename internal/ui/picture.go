@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // Picture is what the page draws for one policy: the pods it selects in
@@ -449,10 +450,7 @@ func portOfInterest(np *networkingv1.NetworkPolicy, dir policy.Direction, dst *c
 	}
 	for _, ps := range ports {
 		for _, p := range ps {
-			proto := corev1.ProtocolTCP
-			if p.Protocol != nil {
-				proto = *p.Protocol
-			}
+			proto := validation.PolicyPortProtocol(p.Protocol)
 			switch {
 			case p.Port == nil:
 			case p.Port.Type == intstr.Int:
@@ -469,11 +467,7 @@ func portOfInterest(np *networkingv1.NetworkPolicy, dir policy.Direction, dst *c
 			if len(c.Ports) == 0 {
 				continue
 			}
-			proto := c.Ports[0].Protocol
-			if proto == "" {
-				proto = corev1.ProtocolTCP
-			}
-			return proto, c.Ports[0].ContainerPort
+			return validation.ProtocolOrTCP(c.Ports[0].Protocol), c.Ports[0].ContainerPort
 		}
 	}
 	return corev1.ProtocolTCP, 80

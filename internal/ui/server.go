@@ -461,7 +461,7 @@ func (s *Server) serveExplain(w http.ResponseWriter, r *http.Request) {
 
 // check is analysis.Check with sources moved to their place in the editor.
 func check(ev *evaluation, req analysis.CheckRequest) (*analysis.CheckResult, error) {
-	res, err := analysis.Check(ev.snap, ev.engine, req)
+	res, err := analysis.Check(ev.snap, req)
 	if err != nil {
 		return nil, err
 	}
@@ -510,13 +510,8 @@ func parsePort(s string) (int32, error) {
 }
 
 func parseProtocol(s string) (corev1.Protocol, error) {
-	switch strings.ToUpper(s) {
-	case "", "TCP":
-		return corev1.ProtocolTCP, nil
-	case "UDP":
-		return corev1.ProtocolUDP, nil
-	case "SCTP":
-		return corev1.ProtocolSCTP, nil
+	if p, ok := analysis.ParseProtocol(s); ok {
+		return p, nil
 	}
 	return "", fmt.Errorf("protocol must be TCP, UDP or SCTP, not %q", s)
 }

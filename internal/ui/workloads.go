@@ -293,14 +293,14 @@ func newWorld(w Workloads, gen uint64) (*world, error) {
 }
 
 func withNameLabel(n *corev1.Namespace) *corev1.Namespace {
-	if n.Labels[policy.NamespaceNameLabel] == n.Name {
+	if n.Labels[corev1.LabelMetadataName] == n.Name {
 		return n
 	}
 	n = n.DeepCopy()
 	if n.Labels == nil {
 		n.Labels = map[string]string{}
 	}
-	n.Labels[policy.NamespaceNameLabel] = n.Name
+	n.Labels[corev1.LabelMetadataName] = n.Name
 	return n
 }
 
@@ -335,12 +335,6 @@ func assumedDNSPod(pods []*corev1.Pod) *corev1.Pod {
 		}}}},
 		Status: corev1.PodStatus{PodIP: addr.String(), PodIPs: []corev1.PodIP{{IP: addr.String()}}},
 	}
-}
-
-// objects is the world with a set of (defaulted) policies, as the core
-// takes it.
-func (wd *world) objects(policies []*networkingv1.NetworkPolicy) policy.Objects {
-	return policy.Objects{Namespaces: wd.namespaces, Pods: wd.pods, Services: wd.services, Policies: policies}
 }
 
 // writtenPolicies copies the NetworkPolicies of decoded manifests before

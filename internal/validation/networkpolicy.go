@@ -42,7 +42,7 @@ func DefaultNetworkPolicy(np *networkingv1.NetworkPolicy) {
 func defaultPorts(ports []networkingv1.NetworkPolicyPort) {
 	for i := range ports {
 		if ports[i].Protocol == nil {
-			tcp := corev1.ProtocolTCP
+			tcp := PolicyPortProtocol(nil)
 			ports[i].Protocol = &tcp
 		}
 	}
