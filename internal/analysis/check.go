@@ -449,9 +449,9 @@ func side(s *cluster.Snapshot, v policy.SideVerdict, self policy.Endpoint) Side 
 	case "not-isolated":
 		out.Summary = fmt.Sprintf("not isolated for %s: no NetworkPolicy with %s in its policyTypes selects %s", dir, v.Direction, out.Pod)
 	case "allowed-by-rule":
-		out.Summary = fmt.Sprintf("isolated for %s by %d %s; allowed by %d %s", dir, len(v.Isolating), plural(len(v.Isolating), "policy", "policies"), len(v.AllowedBy), plural(len(v.AllowedBy), "rule", "rules"))
+		out.Summary = fmt.Sprintf("isolated for %s by %d %s; allowed by %d %s", dir, len(v.Isolating), Plural(len(v.Isolating), "policy", "policies"), len(v.AllowedBy), Plural(len(v.AllowedBy), "rule", "rules"))
 	case "no-rule-matches":
-		out.Summary = fmt.Sprintf("isolated for %s by %d %s, and no %s rule of them admits this peer and port", dir, len(v.Isolating), plural(len(v.Isolating), "policy", "policies"), dir)
+		out.Summary = fmt.Sprintf("isolated for %s by %d %s, and no %s rule of them admits this peer and port", dir, len(v.Isolating), Plural(len(v.Isolating), "policy", "policies"), dir)
 	case "cluster-accept", "cluster-deny":
 		verb := "accepts"
 		if !v.Allowed {
@@ -467,7 +467,7 @@ func side(s *cluster.Snapshot, v policy.SideVerdict, self policy.Endpoint) Side 
 		out.Summary = "NetworkPolicy tier: " + out.Summary
 	case v.Tier == policy.TierDefault && len(out.ClusterPolicies) > 0:
 		out.Summary = fmt.Sprintf("no tier decided (default allow): not isolated for %s by a NetworkPolicy, and no %s rule of the %d %s selecting %s matched",
-			dir, dir, len(out.ClusterPolicies), plural(len(out.ClusterPolicies), "ClusterNetworkPolicy", "ClusterNetworkPolicies"), out.Pod)
+			dir, dir, len(out.ClusterPolicies), Plural(len(out.ClusterPolicies), "ClusterNetworkPolicy", "ClusterNetworkPolicies"), out.Pod)
 		if len(out.Passed) > 0 {
 			out.Summary = "no tier decided (default allow): passed on by every tier that matched"
 		}
@@ -477,12 +477,14 @@ func side(s *cluster.Snapshot, v policy.SideVerdict, self policy.Endpoint) Side 
 	}
 	if len(out.NotEvaluated) > 0 {
 		out.Summary += fmt.Sprintf("; NOT EVALUATED: %d domainNames %s (needs DNS; assumed not to match, so the verdict holds only if %s is not one of those names' addresses)",
-			len(out.NotEvaluated), plural(len(out.NotEvaluated), "rule", "rules"), "the destination")
+			len(out.NotEvaluated), Plural(len(out.NotEvaluated), "rule", "rules"), "the destination")
 	}
 	return out
 }
 
-func plural(n int, one, many string) string {
+// Plural is one when n is 1 and many otherwise, for the counts every
+// summary and report puts in words.
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -37,7 +39,7 @@ func findPod(st *state.State, ns, ref string) (*corev1.Pod, *state.Pod, error) {
 	case "Pod":
 		pod = st.Pods[state.Key(ns, name)]
 	case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job":
-		for _, key := range state.SortedKeys(st.Pods) {
+		for _, key := range slices.Sorted(maps.Keys(st.Pods)) {
 			p := st.Pods[key]
 			if p.Namespace == ns && p.Annotations["lab.palisade.dev/controller"] == k.Kind+"/"+state.Key(ns, name) {
 				pod = p

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/validation/clusterpolicy"
@@ -76,7 +77,7 @@ go to stderr. Exit status: 0 all valid, 1 invalid, 2 unreadable input.`,
 			if len(errs)+len(strict) > 0 {
 				return fail(exitNo, "")
 			}
-			fmt.Fprintf(s.err, "%d %s valid\n", len(res.Objects), plural(len(res.Objects), "object", "objects"))
+			fmt.Fprintf(s.err, "%d %s valid\n", len(res.Objects), analysis.Plural(len(res.Objects), "object", "objects"))
 			return nil
 		},
 	}

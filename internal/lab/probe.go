@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,7 +113,7 @@ func Probe(ctx context.Context, st *state.State, o ProbeOptions) (*ProbeResult, 
 		want[n] = true
 	}
 	var pods []*corev1.Pod
-	for _, k := range state.SortedKeys(st.Pods) {
+	for _, k := range slices.Sorted(maps.Keys(st.Pods)) {
 		p := st.Pods[k]
 		if st.Runtime[k] == nil || len(p.Status.PodIPs) == 0 {
 			continue
@@ -197,7 +199,7 @@ func chooseTarget(st *state.State, p *corev1.Pod, o ProbeOptions) probeTarget {
 	}
 	self := state.Key(p.Namespace, p.Name)
 	var why []string // services of p that serve the port but cannot be used
-	for _, k := range state.SortedKeys(st.Services) {
+	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
 		svc := st.Services[k]
 		if svc.Namespace != p.Namespace || len(svc.Spec.Selector) == 0 {
 			continue

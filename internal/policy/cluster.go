@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -323,12 +324,7 @@ func (e *Engine) DeleteClusterPolicy(name string) {
 
 // ClusterPolicies lists every ClusterNetworkPolicy's name, sorted.
 func (e *Engine) ClusterPolicies() []string {
-	out := make([]string, 0, len(e.clusterPolicies))
-	for k := range e.clusterPolicies {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(e.clusterPolicies))
 }
 
 // ClusterPolicy returns the stored ClusterNetworkPolicy, or nil.
@@ -387,11 +383,7 @@ func (e *Engine) PriorityTies() []PriorityTie {
 	}
 	var out []PriorityTie
 	for k, names := range groups {
-		t := PriorityTie{Tier: k.tier, Priority: k.prio}
-		for n := range names {
-			t.Policies = append(t.Policies, n)
-		}
-		sort.Strings(t.Policies)
+		t := PriorityTie{Tier: k.tier, Priority: k.prio, Policies: slices.Sorted(maps.Keys(names))}
 		for p := range pods[k] {
 			t.Pods = append(t.Pods, p)
 		}

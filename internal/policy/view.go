@@ -18,8 +18,15 @@ import (
 type MatcherID string
 
 func matcherID(key string) MatcherID {
-	h := sha256.Sum256([]byte(key))
-	return MatcherID(hex.EncodeToString(h[:])[:16])
+	return MatcherID(ShortHash(key, 16))
+}
+
+// ShortHash is the first n hex digits of the SHA-256 of s: a name derived
+// from content that stays the same across runs and processes, short enough
+// for nftables set and lab object names.
+func ShortHash(s string, n int) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])[:n]
 }
 
 func (m *matcher) id() MatcherID { return m.mid }

@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"maps"
 	"math/bits"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,12 +51,7 @@ func partitionPods(wd *world, f facts, asDestination bool) *partition {
 		b.Reset()
 		b.WriteString(pod.Namespace)
 		b.WriteByte(0)
-		keys := make([]string, 0, len(pod.Labels))
-		for k := range pod.Labels {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(pod.Labels)) {
 			b.WriteString(k)
 			b.WriteByte('=')
 			b.WriteString(pod.Labels[k])
@@ -124,13 +121,8 @@ func (f facts) key() string {
 		b.WriteString(p.String())
 		b.WriteByte(',')
 	}
-	names := make([]string, 0, len(f.names))
-	for n := range f.names {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	b.WriteByte('|')
-	b.WriteString(strings.Join(names, ","))
+	b.WriteString(strings.Join(slices.Sorted(maps.Keys(f.names)), ","))
 	return b.String()
 }
 

@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
@@ -132,10 +130,7 @@ func newBaseline(wd *world, origin map[cluster.Ref]*manifest.Object) *evaluation
 }
 
 func stateID(gen uint64, namespace, text string) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%d\x00%s\x00", gen, namespace)
-	h.Write([]byte(text))
-	return hex.EncodeToString(h.Sum(nil))[:20]
+	return policy.ShortHash(fmt.Sprintf("%d\x00%s\x00%s", gen, namespace, text), 20)
 }
 
 // evaluate decodes and validates the editor's text and, when it is valid,

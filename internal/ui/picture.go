@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/validation"
 )
@@ -199,7 +200,7 @@ func (ac *accum) merge(o *accum) {
 func (a *analyzer) node(id, kind, label string, pods int, ac *accum) PeerNode {
 	n := PeerNode{ID: id, Kind: kind, Label: label, Pods: pods, Ports: []PortRange{}, PortsText: "nothing", Uniform: true}
 	if pods > 0 {
-		n.Detail = strconv.Itoa(pods) + " " + plural(pods, "pod", "pods")
+		n.Detail = strconv.Itoa(pods) + " " + analysis.Plural(pods, "pod", "pods")
 	}
 	if !ac.seen && pods > 0 {
 		n.OnlySelf = true
@@ -215,13 +216,6 @@ func (a *analyzer) node(id, kind, label string, pods int, ac *accum) PeerNode {
 		}
 	}
 	return n
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // side draws one direction of the picture.
