@@ -14,7 +14,7 @@ import (
 )
 
 // Matrix is the connectivity matrix for one protocol and port, in the shape
-// DESIGN.md fixes for `matrix -o json`: Matrix[i][j] says whether Pods[i]
+// docs/design.md fixes for `matrix -o json`: Matrix[i][j] says whether Pods[i]
 // may open a connection to Pods[j].
 type Matrix struct {
 	Protocol string   `json:"protocol"`

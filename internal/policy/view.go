@@ -110,8 +110,9 @@ func (e *Engine) PolicyView(key PodKey) (PolicyView, bool) {
 	}, true
 }
 
-// MatcherMembers lists the addresses of the pods a matcher currently
-// holds, sorted, IPv4 first.
+// MatcherMembers lists the addresses (both families) of the pods a matcher
+// currently holds, in no particular order: the data plane fills nftables
+// sets with them, whose order means nothing, so no sync pays for sorting.
 func (e *Engine) MatcherMembers(id MatcherID) []netip.Addr {
 	m := e.matcherByID[id]
 	if m == nil {
@@ -121,7 +122,7 @@ func (e *Engine) MatcherMembers(id MatcherID) []netip.Addr {
 	for p := range m.members {
 		out = append(out, p.ips...)
 	}
-	return out // unordered: callers treat it as a set
+	return out
 }
 
 // MatcherVersion changes whenever a matcher's membership does, so a data

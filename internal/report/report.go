@@ -1,6 +1,6 @@
 // Package report renders analysis results for people (text tables) and for
 // programs (JSON, CSV, Markdown). The JSON shapes are contracts other tools
-// rely on; see DESIGN.md.
+// rely on; see docs/design.md.
 package report
 
 import (
