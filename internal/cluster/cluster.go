@@ -7,10 +7,13 @@
 package cluster
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -69,16 +72,11 @@ func (r Ref) String() string {
 	return r.Kind + " " + manifest.Abbrev(r.Namespace) + "/" + manifest.Abbrev(r.Name)
 }
 
-// Snapshot is the state of a cluster, sorted by namespace and name.
+// Snapshot is the state of a cluster: the objects the policy core compiles,
+// each list sorted by namespace and name (ClusterPolicies are the stored,
+// pruned v1beta1 form), and where they came from.
 type Snapshot struct {
-	Namespaces []*corev1.Namespace
-	Pods       []*corev1.Pod
-	Services   []*corev1.Service
-	Policies   []*networkingv1.NetworkPolicy
-	// ClusterPolicies are the ClusterNetworkPolicies as stored (pruned,
-	// v1beta1), sorted by name; Nodes are the Node objects given, by name.
-	ClusterPolicies []*cnpv1beta1.ClusterNetworkPolicy
-	Nodes           []*corev1.Node
+	policy.Objects
 	// Origin says which manifest document produced an object (pods point at
 	// the workload that made them).
 	Origin map[Ref]*manifest.Object
@@ -407,42 +405,25 @@ func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 			n.Labels[corev1.LabelMetadataName] = n.Name
 			namespaces[n.Name] = n
 		}
-		s.Namespaces = append(s.Namespaces, n)
 	}
-	sort.Slice(s.Namespaces, func(i, j int) bool { return s.Namespaces[i].Name < s.Namespaces[j].Name })
-	for _, p := range pods {
-		s.Pods = append(s.Pods, p)
-	}
-	sortObjs(s.Pods, func(p *corev1.Pod) metav1.Object { return p })
-	for _, v := range services {
-		s.Services = append(s.Services, v)
-	}
-	sortObjs(s.Services, func(p *corev1.Service) metav1.Object { return p })
-	for _, v := range policies {
-		s.Policies = append(s.Policies, v)
-	}
-	sortObjs(s.Policies, func(p *networkingv1.NetworkPolicy) metav1.Object { return p })
-	for _, v := range cnps {
-		s.ClusterPolicies = append(s.ClusterPolicies, v)
-	}
-	sortObjs(s.ClusterPolicies, func(p *cnpv1beta1.ClusterNetworkPolicy) metav1.Object { return p })
-	for _, v := range nodes {
-		s.Nodes = append(s.Nodes, v)
-	}
-	sortObjs(s.Nodes, func(p *corev1.Node) metav1.Object { return p })
+	s.Namespaces = sortedObjs(namespaces)
+	s.Pods = sortedObjs(pods)
+	s.Services = sortedObjs(services)
+	s.Policies = sortedObjs(policies)
+	s.ClusterPolicies = sortedObjs(cnps)
+	s.Nodes = sortedObjs(nodes)
 	assignPodIPs(s.Pods, opts)
 	assignServiceIPs(s.Services, opts)
 	return s, nil
 }
 
-func sortObjs[T any](xs []T, meta func(T) metav1.Object) {
-	sort.Slice(xs, func(i, j int) bool {
-		a, b := meta(xs[i]), meta(xs[j])
-		if a.GetNamespace() != b.GetNamespace() {
-			return a.GetNamespace() < b.GetNamespace()
-		}
-		return a.GetName() < b.GetName()
+// sortedObjs lists a map's objects by namespace and name.
+func sortedObjs[K comparable, T metav1.Object](m map[K]T) []T {
+	out := slices.Collect(maps.Values(m))
+	slices.SortFunc(out, func(a, b T) int {
+		return cmp.Or(cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName()))
 	})
+	return out
 }
 
 // Engine is the snapshot compiled into the policy core, built on the first
@@ -451,8 +432,7 @@ func sortObjs[T any](xs []T, meta func(T) metav1.Object) {
 // change once it is called.
 func (s *Snapshot) Engine() *policy.Engine {
 	s.engineOnce.Do(func() {
-		s.engine = policy.Build(policy.Objects{Namespaces: s.Namespaces, Pods: s.Pods, Services: s.Services, Policies: s.Policies,
-			ClusterPolicies: s.ClusterPolicies, Nodes: s.Nodes})
+		s.engine = policy.Build(s.Objects)
 	})
 	return s.engine
 }

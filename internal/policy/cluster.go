@@ -69,12 +69,7 @@ type ClusterRuleRef struct {
 }
 
 // Field is the rule's API field path.
-func (r ClusterRuleRef) Field() string {
-	if r.Direction == Egress {
-		return fmt.Sprintf("spec.egress[%d]", r.Index)
-	}
-	return fmt.Sprintf("spec.ingress[%d]", r.Index)
-}
+func (r ClusterRuleRef) Field() string { return ruleField(r.Direction, r.Index) }
 
 func (r ClusterRuleRef) String() string {
 	s := fmt.Sprintf("ClusterNetworkPolicy %s (tier %s, priority %d) %s", r.Policy, r.Tier, r.Priority, r.Field())

@@ -100,11 +100,15 @@ type RuleRef struct {
 }
 
 // Field is the API field path of the rule, as validation errors print it.
-func (r RuleRef) Field() string {
-	if r.Direction == Egress {
-		return fmt.Sprintf("spec.egress[%d]", r.Index)
+func (r RuleRef) Field() string { return ruleField(r.Direction, r.Index) }
+
+// ruleField is spec.ingress[i] or spec.egress[i]: NetworkPolicy and
+// ClusterNetworkPolicy name their rules alike.
+func ruleField(d Direction, i int) string {
+	if d == Egress {
+		return fmt.Sprintf("spec.egress[%d]", i)
 	}
-	return fmt.Sprintf("spec.ingress[%d]", r.Index)
+	return fmt.Sprintf("spec.ingress[%d]", i)
 }
 
 // SideVerdict says what one side (the source's egress or the destination's

@@ -124,7 +124,7 @@ func newBaseline(wd *world, origin map[cluster.Ref]*manifest.Object) *evaluation
 			ev.sources[k] = src.Src.String()
 		}
 	}
-	ev.snap = &cluster.Snapshot{Namespaces: wd.namespaces, Pods: wd.pods, Services: wd.services, Policies: wd.inForce, Origin: o}
+	ev.snap = &cluster.Snapshot{Objects: wd.objects(wd.inForce), Origin: o}
 	ev.engine = ev.snap.Engine()
 	return ev
 }
@@ -221,7 +221,7 @@ func evaluate(wd *world, base *evaluation, cache *docCache, text, namespace stri
 		// As `palisade apply` does: one invalid object and nothing is used.
 		return ev
 	}
-	ev.snap = &cluster.Snapshot{Namespaces: wd.namespaces, Pods: wd.pods, Services: wd.services, Policies: ev.policies, Origin: origin}
+	ev.snap = &cluster.Snapshot{Objects: wd.objects(ev.policies), Origin: origin}
 	ev.engine = ev.snap.Engine()
 	counts := ev.selectCounts()
 	for i := range ev.docs {

@@ -553,13 +553,19 @@ type LabApplyResponse struct {
 	Session  *Session  `json:"session,omitempty"`
 }
 
-func (s *Server) serveLabApply(w http.ResponseWriter, r *http.Request) {
+// readLabRequest reads the body of a request about the lab into req, or
+// answers 404 when the UI was started without one.
+func (s *Server) readLabRequest(w http.ResponseWriter, r *http.Request, req any) bool {
 	if s.opts.Lab == nil {
 		writeError(w, http.StatusNotFound, "palisade ui was started without --lab")
-		return
+		return false
 	}
+	return readJSON(w, r, req)
+}
+
+func (s *Server) serveLabApply(w http.ResponseWriter, r *http.Request) {
 	var req labApplyRequest
-	if !readJSON(w, r, &req) {
+	if !s.readLabRequest(w, r, &req) {
 		return
 	}
 	s.applyMu.Lock()
@@ -608,12 +614,8 @@ func (s *Server) serveLabApply(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveLabProbe(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Lab == nil {
-		writeError(w, http.StatusNotFound, "palisade ui was started without --lab")
-		return
-	}
 	var req ProbeRequest
-	if !readJSON(w, r, &req) {
+	if !s.readLabRequest(w, r, &req) {
 		return
 	}
 	if req.Port < 1 || req.Port > 65535 {

@@ -339,6 +339,12 @@ func assumedDNSPod(pods []*corev1.Pod) *corev1.Pod {
 	}
 }
 
+// objects is the world with a set of (defaulted) policies, as the core
+// takes it.
+func (wd *world) objects(policies []*networkingv1.NetworkPolicy) policy.Objects {
+	return policy.Objects{Namespaces: wd.namespaces, Pods: wd.pods, Services: wd.services, Policies: policies}
+}
+
 // writtenPolicies copies the NetworkPolicies of decoded manifests before
 // anything defaults them.
 func writtenPolicies(objs []*manifest.Object) []*networkingv1.NetworkPolicy {
