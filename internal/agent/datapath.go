@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,12 +90,7 @@ func checkDatapath(netnsName string, proc procPaths) ([]datapathProblem, error) 
 		if len(used) == 0 {
 			return nil
 		}
-		names := make([]string, 0, len(used))
-		for n := range used {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		bridgeList := strings.Join(names, ", ")
+		bridgeList := strings.Join(slices.Sorted(maps.Keys(used)), ", ")
 		for _, s := range []struct{ file, reason string }{
 			{"bridge-nf-call-iptables", reasonBridgeNF4}, {"bridge-nf-call-ip6tables", reasonBridgeNF6},
 		} {

@@ -88,7 +88,7 @@ func pod(ns, name, node, ip string, labels map[string]string) *corev1.Pod {
 }
 
 func namespace(name string, labels map[string]string) *corev1.Namespace {
-	l := map[string]string{"kubernetes.io/metadata.name": name}
+	l := map[string]string{corev1.LabelMetadataName: name}
 	for k, v := range labels {
 		l[k] = v
 	}

@@ -69,3 +69,23 @@ func TestNamedPorts(t *testing.T) {
 		}
 	}
 }
+
+func TestParseProtocol(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want corev1.Protocol
+		ok   bool
+	}{
+		{"", corev1.ProtocolTCP, true},
+		{"tcp", corev1.ProtocolTCP, true},
+		{"Udp", corev1.ProtocolUDP, true},
+		{"SCTP", corev1.ProtocolSCTP, true},
+		{"ICMP", "", false},
+		{" TCP", "", false},
+	} {
+		got, ok := analysis.ParseProtocol(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ParseProtocol(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

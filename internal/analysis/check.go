@@ -14,6 +14,7 @@ import (
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // CheckRequest is one "can From reach To on Port" question.
@@ -28,6 +29,16 @@ type CheckRequest struct {
 	// Namespace is used for names given without one.
 	Namespace string
 	Family    int
+}
+
+// ParseProtocol reads a protocol as users type it, in any case; empty is
+// TCP. ok is false for anything but TCP, UDP and SCTP.
+func ParseProtocol(s string) (p corev1.Protocol, ok bool) {
+	switch p := validation.ProtocolOrTCP(corev1.Protocol(strings.ToUpper(s))); p {
+	case corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP:
+		return p, true
+	}
+	return "", false
 }
 
 // Source is where an object or rule stands in the input files.
@@ -159,11 +170,12 @@ func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("%s %q not found in namespace %q", e.Kind, manifest.Abbrev(e.Name), manifest.Abbrev(e.Namespace))
 }
 
-// Check answers a request against a snapshot and its engine.
-func Check(s *cluster.Snapshot, e *policy.Engine, req CheckRequest) (*CheckResult, error) {
-	if req.Protocol == "" {
-		req.Protocol = corev1.ProtocolTCP
-	}
+// Check answers a request against a snapshot, with the engine the snapshot
+// compiles to (s.Engine()): names resolve in the snapshot, verdicts come
+// from its engine, so the two cannot disagree.
+func Check(s *cluster.Snapshot, req CheckRequest) (*CheckResult, error) {
+	e := s.Engine()
+	req.Protocol = validation.ProtocolOrTCP(req.Protocol)
 	if req.Port < 1 || req.Port > 65535 {
 		return nil, fmt.Errorf("--port must be between 1 and 65535, got %d", req.Port)
 	}
@@ -437,9 +449,9 @@ func side(s *cluster.Snapshot, v policy.SideVerdict, self policy.Endpoint) Side 
 	case "not-isolated":
 		out.Summary = fmt.Sprintf("not isolated for %s: no NetworkPolicy with %s in its policyTypes selects %s", dir, v.Direction, out.Pod)
 	case "allowed-by-rule":
-		out.Summary = fmt.Sprintf("isolated for %s by %d %s; allowed by %d %s", dir, len(v.Isolating), plural(len(v.Isolating), "policy", "policies"), len(v.AllowedBy), plural(len(v.AllowedBy), "rule", "rules"))
+		out.Summary = fmt.Sprintf("isolated for %s by %d %s; allowed by %d %s", dir, len(v.Isolating), Plural(len(v.Isolating), "policy", "policies"), len(v.AllowedBy), Plural(len(v.AllowedBy), "rule", "rules"))
 	case "no-rule-matches":
-		out.Summary = fmt.Sprintf("isolated for %s by %d %s, and no %s rule of them admits this peer and port", dir, len(v.Isolating), plural(len(v.Isolating), "policy", "policies"), dir)
+		out.Summary = fmt.Sprintf("isolated for %s by %d %s, and no %s rule of them admits this peer and port", dir, len(v.Isolating), Plural(len(v.Isolating), "policy", "policies"), dir)
 	case "cluster-accept", "cluster-deny":
 		verb := "accepts"
 		if !v.Allowed {
@@ -455,7 +467,7 @@ func side(s *cluster.Snapshot, v policy.SideVerdict, self policy.Endpoint) Side 
 		out.Summary = "NetworkPolicy tier: " + out.Summary
 	case v.Tier == policy.TierDefault && len(out.ClusterPolicies) > 0:
 		out.Summary = fmt.Sprintf("no tier decided (default allow): not isolated for %s by a NetworkPolicy, and no %s rule of the %d %s selecting %s matched",
-			dir, dir, len(out.ClusterPolicies), plural(len(out.ClusterPolicies), "ClusterNetworkPolicy", "ClusterNetworkPolicies"), out.Pod)
+			dir, dir, len(out.ClusterPolicies), Plural(len(out.ClusterPolicies), "ClusterNetworkPolicy", "ClusterNetworkPolicies"), out.Pod)
 		if len(out.Passed) > 0 {
 			out.Summary = "no tier decided (default allow): passed on by every tier that matched"
 		}
@@ -465,12 +477,14 @@ func side(s *cluster.Snapshot, v policy.SideVerdict, self policy.Endpoint) Side 
 	}
 	if len(out.NotEvaluated) > 0 {
 		out.Summary += fmt.Sprintf("; NOT EVALUATED: %d domainNames %s (needs DNS; assumed not to match, so the verdict holds only if %s is not one of those names' addresses)",
-			len(out.NotEvaluated), plural(len(out.NotEvaluated), "rule", "rules"), "the destination")
+			len(out.NotEvaluated), Plural(len(out.NotEvaluated), "rule", "rules"), "the destination")
 	}
 	return out
 }
 
-func plural(n int, one, many string) string {
+// Plural is one when n is 1 and many otherwise, for the counts every
+// summary and report puts in words.
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}

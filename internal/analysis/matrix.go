@@ -10,10 +10,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // Matrix is the connectivity matrix for one protocol and port, in the shape
-// DESIGN.md fixes for `matrix -o json`: Matrix[i][j] says whether Pods[i]
+// docs/design.md fixes for `matrix -o json`: Matrix[i][j] says whether Pods[i]
 // may open a connection to Pods[j].
 type Matrix struct {
 	Protocol string   `json:"protocol"`
@@ -38,9 +39,7 @@ func (m *Matrix) Allowed() int {
 // ComputeMatrix evaluates every ordered pair of pods. Rows are spread over
 // the CPUs: the engine answers concurrent reads.
 func ComputeMatrix(e *policy.Engine, pods []policy.PodKey, proto corev1.Protocol, port int32, family int) *Matrix {
-	if proto == "" {
-		proto = corev1.ProtocolTCP
-	}
+	proto = validation.ProtocolOrTCP(proto)
 	m := &Matrix{Protocol: string(proto), Port: port, Pods: make([]string, len(pods)), Matrix: make([][]bool, len(pods))}
 	eps := make([]policy.Endpoint, len(pods))
 	for i := range pods {
@@ -87,10 +86,7 @@ func NamedPorts(policies []*networkingv1.NetworkPolicy, pods []*corev1.Pod) []Pr
 	names := map[string]corev1.Protocol{}
 	add := func(ps []networkingv1.NetworkPolicyPort) {
 		for _, p := range ps {
-			proto := corev1.ProtocolTCP
-			if p.Protocol != nil {
-				proto = *p.Protocol
-			}
+			proto := validation.PolicyPortProtocol(p.Protocol)
 			switch {
 			case p.Port == nil:
 			case p.Port.Type == intstr.String:
@@ -114,10 +110,7 @@ func NamedPorts(policies []*networkingv1.NetworkPolicy, pods []*corev1.Pod) []Pr
 	for _, p := range pods {
 		for _, c := range p.Spec.Containers {
 			for _, cp := range c.Ports {
-				proto := cp.Protocol
-				if proto == "" {
-					proto = corev1.ProtocolTCP
-				}
+				proto := validation.ProtocolOrTCP(cp.Protocol)
 				if _, ok := names[cp.Name+"/"+string(proto)]; ok && cp.Name != "" {
 					seen[ProtoPort{Protocol: proto, Port: cp.ContainerPort}] = true
 				}

@@ -75,8 +75,7 @@ type Checker func(analysis.CheckRequest) (*analysis.CheckResult, error)
 
 // Offline binds the engine of a snapshot.
 func Offline(snap *cluster.Snapshot) Checker {
-	e := snap.Engine()
-	return func(r analysis.CheckRequest) (*analysis.CheckResult, error) { return analysis.Check(snap, e, r) }
+	return func(r analysis.CheckRequest) (*analysis.CheckResult, error) { return analysis.Check(snap, r) }
 }
 
 // Judge answers every assertion with the engine. namespace is used for

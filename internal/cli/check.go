@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -13,13 +12,8 @@ import (
 
 // protocolFlag parses --protocol case-insensitively, as users type it.
 func protocolFlag(p string) (corev1.Protocol, error) {
-	switch strings.ToUpper(p) {
-	case "", "TCP":
-		return corev1.ProtocolTCP, nil
-	case "UDP":
-		return corev1.ProtocolUDP, nil
-	case "SCTP":
-		return corev1.ProtocolSCTP, nil
+	if proto, ok := analysis.ParseProtocol(p); ok {
+		return proto, nil
 	}
 	return "", fail(exitBadUsage, "error: --protocol must be TCP, UDP or SCTP, not %q", p)
 }
@@ -91,7 +85,7 @@ Exit status: 0 allowed, 1 denied (any connection: mixed is denied too),
 			if err != nil {
 				return err
 			}
-			res, err := analysis.Check(snap, snap.Engine(), analysis.CheckRequest{
+			res, err := analysis.Check(snap, analysis.CheckRequest{
 				From: from, To: to, Port: port, Protocol: p, Namespace: in.ns(), Family: family,
 			})
 			var nf *analysis.NotFoundError

@@ -123,7 +123,7 @@ func TestCommands(t *testing.T) {
 	}
 }
 
-// TestMatrixJSONContract pins the shape DESIGN.md promises other tools.
+// TestMatrixJSONContract pins the shape docs/design.md promises other tools.
 func TestMatrixJSONContract(t *testing.T) {
 	code, out, errs := run(t, "", "matrix", "-f", netpolDir, "--port", "80", "-o", "json")
 	if code != 0 {

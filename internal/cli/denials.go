@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/lab"
 )
 
@@ -132,7 +133,7 @@ func (p *denialPrinter) event(ev lab.DenialEvent) error {
 		// widths that fit typical pod names, so the table stays aligned.
 		return p.flush([]int{12, 6, 9, 24, 36, 5, 8, 0})
 	case ev.Denial == nil:
-		fmt.Fprintf(p.errw, "warning: %d denied %s not recorded (the log overflowed)\n", ev.Lost, plural(int(ev.Lost), "packet was", "packets were"))
+		fmt.Fprintf(p.errw, "warning: %d denied %s not recorded (the log overflowed)\n", ev.Lost, analysis.Plural(int(ev.Lost), "packet was", "packets were"))
 		return nil
 	}
 	p.count++

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -22,7 +24,20 @@ import (
 	"github.com/palisade-net/palisade/internal/lab/state"
 )
 
-// findPod resolves "NAME", "pod/NAME" or "deploy/NAME" (first pod) in ns.
+// findContainer resolves "NAME", "pod/NAME" or "deploy/NAME" (first pod) in
+// ns, and the container of that name in it ("": the first).
+func findContainer(st *state.State, ns, ref, containerName string) (*corev1.Pod, *state.Pod, *corev1.Container, error) {
+	pod, rt, err := findPod(st, ns, ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ct, err := container(pod, containerName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return pod, rt, ct, nil
+}
+
 func findPod(st *state.State, ns, ref string) (*corev1.Pod, *state.Pod, error) {
 	kind, name, ok := strings.Cut(ref, "/")
 	if !ok {
@@ -37,7 +52,7 @@ func findPod(st *state.State, ns, ref string) (*corev1.Pod, *state.Pod, error) {
 	case "Pod":
 		pod = st.Pods[state.Key(ns, name)]
 	case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job":
-		for _, key := range state.SortedKeys(st.Pods) {
+		for _, key := range slices.Sorted(maps.Keys(st.Pods)) {
 			p := st.Pods[key]
 			if p.Namespace == ns && p.Annotations["lab.palisade.dev/controller"] == k.Kind+"/"+state.Key(ns, name) {
 				pod = p
@@ -135,11 +150,7 @@ exit code pass through, as with kubectl exec. POD may be deploy/NAME.`,
 			if os.Geteuid() != 0 {
 				return labError(lab.ErrNotRoot)
 			}
-			pod, rt, err := findPod(st, ns, args[0])
-			if err != nil {
-				return err
-			}
-			ct, err := container(pod, containerName)
+			pod, rt, ct, err := findContainer(st, ns, args[0], containerName)
 			if err != nil {
 				return err
 			}
@@ -178,11 +189,7 @@ func newLogs(s *streams) *cobra.Command {
 			if err != nil {
 				return labError(err)
 			}
-			pod, rt, err := findPod(st, ns, args[0])
-			if err != nil {
-				return err
-			}
-			ct, err := container(pod, containerName)
+			pod, rt, ct, err := findContainer(st, ns, args[0], containerName)
 			if err != nil {
 				return err
 			}
@@ -358,14 +365,14 @@ func newRun(s *streams) *cobra.Command {
 			if err != nil {
 				return labError(err)
 			}
-			p, rt, err := findPod(st, ns, name)
+			p, rt, running, err := findContainer(st, ns, name, "")
 			if err != nil {
 				return err
 			}
 			if tty {
 				fmt.Fprintln(s.err, "If you don't see a command prompt, try pressing enter.")
 			}
-			code, runErr := runInPod(s, p, rt, &p.Spec.Containers[0], nil, true)
+			code, runErr := runInPod(s, p, rt, running, nil, true)
 			_, _ = c.Call("/attached-exit", map[string]any{"pod": state.Key(ns, name), "code": code})
 			if rm {
 				r, err := c.Call("/delete", []lab.DeleteRequest{{Kind: "Pod", Namespace: ns, Names: []string{name}}})

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/kube"
 	"github.com/palisade-net/palisade/internal/lab/state"
@@ -212,7 +213,7 @@ func (f *inputFlags) snapshot(cmd *cobra.Command, s *streams) (*cluster.Snapshot
 			fmt.Fprintln(s.err, p)
 		}
 		return nil, fail(exitNo, "error: %d invalid %s; nothing was evaluated (run 'palisade validate' for details)",
-			len(inv.Problems), plural(len(inv.Problems), "field", "fields"))
+			len(inv.Problems), analysis.Plural(len(inv.Problems), "field", "fields"))
 	}
 	if err != nil {
 		return nil, fail(exitBadUsage, "error: %v", err)
@@ -223,12 +224,8 @@ func (f *inputFlags) snapshot(cmd *cobra.Command, s *streams) (*cluster.Snapshot
 	return snap, nil
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
+// plural is analysis.Plural under the name kubectl.go still calls it by.
+var plural = analysis.Plural
 
 // kubeObject is any API object with metadata.
 type kubeObject interface {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/lab"
 	"github.com/palisade-net/palisade/internal/ui"
@@ -102,7 +103,7 @@ reachable by anyone who can reach that address. Stop it with Ctrl-C.`,
 							fmt.Fprintln(s.err, p)
 						}
 						return ui.Workloads{}, fail(exitNo, "error: %d invalid %s in the manifests; fix them first (run 'palisade validate' for details)",
-							len(inv.Problems), plural(len(inv.Problems), "field", "fields"))
+							len(inv.Problems), analysis.Plural(len(inv.Problems), "field", "fields"))
 					}
 					if err != nil {
 						return ui.Workloads{}, fail(exitBadUsage, "error: %v", err)

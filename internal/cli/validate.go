@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/report"
@@ -100,7 +101,7 @@ when the problem is the whole object or file.`,
 			if len(errs)+len(strict) > 0 {
 				return fail(exitNo, "")
 			}
-			fmt.Fprintf(s.err, "%d %s valid\n", len(res.Objects), plural(len(res.Objects), "object", "objects"))
+			fmt.Fprintf(s.err, "%d %s valid\n", len(res.Objects), analysis.Plural(len(res.Objects), "object", "objects"))
 			return nil
 		},
 	}

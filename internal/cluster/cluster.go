@@ -7,12 +7,16 @@
 package cluster
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -68,16 +72,11 @@ func (r Ref) String() string {
 	return r.Kind + " " + manifest.Abbrev(r.Namespace) + "/" + manifest.Abbrev(r.Name)
 }
 
-// Snapshot is the state of a cluster, sorted by namespace and name.
+// Snapshot is the state of a cluster: the objects the policy core compiles,
+// each list sorted by namespace and name (ClusterPolicies are the stored,
+// pruned v1beta1 form), and where they came from.
 type Snapshot struct {
-	Namespaces []*corev1.Namespace
-	Pods       []*corev1.Pod
-	Services   []*corev1.Service
-	Policies   []*networkingv1.NetworkPolicy
-	// ClusterPolicies are the ClusterNetworkPolicies as stored (pruned,
-	// v1beta1), sorted by name; Nodes are the Node objects given, by name.
-	ClusterPolicies []*cnpv1beta1.ClusterNetworkPolicy
-	Nodes           []*corev1.Node
+	policy.Objects
 	// Origin says which manifest document produced an object (pods point at
 	// the workload that made them).
 	Origin map[Ref]*manifest.Object
@@ -88,6 +87,9 @@ type Snapshot struct {
 	Owners map[Ref][]Ref
 	// Warnings are the API server's warnings and kubectl's notes, in order.
 	Warnings []Problem
+
+	engineOnce sync.Once
+	engine     *policy.Engine
 }
 
 // Problem is one validation error or warning, located in its file.
@@ -124,19 +126,24 @@ func (e *InvalidError) Error() string {
 // create, and returns the errors and the warnings. Objects are modified in
 // place by defaulting.
 func Validate(objs []*manifest.Object) (errs, warnings []Problem) {
-	return validate(objs, clusterpolicy.ChannelExperimental)
+	errs, warnings, _ = validate(objs, clusterpolicy.ChannelExperimental, workload.Options{})
+	return errs, warnings
 }
 
 // ValidateChannel is Validate with ClusterNetworkPolicies checked against
 // the given network-policy-api CRD channel.
 func ValidateChannel(objs []*manifest.Object, ch clusterpolicy.CRDChannel) (errs, warnings []Problem) {
-	return validate(objs, ch)
+	errs, warnings, _ = validate(objs, ch, workload.Options{})
+	return errs, warnings
 }
 
-func validate(objs []*manifest.Object, ch clusterpolicy.CRDChannel) (errs, warnings []Problem) {
+// validate also returns the pods of every pod and workload, expanded with
+// wopts: checking a workload means expanding it, and Build uses the pods.
+func validate(objs []*manifest.Object, ch clusterpolicy.CRDChannel, wopts workload.Options) (errs, warnings []Problem, pods map[*manifest.Object][]*corev1.Pod) {
 	if ch == "" {
 		ch = clusterpolicy.ChannelExperimental
 	}
+	pods = map[*manifest.Object][]*corev1.Pod{}
 	for _, o := range objs {
 		ref := Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		report := func(list field.ErrorList, into *[]Problem) {
@@ -161,6 +168,7 @@ func validate(objs []*manifest.Object, ch clusterpolicy.CRDChannel) (errs, warni
 			report(validation.ValidateNamespace(obj), &errs)
 		case *corev1.Pod:
 			report(validation.ValidatePodMeta(obj, field.NewPath("spec")), &errs)
+			pods[o] = []*corev1.Pod{obj.DeepCopy()}
 		case *corev1.Service:
 			report(validation.ValidateService(obj), &errs)
 		case *corev1.Node:
@@ -176,12 +184,14 @@ func validate(objs []*manifest.Object, ch clusterpolicy.CRDChannel) (errs, warni
 			}
 		default:
 			// Workloads are checked as far as expanding them into pods needs.
-			if _, err := workload.Expand(o.Obj, workload.Options{}); err != nil {
+			expanded, err := workload.Expand(o.Obj, wopts)
+			if err != nil {
 				report(asFieldErrors(err), &errs)
 			}
+			pods[o] = expanded
 		}
 	}
-	return errs, warnings
+	return errs, warnings, pods
 }
 
 // asFieldErrors unpacks an aggregate of field errors; anything else becomes
@@ -304,7 +314,7 @@ func liveOwners(objs []*manifest.Object) (skip map[Ref]bool) {
 // never half-used.
 func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 	opts.defaults()
-	errs, warnings := validate(objs, opts.CRDChannel)
+	errs, warnings, expansions := validate(objs, opts.CRDChannel, workload.Options{Nodes: opts.Nodes})
 	if len(errs) > 0 {
 		return nil, &InvalidError{Problems: errs}
 	}
@@ -350,11 +360,7 @@ func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 			if skip[ref] {
 				continue
 			}
-			expanded, err := workload.Expand(o.Obj, workload.Options{Nodes: opts.Nodes})
-			if err != nil {
-				return nil, &InvalidError{Problems: []Problem{{Src: o.Src, Object: ref, Message: err.Error()}}}
-			}
-			for _, p := range expanded {
+			for _, p := range expansions[o] {
 				pr := Ref{Kind: "Pod", Namespace: p.Namespace, Name: p.Name}
 				pods[pr] = p
 				s.Origin[pr] = o
@@ -391,56 +397,44 @@ func Build(objs []*manifest.Object, opts Options) (*Snapshot, error) {
 		ensure(r.Namespace)
 	}
 	for _, n := range namespaces {
-		if n.Labels[policy.NamespaceNameLabel] != n.Name {
+		if n.Labels[corev1.LabelMetadataName] != n.Name {
 			n = n.DeepCopy()
 			if n.Labels == nil {
 				n.Labels = map[string]string{}
 			}
-			n.Labels[policy.NamespaceNameLabel] = n.Name
+			n.Labels[corev1.LabelMetadataName] = n.Name
 			namespaces[n.Name] = n
 		}
-		s.Namespaces = append(s.Namespaces, n)
 	}
-	sort.Slice(s.Namespaces, func(i, j int) bool { return s.Namespaces[i].Name < s.Namespaces[j].Name })
-	for _, p := range pods {
-		s.Pods = append(s.Pods, p)
-	}
-	sortObjs(s.Pods, func(p *corev1.Pod) metav1.Object { return p })
-	for _, v := range services {
-		s.Services = append(s.Services, v)
-	}
-	sortObjs(s.Services, func(p *corev1.Service) metav1.Object { return p })
-	for _, v := range policies {
-		s.Policies = append(s.Policies, v)
-	}
-	sortObjs(s.Policies, func(p *networkingv1.NetworkPolicy) metav1.Object { return p })
-	for _, v := range cnps {
-		s.ClusterPolicies = append(s.ClusterPolicies, v)
-	}
-	sortObjs(s.ClusterPolicies, func(p *cnpv1beta1.ClusterNetworkPolicy) metav1.Object { return p })
-	for _, v := range nodes {
-		s.Nodes = append(s.Nodes, v)
-	}
-	sortObjs(s.Nodes, func(p *corev1.Node) metav1.Object { return p })
+	s.Namespaces = sortedObjs(namespaces)
+	s.Pods = sortedObjs(pods)
+	s.Services = sortedObjs(services)
+	s.Policies = sortedObjs(policies)
+	s.ClusterPolicies = sortedObjs(cnps)
+	s.Nodes = sortedObjs(nodes)
 	assignPodIPs(s.Pods, opts)
 	assignServiceIPs(s.Services, opts)
 	return s, nil
 }
 
-func sortObjs[T any](xs []T, meta func(T) metav1.Object) {
-	sort.Slice(xs, func(i, j int) bool {
-		a, b := meta(xs[i]), meta(xs[j])
-		if a.GetNamespace() != b.GetNamespace() {
-			return a.GetNamespace() < b.GetNamespace()
-		}
-		return a.GetName() < b.GetName()
+// sortedObjs lists a map's objects by namespace and name.
+func sortedObjs[K comparable, T metav1.Object](m map[K]T) []T {
+	out := slices.Collect(maps.Values(m))
+	slices.SortFunc(out, func(a, b T) int {
+		return cmp.Or(cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName()))
 	})
+	return out
 }
 
-// Engine compiles the snapshot into the policy core.
+// Engine is the snapshot compiled into the policy core, built on the first
+// call and shared by every later one (and by concurrent callers): compiling
+// is the costly step of every analysis. The snapshot's objects must not
+// change once it is called.
 func (s *Snapshot) Engine() *policy.Engine {
-	return policy.Build(policy.Objects{Namespaces: s.Namespaces, Pods: s.Pods, Services: s.Services, Policies: s.Policies,
-		ClusterPolicies: s.ClusterPolicies, Nodes: s.Nodes})
+	s.engineOnce.Do(func() {
+		s.engine = policy.Build(s.Objects)
+	})
+	return s.engine
 }
 
 // Pod finds a pod by key.

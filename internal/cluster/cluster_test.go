@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/policy"
 )
@@ -53,7 +55,7 @@ spec: {selector: {app: web}, ports: [{port: 80}]}
 	var names []string
 	for _, n := range s.Namespaces {
 		names = append(names, n.Name)
-		if n.Labels[policy.NamespaceNameLabel] != n.Name {
+		if n.Labels[corev1.LabelMetadataName] != n.Name {
 			t.Errorf("namespace %s lacks the automatic name label: %v", n.Name, n.Labels)
 		}
 	}
@@ -280,4 +282,27 @@ func livePod(name string) string {
     ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d4f8b7c9, uid: r1, controller: true}]
   spec: {containers: [{name: c, image: nginx}]}
 `
+}
+
+// TestEngineBuiltOnce: every analysis of one snapshot (and the UI's
+// concurrent requests) shares one compiled engine instead of recompiling
+// the cluster at each call.
+func TestEngineBuiltOnce(t *testing.T) {
+	s, err := Build(decode(t, deployment), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := s.Engine()
+	engines := make(chan *policy.Engine, 4)
+	for range cap(engines) {
+		go func() { engines <- s.Engine() }()
+	}
+	for range cap(engines) {
+		if e := <-engines; e != first {
+			t.Fatalf("Engine() returned a second engine %p after %p", e, first)
+		}
+	}
+	if !first.HasPod(policy.PodKey{Namespace: "shop", Name: s.Pods[0].Name}) {
+		t.Errorf("engine lacks the snapshot's pod %s", s.Pods[0].Name)
+	}
 }

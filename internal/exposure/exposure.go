@@ -285,12 +285,12 @@ func (a *analyzer) peer(policyNS string, p networkingv1.NetworkPolicyPeer) (Peer
 // automatic name label, as "namespace X" reads better than a selector.
 func onlyName(s *metav1.LabelSelector) (string, bool) {
 	if len(s.MatchLabels) == 1 && len(s.MatchExpressions) == 0 {
-		v, ok := s.MatchLabels[policy.NamespaceNameLabel]
+		v, ok := s.MatchLabels[corev1.LabelMetadataName]
 		return v, ok
 	}
 	if len(s.MatchLabels) == 0 && len(s.MatchExpressions) == 1 {
 		x := s.MatchExpressions[0]
-		if x.Key == policy.NamespaceNameLabel && x.Operator == metav1.LabelSelectorOpIn && len(x.Values) == 1 {
+		if x.Key == corev1.LabelMetadataName && x.Operator == metav1.LabelSelectorOpIn && len(x.Values) == 1 {
 			return x.Values[0], true
 		}
 	}

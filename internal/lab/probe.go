@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/lab/state"
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // ProbeOptions choose what `probe` measures.
@@ -85,9 +88,7 @@ type probeTarget struct {
 // Probe opens a real connection from every selected pod to every selected
 // pod and compares each outcome with the engine's verdict on the same state.
 func Probe(ctx context.Context, st *state.State, o ProbeOptions) (*ProbeResult, error) {
-	if o.Protocol == "" {
-		o.Protocol = corev1.ProtocolTCP
-	}
+	o.Protocol = validation.ProtocolOrTCP(o.Protocol)
 	if o.Protocol == corev1.ProtocolSCTP {
 		return nil, fmt.Errorf("SCTP cannot be probed here: this kernel has no SCTP sockets (the SCTP rules are installed all the same)")
 	}
@@ -112,7 +113,7 @@ func Probe(ctx context.Context, st *state.State, o ProbeOptions) (*ProbeResult, 
 		want[n] = true
 	}
 	var pods []*corev1.Pod
-	for _, k := range state.SortedKeys(st.Pods) {
+	for _, k := range slices.Sorted(maps.Keys(st.Pods)) {
 		p := st.Pods[k]
 		if st.Runtime[k] == nil || len(p.Status.PodIPs) == 0 {
 			continue
@@ -198,7 +199,7 @@ func chooseTarget(st *state.State, p *corev1.Pod, o ProbeOptions) probeTarget {
 	}
 	self := state.Key(p.Namespace, p.Name)
 	var why []string // services of p that serve the port but cannot be used
-	for _, k := range state.SortedKeys(st.Services) {
+	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
 		svc := st.Services[k]
 		if svc.Namespace != p.Namespace || len(svc.Spec.Selector) == 0 {
 			continue

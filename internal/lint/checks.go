@@ -158,7 +158,7 @@ func (c *checker) emptyPeer(ns string, p networkingv1.NetworkPolicyPeer) string 
 			nss = append(nss, n.Name)
 		}
 	}
-	if c.assumed && sel.Matches(labels.Set{policy.NamespaceNameLabel: resolverNamespace}) && !contains(nss, resolverNamespace) {
+	if c.assumed && sel.Matches(labels.Set{corev1.LabelMetadataName: resolverNamespace}) && !contains(nss, resolverNamespace) {
 		nss = append(nss, resolverNamespace)
 	}
 	if len(nss) == 0 {

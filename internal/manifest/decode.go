@@ -127,13 +127,8 @@ func (d *decoder) decodeDoc(file string, c chunk, syntaxErr *Error) {
 	if t := bytes.TrimSpace(js); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		return // an empty document, or only comments: kubectl skips it
 	}
-	root := parseNode(c)
-	src := Source{File: file, Line: c.line, Column: c.col}
-	d.doc, d.item = nil, nil
-	if root != nil {
-		src = nodeSource(file, root)
-		d.doc = &docRef{c: c}
-	} else if !c.json {
+	root, src := d.begin(file, c)
+	if root == nil && !c.json {
 		src = Source{File: file, Line: firstContentLine(c), Column: 1}
 	}
 	first := len(d.res.Objects)
@@ -251,6 +246,19 @@ func peek(js []byte) (kind, ns, name string) {
 // decodeObject decodes one object (or List) from JSON. node is its mapping
 // in the node tree (nil if unknown), src where it starts, and defaults the
 // kind and version its List implies for items that lack them.
+// begin starts on a document or List item: its node tree (nil when it has
+// none) and where it starts; FieldSource finds its fields through d.doc.
+func (d *decoder) begin(file string, c chunk) (*yaml.Node, Source) {
+	root := parseNode(c)
+	src := Source{File: file, Line: c.line, Column: c.col}
+	d.doc, d.item = nil, nil
+	if root != nil {
+		src = nodeSource(file, root)
+		d.doc = &docRef{c: c}
+	}
+	return root, src
+}
+
 func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Source, defaults *schema.GroupVersionKind) {
 	kind, ns, name := peek(js)
 	ref := ""

@@ -154,17 +154,7 @@ func fieldSource(file string, root *yaml.Node, segs []segment, fallback Source) 
 	best := fallback
 	n := root
 	for _, s := range segs {
-		n = deref(n)
-		var at, next *yaml.Node
-		switch n.Kind {
-		case yaml.MappingNode:
-			at, next = lookup(n, s.key, 0)
-		case yaml.SequenceNode:
-			if s.index >= 0 && s.index < len(n.Content) {
-				at = n.Content[s.index]
-				next = at
-			}
-		}
+		at, next := step(n, s)
 		if next == nil {
 			return best
 		}
@@ -181,22 +171,28 @@ func fieldNode(root *yaml.Node, segs []segment) *yaml.Node {
 		if n == nil {
 			return nil
 		}
-		n = deref(n)
-		var next *yaml.Node
-		switch n.Kind {
-		case yaml.MappingNode:
-			_, next = lookup(n, s.key, 0)
-		case yaml.SequenceNode:
-			if s.index >= 0 && s.index < len(n.Content) {
-				next = n.Content[s.index]
-			}
-		}
-		n = next
+		_, n = step(n, s)
 	}
 	if n == nil {
 		return nil
 	}
 	return deref(n)
+}
+
+// step follows one path segment from n: at is the node the segment is
+// written at (a mapping's key, a sequence's item), next the value it leads
+// to; both nil when n has no such key or item.
+func step(n *yaml.Node, s segment) (at, next *yaml.Node) {
+	n = deref(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		return lookup(n, s.key, 0)
+	case yaml.SequenceNode:
+		if s.index >= 0 && s.index < len(n.Content) {
+			return n.Content[s.index], n.Content[s.index]
+		}
+	}
+	return nil, nil
 }
 
 // yaml11Bools are the plain scalars YAML 1.1 (which kubectl's YAML reader

@@ -202,13 +202,7 @@ func (d *decoder) decodeSplitList(file string, c chunk) bool {
 		js[i] = j
 	}
 	for i, it := range items {
-		root := parseNode(it)
-		src := Source{File: file, Line: it.line, Column: it.col}
-		d.doc, d.item = nil, nil
-		if root != nil {
-			src = nodeSource(file, root)
-			d.doc = &docRef{c: it}
-		}
+		root, src := d.begin(file, it)
 		first := len(d.res.Objects)
 		d.decodeObject(file, js[i], root, src, defaults)
 		js[i] = nil

@@ -230,7 +230,7 @@ func namespaceSelectorMatchExpressions() Case {
 	c.Steps = []Step{{
 		Actions: []Action{createPolicy("x", withEnv(func(env Env) *netpol {
 			return newPolicy("allow-ns-y-match-selector", podSel("a"),
-				ingress(ingressRule{From: []policyPeer{{NamespaceSelector: inExpr(NamespaceNameLabel, env.Namespace("y"))}}}))
+				ingress(ingressRule{From: []policyPeer{{NamespaceSelector: inExpr(corev1.LabelMetadataName, env.Namespace("y"))}}}))
 		}))},
 		Expect: []Expectation{expect(80, tcp, r)},
 	}}
@@ -247,7 +247,7 @@ func podSelectorOrNamespaceSelector() Case {
 		Actions: []Action{createPolicy("x", withEnv(func(env Env) *netpol {
 			return newPolicy("allow-ns-y-match-selector", podSel("a"),
 				ingress(ingressRule{From: []policyPeer{
-					{NamespaceSelector: notInExpr(NamespaceNameLabel, env.Namespace("x"))},
+					{NamespaceSelector: notInExpr(corev1.LabelMetadataName, env.Namespace("x"))},
 					{PodSelector: ptr(podSel("b"))},
 				}}))
 		}))},
@@ -267,7 +267,7 @@ func podSelectorAndNamespaceSelector() Case {
 		Actions: []Action{createPolicy("x", withEnv(func(env Env) *netpol {
 			return newPolicy("allow-ns-y-podselector-and-nsselector", podSel("a"),
 				ingress(ingressRule{From: []policyPeer{{
-					NamespaceSelector: notInExpr(NamespaceNameLabel, env.Namespace("x")),
+					NamespaceSelector: notInExpr(corev1.LabelMetadataName, env.Namespace("x")),
 					PodSelector:       ptr(podSel("b")),
 				}}}))
 		}))},
@@ -286,7 +286,7 @@ func multiplePodSelectorsAndNamespaceSelectors() Case {
 		Actions: []Action{createPolicy("x", withEnv(func(env Env) *netpol {
 			return newPolicy("allow-ns-y-z-pod-b-c", podSel("a"),
 				ingress(ingressRule{From: []policyPeer{{
-					NamespaceSelector: notInExpr(NamespaceNameLabel, env.Namespace("x")),
+					NamespaceSelector: notInExpr(corev1.LabelMetadataName, env.Namespace("x")),
 					PodSelector:       inExpr(PodLabelKey, "b", "c"),
 				}}}))
 		}))},
@@ -955,7 +955,7 @@ func defaultNamespaceLabelMatchExpressions() Case {
 	c.Steps = []Step{{
 		Actions: []Action{createPolicy("x", withEnv(func(env Env) *netpol {
 			return newPolicy("allow-ns-y-match-selector-for-immutable-ns-label", podSel("a"),
-				egress(egressRule{To: []policyPeer{{NamespaceSelector: notInExpr(NamespaceNameLabel, env.Namespace("y"))}}}))
+				egress(egressRule{To: []policyPeer{{NamespaceSelector: notInExpr(corev1.LabelMetadataName, env.Namespace("y"))}}}))
 		}))},
 		Expect: []Expectation{expect(80, tcp, r)},
 	}}

@@ -19,10 +19,6 @@ const (
 	// PodLabelKey is the only label of a model pod: pod=<pod name>. It is
 	// also the service's selector.
 	PodLabelKey = "pod"
-	// NamespaceNameLabel is the label the API server puts on every
-	// namespace; upstream's namespaces carry no label of their own that a
-	// policy uses.
-	NamespaceNameLabel = corev1.LabelMetadataName
 	// ServeValue is the value of every SERVE_<PROTO>_PORT_<n> variable, the
 	// payload agnhost porter answers with.
 	ServeValue = "foo"
@@ -175,7 +171,7 @@ func (m *Model) Namespaces() []*corev1.Namespace {
 			ObjectMeta: metav1.ObjectMeta{
 				Name: ns.name,
 				Labels: map[string]string{
-					NamespaceNameLabel:                   ns.name,
+					corev1.LabelMetadataName:             ns.name,
 					"pod-security.kubernetes.io/enforce": PodSecurityLevel,
 					"pod-security.kubernetes.io/warn":    PodSecurityLevel,
 					"pod-security.kubernetes.io/audit":   PodSecurityLevel,

@@ -522,7 +522,7 @@ func TestModel(t *testing.T) {
 
 	r := m.WithNamespaceNames(func(b string) string { return "netpol-" + b + "-abcde" })
 	ns := r.Namespaces()
-	if ns[1].Name != "netpol-y-abcde" || ns[1].Labels[NamespaceNameLabel] != "netpol-y-abcde" || ns[1].Labels["pod-security.kubernetes.io/enforce"] != "baseline" {
+	if ns[1].Name != "netpol-y-abcde" || ns[1].Labels[corev1.LabelMetadataName] != "netpol-y-abcde" || ns[1].Labels["pod-security.kubernetes.io/enforce"] != "baseline" {
 		t.Errorf("namespace %s labels %v", ns[1].Name, ns[1].Labels)
 	}
 	if r.Namespace("y") != "netpol-y-abcde" || r.RealPeer("y/b") != "netpol-y-abcde/b" || r.Services()[3].Name != "s-netpol-y-abcde-b" {

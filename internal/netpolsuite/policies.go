@@ -88,7 +88,7 @@ func ptr[T any](v T) *T { return &v }
 
 // nsNameSel selects the namespace by its kubernetes.io/metadata.name label.
 func nsNameSel(ns string) *labelSelector {
-	return &labelSelector{MatchLabels: map[string]string{NamespaceNameLabel: ns}}
+	return &labelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}
 }
 
 func inExpr(key string, values ...string) *labelSelector {

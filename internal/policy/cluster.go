@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -10,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
+
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // This file adds ClusterNetworkPolicy (policy.networking.k8s.io, sig-network's
@@ -66,12 +69,7 @@ type ClusterRuleRef struct {
 }
 
 // Field is the rule's API field path.
-func (r ClusterRuleRef) Field() string {
-	if r.Direction == Egress {
-		return fmt.Sprintf("spec.egress[%d]", r.Index)
-	}
-	return fmt.Sprintf("spec.ingress[%d]", r.Index)
-}
+func (r ClusterRuleRef) Field() string { return ruleField(r.Direction, r.Index) }
 
 func (r ClusterRuleRef) String() string {
 	s := fmt.Sprintf("ClusterNetworkPolicy %s (tier %s, priority %d) %s", r.Policy, r.Tier, r.Priority, r.Field())
@@ -196,7 +194,7 @@ func (e *Engine) UpsertClusterPolicy(cnp *cnpv1beta1.ClusterNetworkPolicy) {
 	default:
 		// No subject field this version knows: it selects nobody, as the
 		// rules of an unknown subject cannot be placed.
-		ci.subject = e.acquire("", nil, &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: NamespaceNameLabel, Operator: metav1.LabelSelectorOpDoesNotExist}}}, true)
+		ci.subject = e.acquire("", nil, &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpDoesNotExist}}}, true)
 	}
 	ci.subject.cnpSubjects[ci] = struct{}{}
 	for p := range ci.subject.members {
@@ -321,12 +319,7 @@ func (e *Engine) DeleteClusterPolicy(name string) {
 
 // ClusterPolicies lists every ClusterNetworkPolicy's name, sorted.
 func (e *Engine) ClusterPolicies() []string {
-	out := make([]string, 0, len(e.clusterPolicies))
-	for k := range e.clusterPolicies {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(e.clusterPolicies))
 }
 
 // ClusterPolicy returns the stored ClusterNetworkPolicy, or nil.
@@ -385,11 +378,7 @@ func (e *Engine) PriorityTies() []PriorityTie {
 	}
 	var out []PriorityTie
 	for k, names := range groups {
-		t := PriorityTie{Tier: k.tier, Priority: k.prio}
-		for n := range names {
-			t.Policies = append(t.Policies, n)
-		}
-		sort.Strings(t.Policies)
+		t := PriorityTie{Tier: k.tier, Priority: k.prio, Policies: slices.Sorted(maps.Keys(names))}
 		for p := range pods[k] {
 			t.Pods = append(t.Pods, p)
 		}
@@ -456,7 +445,7 @@ func (e *Engine) cnpMatches(r *cnpRule, other side, dstPod *podInfo, c Conn) (ma
 	if r.failClosed {
 		return r.ref.Action != ActionAccept, false
 	}
-	if !r.admitsPort(c.proto(), c.Port, dstPod) {
+	if !r.admitsPort(validation.ProtocolOrTCP(c.Protocol), c.Port, dstPod) {
 		return false, false
 	}
 	for _, pe := range r.peers {

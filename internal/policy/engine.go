@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
+
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // Engine is the compiled form of a cluster's policies. Every distinct peer
@@ -260,7 +262,7 @@ func (e *Engine) setPorts(p *podInfo, cs []corev1.Container) bool {
 		for _, cp := range c.Ports {
 			b = append(b, cp.Name...)
 			b = append(b, '/')
-			b = append(b, protocolOrTCP(cp.Protocol)...)
+			b = append(b, validation.ProtocolOrTCP(cp.Protocol)...)
 			b = strconv.AppendInt(append(b, '/'), int64(cp.ContainerPort), 10)
 			b = append(b, 0)
 			n++
@@ -275,7 +277,7 @@ func (e *Engine) setPorts(p *podInfo, cs []corev1.Container) bool {
 		out := make([]namedPort, 0, n)
 		for _, c := range cs {
 			for _, cp := range c.Ports {
-				out = append(out, namedPort{name: cp.Name, protocol: protocolOrTCP(cp.Protocol), port: cp.ContainerPort})
+				out = append(out, namedPort{name: cp.Name, protocol: validation.ProtocolOrTCP(cp.Protocol), port: cp.ContainerPort})
 			}
 		}
 		return out
@@ -291,16 +293,6 @@ func (e *Engine) releasePorts(p *podInfo) {
 	p.ports, p.portsKey, p.portsSet = nil, "", false
 }
 
-func protocolOrTCP(p corev1.Protocol) corev1.Protocol {
-	if p == "" {
-		return corev1.ProtocolTCP
-	}
-	return p
-}
-
-// NamespaceNameLabel is set on every namespace by the API server.
-const NamespaceNameLabel = "kubernetes.io/metadata.name"
-
 func (e *Engine) namespace(name string) *nsInfo {
 	ns := e.namespaces[name]
 	if ns != nil {
@@ -308,7 +300,7 @@ func (e *Engine) namespace(name string) *nsInfo {
 	}
 	ns = &nsInfo{
 		name:     name,
-		labels:   labels.Set{NamespaceNameLabel: name},
+		labels:   labels.Set{corev1.LabelMetadataName: name},
 		pods:     map[*podInfo]struct{}{},
 		local:    map[*matcher]struct{}{},
 		crossing: map[*matcher]struct{}{},
@@ -331,7 +323,7 @@ func (e *Engine) UpsertNamespace(obj *corev1.Namespace) {
 	for k, v := range obj.Labels {
 		next[k] = v
 	}
-	next[NamespaceNameLabel] = obj.Name
+	next[corev1.LabelMetadataName] = obj.Name
 	if labels.Equals(ns.labels, next) {
 		return
 	}
@@ -528,10 +520,7 @@ func (e *Engine) compileRule(ns string, ref RuleRef, peers []networkingv1.Networ
 		}
 	}
 	for _, p := range ports {
-		pm := portMatch{protocol: corev1.ProtocolTCP, any: p.Port == nil}
-		if p.Protocol != nil {
-			pm.protocol = *p.Protocol
-		}
+		pm := portMatch{protocol: validation.PolicyPortProtocol(p.Protocol), any: p.Port == nil}
 		if p.Port != nil {
 			if p.Port.Type == intstr.String {
 				pm.name = p.Port.StrVal

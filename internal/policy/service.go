@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // UpsertService records a service so traffic to it can be judged after
@@ -71,9 +73,7 @@ type ServiceTarget struct {
 // ports kube-proxy would DNAT to. Pods are considered ready; hostNetwork pods
 // are included as kube-proxy would.
 func (e *Engine) ResolveService(key PodKey, port int32, proto corev1.Protocol) (ServiceTarget, error) {
-	if proto == "" {
-		proto = corev1.ProtocolTCP
-	}
+	proto = validation.ProtocolOrTCP(proto)
 	svc := e.services[key]
 	if svc == nil {
 		return ServiceTarget{}, fmt.Errorf("services %q not found", key.Name)
@@ -81,11 +81,7 @@ func (e *Engine) ResolveService(key PodKey, port int32, proto corev1.Protocol) (
 	t := ServiceTarget{Service: key}
 	found := false
 	for _, sp := range svc.Spec.Ports {
-		p := sp.Protocol
-		if p == "" {
-			p = corev1.ProtocolTCP
-		}
-		if sp.Port == port && p == proto {
+		if sp.Port == port && validation.ProtocolOrTCP(sp.Protocol) == proto {
 			t.ServicePort, found = sp, true
 			break
 		}
@@ -144,10 +140,10 @@ func sortBackends(b []Backend) {
 // target ports: the EndpointSlice controller's FindPort): the first port, in
 // container order, with that name and protocol. An empty protocol is TCP.
 func NamedPortOf(containers []corev1.Container, name string, proto corev1.Protocol) (int32, bool) {
-	proto = protocolOrTCP(proto)
+	proto = validation.ProtocolOrTCP(proto)
 	for _, c := range containers {
 		for _, cp := range c.Ports {
-			if cp.Name == name && protocolOrTCP(cp.Protocol) == proto {
+			if cp.Name == name && validation.ProtocolOrTCP(cp.Protocol) == proto {
 				return cp.ContainerPort, true
 			}
 		}

@@ -15,6 +15,8 @@ import (
 	"net/netip"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // PodKey names a pod (or any namespaced object) as "namespace/name".
@@ -70,15 +72,8 @@ type Conn struct {
 	Family int
 }
 
-func (c Conn) proto() corev1.Protocol {
-	if c.Protocol == "" {
-		return corev1.ProtocolTCP
-	}
-	return c.Protocol
-}
-
 func (c Conn) String() string {
-	return fmt.Sprintf("%s -> %s %s/%d", c.Src, c.Dst, c.proto(), c.Port)
+	return fmt.Sprintf("%s -> %s %s/%d", c.Src, c.Dst, validation.ProtocolOrTCP(c.Protocol), c.Port)
 }
 
 // Direction is the side of a connection a policy rule governs.
@@ -105,11 +100,15 @@ type RuleRef struct {
 }
 
 // Field is the API field path of the rule, as validation errors print it.
-func (r RuleRef) Field() string {
-	if r.Direction == Egress {
-		return fmt.Sprintf("spec.egress[%d]", r.Index)
+func (r RuleRef) Field() string { return ruleField(r.Direction, r.Index) }
+
+// ruleField is spec.ingress[i] or spec.egress[i]: NetworkPolicy and
+// ClusterNetworkPolicy name their rules alike.
+func ruleField(d Direction, i int) string {
+	if d == Egress {
+		return fmt.Sprintf("spec.egress[%d]", i)
 	}
-	return fmt.Sprintf("spec.ingress[%d]", r.Index)
+	return fmt.Sprintf("spec.ingress[%d]", i)
 }
 
 // SideVerdict says what one side (the source's egress or the destination's

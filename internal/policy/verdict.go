@@ -5,6 +5,8 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // Allowed answers whether a new connection may be opened. It is the fast
@@ -175,7 +177,7 @@ func (e *Engine) networkPolicyTier(dir Direction, self, other side, dstPod *podI
 			if !r.admitsPeer(other) {
 				continue
 			}
-			ok, res := r.admitsPort(c.proto(), c.Port, dstPod, sv != nil)
+			ok, res := r.admitsPort(validation.ProtocolOrTCP(c.Protocol), c.Port, dstPod, sv != nil)
 			if sv != nil {
 				sv.Ports = append(sv.Ports, res...)
 			}

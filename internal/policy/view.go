@@ -18,8 +18,15 @@ import (
 type MatcherID string
 
 func matcherID(key string) MatcherID {
-	h := sha256.Sum256([]byte(key))
-	return MatcherID(hex.EncodeToString(h[:])[:16])
+	return MatcherID(ShortHash(key, 16))
+}
+
+// ShortHash is the first n hex digits of the SHA-256 of s: a name derived
+// from content that stays the same across runs and processes, short enough
+// for nftables set and lab object names.
+func ShortHash(s string, n int) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])[:n]
 }
 
 func (m *matcher) id() MatcherID { return m.mid }
@@ -103,8 +110,9 @@ func (e *Engine) PolicyView(key PodKey) (PolicyView, bool) {
 	}, true
 }
 
-// MatcherMembers lists the addresses of the pods a matcher currently
-// holds, sorted, IPv4 first.
+// MatcherMembers lists the addresses (both families) of the pods a matcher
+// currently holds, in no particular order: the data plane fills nftables
+// sets with them, whose order means nothing, so no sync pays for sorting.
 func (e *Engine) MatcherMembers(id MatcherID) []netip.Addr {
 	m := e.matcherByID[id]
 	if m == nil {
@@ -114,7 +122,7 @@ func (e *Engine) MatcherMembers(id MatcherID) []netip.Addr {
 	for p := range m.members {
 		out = append(out, p.ips...)
 	}
-	return out // unordered: callers treat it as a set
+	return out
 }
 
 // MatcherVersion changes whenever a matcher's membership does, so a data

@@ -1,6 +1,6 @@
 // Package report renders analysis results for people (text tables) and for
 // programs (JSON, CSV, Markdown). The JSON shapes are contracts other tools
-// rely on; see DESIGN.md.
+// rely on; see docs/design.md.
 package report
 
 import (
@@ -39,7 +39,7 @@ func Check(w io.Writer, r *analysis.CheckResult) error {
 			fmt.Fprintf(b, " (%s)", r.Service.ClusterIP)
 		}
 		fmt.Fprintf(b, " port %d/%s -> targetPort %s on %d %s\n", r.Port, r.Protocol, r.Service.TargetPort,
-			len(r.Connections), plural(len(r.Connections), "endpoint", "endpoints"))
+			len(r.Connections), analysis.Plural(len(r.Connections), "endpoint", "endpoints"))
 		if len(r.Service.Unresolved) > 0 {
 			fmt.Fprintf(b, "  (selected but without a port named %s: %s)\n", r.Service.TargetPort, strings.Join(r.Service.Unresolved, ", "))
 		}
@@ -130,13 +130,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // The matrix legend, one for every matrix a person reads: matrix's table

@@ -64,9 +64,9 @@ func Generate(cfg Config) *Cluster {
 		c.Namespaces = append(c.Namespaces, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 			Name: name,
 			Labels: map[string]string{
-				"kubernetes.io/metadata.name": name,
-				"team":                        fmt.Sprintf("team-%d", i%7),
-				"env":                         []string{"prod", "staging", "dev"}[i%3],
+				corev1.LabelMetadataName: name,
+				"team":                   fmt.Sprintf("team-%d", i%7),
+				"env":                    []string{"prod", "staging", "dev"}[i%3],
 			},
 		}})
 	}
@@ -139,7 +139,7 @@ func clusterPolicyShape(r *rand.Rand, i int, ns string, cfg Config) *cnpv1beta1.
 		c.Spec.Tier = cnpv1beta1.BaselineTier
 	}
 	c.Spec.Priority = int32(r.IntN(1001))
-	own := &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}
+	own := &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}
 	switch {
 	case i%50 == 49:
 		c.Spec.Subject.Namespaces = &metav1.LabelSelector{MatchLabels: map[string]string{"env": "prod"}}
@@ -162,7 +162,7 @@ func clusterPolicyShape(r *rand.Rand, i int, ns string, cfg Config) *cnpv1beta1.
 			From: []cnpv1beta1.ClusterNetworkPolicyIngressPeer{{Namespaces: &metav1.LabelSelector{}}}})
 	}
 	c.Spec.Egress = []cnpv1beta1.ClusterNetworkPolicyEgressRule{
-		{Name: "dns", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionAccept, To: []cnpv1beta1.ClusterNetworkPolicyEgressPeer{{Namespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}}}},
+		{Name: "dns", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionAccept, To: []cnpv1beta1.ClusterNetworkPolicyEgressPeer{{Namespaces: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: "kube-system"}}}},
 			Protocols: []cnpv1beta1.ClusterNetworkPolicyProtocol{{UDP: &cnpv1beta1.ClusterNetworkPolicyProtocolUDP{DestinationPort: &cnpv1beta1.Port{Number: 53}}}}},
 		{Name: "no-metadata", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionDeny, To: []cnpv1beta1.ClusterNetworkPolicyEgressPeer{{Networks: []cnpv1beta1.CIDR{"169.254.169.254/32", "192.0.2.0/24"}}}},
 	}
@@ -203,7 +203,7 @@ func policyShape(r *rand.Rand, i int, ns string, cfg Config) *networkingv1.Netwo
 	case 3: // egress: DNS to kube-system plus one app
 		np.Spec = networkingv1.NetworkPolicySpec{PodSelector: sel, PolicyTypes: []networkingv1.PolicyType{out},
 			Egress: []networkingv1.NetworkPolicyEgressRule{
-				{To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}}}},
+				{To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: "kube-system"}}}},
 					Ports: []networkingv1.NetworkPolicyPort{{Protocol: udp(), Port: port(53)}, {Protocol: tcp(), Port: port(53)}}},
 				{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app()}}}}},
 			}}

@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"maps"
 	"math/bits"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // The page must answer "who may reach the selected pods, on which ports"
@@ -48,12 +51,7 @@ func partitionPods(wd *world, f facts, asDestination bool) *partition {
 		b.Reset()
 		b.WriteString(pod.Namespace)
 		b.WriteByte(0)
-		keys := make([]string, 0, len(pod.Labels))
-		for k := range pod.Labels {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(pod.Labels)) {
 			b.WriteString(k)
 			b.WriteByte('=')
 			b.WriteString(pod.Labels[k])
@@ -84,10 +82,7 @@ func partitionPods(wd *world, f facts, asDestination bool) *partition {
 			var ports []string
 			for _, c := range pod.Spec.Containers {
 				for _, cp := range c.Ports {
-					proto := cp.Protocol
-					if proto == "" {
-						proto = corev1.ProtocolTCP
-					}
+					proto := validation.ProtocolOrTCP(cp.Protocol)
 					if cp.Name == "" || !f.names[cp.Name+"/"+string(proto)] {
 						continue
 					}
@@ -126,13 +121,8 @@ func (f facts) key() string {
 		b.WriteString(p.String())
 		b.WriteByte(',')
 	}
-	names := make([]string, 0, len(f.names))
-	for n := range f.names {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	b.WriteByte('|')
-	b.WriteString(strings.Join(names, ","))
+	b.WriteString(strings.Join(slices.Sorted(maps.Keys(f.names)), ","))
 	return b.String()
 }
 

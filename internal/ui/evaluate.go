@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
@@ -126,16 +124,13 @@ func newBaseline(wd *world, origin map[cluster.Ref]*manifest.Object) *evaluation
 			ev.sources[k] = src.Src.String()
 		}
 	}
-	ev.engine = policy.Build(wd.objects(wd.inForce))
-	ev.snap = &cluster.Snapshot{Namespaces: wd.namespaces, Pods: wd.pods, Services: wd.services, Policies: wd.inForce, Origin: o}
+	ev.snap = &cluster.Snapshot{Objects: wd.objects(wd.inForce), Origin: o}
+	ev.engine = ev.snap.Engine()
 	return ev
 }
 
 func stateID(gen uint64, namespace, text string) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%d\x00%s\x00", gen, namespace)
-	h.Write([]byte(text))
-	return hex.EncodeToString(h.Sum(nil))[:20]
+	return policy.ShortHash(fmt.Sprintf("%d\x00%s\x00%s", gen, namespace, text), 20)
 }
 
 // evaluate decodes and validates the editor's text and, when it is valid,
@@ -226,8 +221,8 @@ func evaluate(wd *world, base *evaluation, cache *docCache, text, namespace stri
 		// As `palisade apply` does: one invalid object and nothing is used.
 		return ev
 	}
-	ev.engine = policy.Build(wd.objects(ev.policies))
-	ev.snap = &cluster.Snapshot{Namespaces: wd.namespaces, Pods: wd.pods, Services: wd.services, Policies: ev.policies, Origin: origin}
+	ev.snap = &cluster.Snapshot{Objects: wd.objects(ev.policies), Origin: origin}
+	ev.engine = ev.snap.Engine()
 	counts := ev.selectCounts()
 	for i := range ev.docs {
 		ev.docs[i].Selects = counts[policy.ParseKey(ev.docs[i].Policy, "")]

@@ -2,8 +2,6 @@ package ui
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"sort"
 	"time"
@@ -152,11 +150,7 @@ func plan(base, ev *evaluation) *Plan {
 // planID names a plan by what it starts from and what it asks for, so a
 // confirmation given for one state of the lab is not used on another.
 func planID(base, ev *evaluation) string {
-	h := sha256.New()
-	h.Write([]byte(base.text))
-	h.Write([]byte{0})
-	h.Write([]byte(ev.text))
-	return "plan-" + hex.EncodeToString(h.Sum(nil))[:20]
+	return "plan-" + policy.ShortHash(base.text+"\x00"+ev.text, 20)
 }
 
 func (p *Plan) empty() bool { return len(p.upsert) == 0 && len(p.remove) == 0 }

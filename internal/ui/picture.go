@@ -10,7 +10,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // Picture is what the page draws for one policy: the pods it selects in
@@ -198,7 +200,7 @@ func (ac *accum) merge(o *accum) {
 func (a *analyzer) node(id, kind, label string, pods int, ac *accum) PeerNode {
 	n := PeerNode{ID: id, Kind: kind, Label: label, Pods: pods, Ports: []PortRange{}, PortsText: "nothing", Uniform: true}
 	if pods > 0 {
-		n.Detail = strconv.Itoa(pods) + " " + plural(pods, "pod", "pods")
+		n.Detail = strconv.Itoa(pods) + " " + analysis.Plural(pods, "pod", "pods")
 	}
 	if !ac.seen && pods > 0 {
 		n.OnlySelf = true
@@ -214,13 +216,6 @@ func (a *analyzer) node(id, kind, label string, pods int, ac *accum) PeerNode {
 		}
 	}
 	return n
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // side draws one direction of the picture.
@@ -449,10 +444,7 @@ func portOfInterest(np *networkingv1.NetworkPolicy, dir policy.Direction, dst *c
 	}
 	for _, ps := range ports {
 		for _, p := range ps {
-			proto := corev1.ProtocolTCP
-			if p.Protocol != nil {
-				proto = *p.Protocol
-			}
+			proto := validation.PolicyPortProtocol(p.Protocol)
 			switch {
 			case p.Port == nil:
 			case p.Port.Type == intstr.Int:
@@ -469,11 +461,7 @@ func portOfInterest(np *networkingv1.NetworkPolicy, dir policy.Direction, dst *c
 			if len(c.Ports) == 0 {
 				continue
 			}
-			proto := c.Ports[0].Protocol
-			if proto == "" {
-				proto = corev1.ProtocolTCP
-			}
-			return proto, c.Ports[0].ContainerPort
+			return validation.ProtocolOrTCP(c.Ports[0].Protocol), c.Ports[0].ContainerPort
 		}
 	}
 	return corev1.ProtocolTCP, 80

@@ -461,7 +461,7 @@ func (s *Server) serveExplain(w http.ResponseWriter, r *http.Request) {
 
 // check is analysis.Check with sources moved to their place in the editor.
 func check(ev *evaluation, req analysis.CheckRequest) (*analysis.CheckResult, error) {
-	res, err := analysis.Check(ev.snap, ev.engine, req)
+	res, err := analysis.Check(ev.snap, req)
 	if err != nil {
 		return nil, err
 	}
@@ -510,13 +510,8 @@ func parsePort(s string) (int32, error) {
 }
 
 func parseProtocol(s string) (corev1.Protocol, error) {
-	switch strings.ToUpper(s) {
-	case "", "TCP":
-		return corev1.ProtocolTCP, nil
-	case "UDP":
-		return corev1.ProtocolUDP, nil
-	case "SCTP":
-		return corev1.ProtocolSCTP, nil
+	if p, ok := analysis.ParseProtocol(s); ok {
+		return p, nil
 	}
 	return "", fmt.Errorf("protocol must be TCP, UDP or SCTP, not %q", s)
 }
@@ -558,13 +553,19 @@ type LabApplyResponse struct {
 	Session  *Session  `json:"session,omitempty"`
 }
 
-func (s *Server) serveLabApply(w http.ResponseWriter, r *http.Request) {
+// readLabRequest reads the body of a request about the lab into req, or
+// answers 404 when the UI was started without one.
+func (s *Server) readLabRequest(w http.ResponseWriter, r *http.Request, req any) bool {
 	if s.opts.Lab == nil {
 		writeError(w, http.StatusNotFound, "palisade ui was started without --lab")
-		return
+		return false
 	}
+	return readJSON(w, r, req)
+}
+
+func (s *Server) serveLabApply(w http.ResponseWriter, r *http.Request) {
 	var req labApplyRequest
-	if !readJSON(w, r, &req) {
+	if !s.readLabRequest(w, r, &req) {
 		return
 	}
 	s.applyMu.Lock()
@@ -613,12 +614,8 @@ func (s *Server) serveLabApply(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveLabProbe(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Lab == nil {
-		writeError(w, http.StatusNotFound, "palisade ui was started without --lab")
-		return
-	}
 	var req ProbeRequest
-	if !readJSON(w, r, &req) {
+	if !s.readLabRequest(w, r, &req) {
 		return
 	}
 	if req.Port < 1 || req.Port > 65535 {

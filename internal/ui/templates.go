@@ -9,6 +9,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // Template is a starter policy for one of the cases the tutorials teach,
@@ -64,10 +66,7 @@ func templates(wd *world, defaultNS string) []Template {
 	targetSel := metav1.LabelSelector{MatchLabels: target}
 	targetPorts := []networkingv1.NetworkPolicyPort{}
 	if p, ok := firstPort(wd, ns, target); ok {
-		proto := p.Protocol
-		if proto == "" {
-			proto = tcp
-		}
+		proto := validation.ProtocolOrTCP(p.Protocol)
 		targetPorts = append(targetPorts, port(&proto, p.ContainerPort))
 	}
 	list := []struct {
@@ -87,7 +86,7 @@ func templates(wd *world, defaultNS string) []Template {
 			"Lets every pod of the namespace reach the cluster DNS (pods labelled k8s-app=kube-dns in kube-system) on port 53, UDP and TCP: what a default deny egress takes away.",
 			mk("allow-dns", networkingv1.NetworkPolicySpec{PolicyTypes: egress, Egress: []networkingv1.NetworkPolicyEgressRule{{
 				To: []networkingv1.NetworkPolicyPeer{{
-					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: "kube-system"}},
 					PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{dnsLabel: "kube-dns"}},
 				}},
 				Ports: []networkingv1.NetworkPolicyPort{port(&udp, 53), port(&tcp, 53)},
@@ -96,7 +95,7 @@ func templates(wd *world, defaultNS string) []Template {
 			"Admits every pod of one namespace, named by the label kubernetes.io/metadata.name the API server puts on every namespace.",
 			mk("allow-from-"+other, networkingv1.NetworkPolicySpec{PodSelector: targetSel, PolicyTypes: ingress,
 				Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{
-					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": other}},
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: other}},
 				}}}}})},
 		{"allow-from-pods", "Allow from pods with a label",
 			"Admits the pods of the same namespace that carry a label; pods elsewhere stay out (a podSelector alone means this namespace).",

@@ -3,7 +3,9 @@ package ui
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -90,10 +92,10 @@ func FromSnapshot(snap *cluster.Snapshot, written []*networkingv1.NetworkPolicy,
 // address are left out, as the lab's own engine leaves them out.
 func FromLabState(st *state.State) Workloads {
 	w := Workloads{Workload: map[policy.PodKey]string{}, Describe: "the lab " + st.Config.Name}
-	for _, k := range state.SortedKeys(st.Namespaces) {
+	for _, k := range slices.Sorted(maps.Keys(st.Namespaces)) {
 		w.Namespaces = append(w.Namespaces, st.Namespaces[k])
 	}
-	for _, k := range state.SortedKeys(st.Pods) {
+	for _, k := range slices.Sorted(maps.Keys(st.Pods)) {
 		p := st.Pods[k]
 		if len(p.Status.PodIPs) == 0 && p.Status.PodIP == "" {
 			continue
@@ -103,10 +105,10 @@ func FromLabState(st *state.State) Workloads {
 			w.Workload[policy.PodKey{Namespace: p.Namespace, Name: p.Name}] = name
 		}
 	}
-	for _, k := range state.SortedKeys(st.Services) {
+	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
 		w.Services = append(w.Services, st.Services[k])
 	}
-	for _, k := range state.SortedKeys(st.Policies) {
+	for _, k := range slices.Sorted(maps.Keys(st.Policies)) {
 		w.Policies = append(w.Policies, st.Policies[k])
 	}
 	return w
@@ -293,14 +295,14 @@ func newWorld(w Workloads, gen uint64) (*world, error) {
 }
 
 func withNameLabel(n *corev1.Namespace) *corev1.Namespace {
-	if n.Labels[policy.NamespaceNameLabel] == n.Name {
+	if n.Labels[corev1.LabelMetadataName] == n.Name {
 		return n
 	}
 	n = n.DeepCopy()
 	if n.Labels == nil {
 		n.Labels = map[string]string{}
 	}
-	n.Labels[policy.NamespaceNameLabel] = n.Name
+	n.Labels[corev1.LabelMetadataName] = n.Name
 	return n
 }
 

@@ -786,7 +786,7 @@ func morePolicyCases() []policyCase {
 			name: "matchLabels reported in key order",
 			np: makeNetworkPolicyCustom(setIngressFromEmptyFirstElement, func(np *networkingv1.NetworkPolicy) {
 				np.Spec.Ingress[0].From[0].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{
-					"kubernetes.io/metadata.name": "prod", "b": "x y", "a": "@",
+					corev1.LabelMetadataName: "prod", "b": "x y", "a": "@",
 				}}
 			}),
 			want: []wantErr{

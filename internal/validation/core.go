@@ -104,9 +104,7 @@ func defaultContainerPorts(containers []corev1.Container, hostNetwork bool) {
 	for i := range containers {
 		for j := range containers[i].Ports {
 			p := &containers[i].Ports[j]
-			if p.Protocol == "" {
-				p.Protocol = corev1.ProtocolTCP
-			}
+			p.Protocol = ProtocolOrTCP(p.Protocol)
 			if hostNetwork && p.HostPort == 0 {
 				p.HostPort = p.ContainerPort
 			}

@@ -76,3 +76,29 @@ func TestValidatePodTemplateMetaHostNetwork(t *testing.T) {
 		invalid("spec.template.spec.containers[0].ports[1].hostPort", "spec.template.spec.containers[0].ports[1].hostPort: Invalid value: 5: must match `containerPort` when `hostNetwork` is true"),
 	})
 }
+
+// TestProtocolOrTCP: the one place "empty means TCP" lives, for plain and
+// pointer protocol fields.
+func TestProtocolOrTCP(t *testing.T) {
+	udp, empty := corev1.ProtocolUDP, corev1.Protocol("")
+	for _, tc := range []struct {
+		in    corev1.Protocol
+		ptr   *corev1.Protocol
+		want  corev1.Protocol
+		isPtr bool
+	}{
+		{in: "", want: corev1.ProtocolTCP},
+		{in: corev1.ProtocolSCTP, want: corev1.ProtocolSCTP},
+		{isPtr: true, ptr: nil, want: corev1.ProtocolTCP},
+		{isPtr: true, ptr: &empty, want: corev1.ProtocolTCP},
+		{isPtr: true, ptr: &udp, want: corev1.ProtocolUDP},
+	} {
+		got := ProtocolOrTCP(tc.in)
+		if tc.isPtr {
+			got = PolicyPortProtocol(tc.ptr)
+		}
+		if got != tc.want {
+			t.Errorf("%+v: got %q, want %q", tc, got, tc.want)
+		}
+	}
+}

@@ -12,10 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// NamespaceNameLabel is the label the API server puts on every namespace,
-// with the namespace's name as its value.
-const NamespaceNameLabel = corev1.LabelMetadataName
-
 // Default applies, in place, the defaulting the API server applies to a
 // request body before validating it, for create and update alike, so that a
 // stored object and the same manifest sent again compare equal. It covers
@@ -30,7 +26,7 @@ func Default(obj runtime.Object) {
 		if o.Labels == nil {
 			o.Labels = map[string]string{}
 		}
-		o.Labels[NamespaceNameLabel] = o.Name
+		o.Labels[corev1.LabelMetadataName] = o.Name
 	case *corev1.Service:
 		defaultService(o)
 	case *corev1.Pod:
@@ -58,12 +54,29 @@ func DefaultPodSpec(spec *corev1.PodSpec) {
 	defaultContainerPorts(spec.InitContainers, spec.HostNetwork)
 }
 
+// ProtocolOrTCP is the API server's default for every protocol field of
+// pods, services and policies: an empty protocol is TCP. It is the one place
+// that rule lives; code reading a port that may not be defaulted yet asks it.
+func ProtocolOrTCP(p corev1.Protocol) corev1.Protocol {
+	if p == "" {
+		return corev1.ProtocolTCP
+	}
+	return p
+}
+
+// PolicyPortProtocol is ProtocolOrTCP for a NetworkPolicyPort, whose
+// protocol is a pointer: nil is TCP.
+func PolicyPortProtocol(p *corev1.Protocol) corev1.Protocol {
+	if p == nil {
+		return corev1.ProtocolTCP
+	}
+	return ProtocolOrTCP(*p)
+}
+
 // DefaultServicePort is v1 SetDefaults_ServicePort: protocol TCP, and a
 // target port equal to the port when none is given.
 func DefaultServicePort(sp *corev1.ServicePort) {
-	if sp.Protocol == "" {
-		sp.Protocol = corev1.ProtocolTCP
-	}
+	sp.Protocol = ProtocolOrTCP(sp.Protocol)
 	if sp.TargetPort == intstr.FromInt32(0) || sp.TargetPort == intstr.FromString("") {
 		sp.TargetPort = intstr.FromInt32(sp.Port)
 	}

@@ -42,7 +42,7 @@ func DefaultNetworkPolicy(np *networkingv1.NetworkPolicy) {
 func defaultPorts(ports []networkingv1.NetworkPolicyPort) {
 	for i := range ports {
 		if ports[i].Protocol == nil {
-			tcp := corev1.ProtocolTCP
+			tcp := PolicyPortProtocol(nil)
 			ports[i].Protocol = &tcp
 		}
 	}
@@ -173,22 +173,10 @@ func validateSpec(spec *networkingv1.NetworkPolicySpec, opts policyOptions, fld 
 	selectorOpts := metav1validation.LabelSelectorValidationOptions{AllowInvalidLabelValueInSelector: opts.allowInvalidLabelValueInSelector}
 	errs := validateLabelSelector(&spec.PodSelector, selectorOpts, fld.Child("podSelector"))
 	for i, rule := range spec.Ingress {
-		rulePath := fld.Child("ingress").Index(i)
-		for j := range rule.Ports {
-			errs = append(errs, validatePort(&rule.Ports[j], rulePath.Child("ports").Index(j))...)
-		}
-		for j := range rule.From {
-			errs = append(errs, validatePeer(&rule.From[j], opts, selectorOpts, rulePath.Child("from").Index(j))...)
-		}
+		errs = append(errs, validateRule(rule.Ports, rule.From, "from", opts, selectorOpts, fld.Child("ingress").Index(i))...)
 	}
 	for i, rule := range spec.Egress {
-		rulePath := fld.Child("egress").Index(i)
-		for j := range rule.Ports {
-			errs = append(errs, validatePort(&rule.Ports[j], rulePath.Child("ports").Index(j))...)
-		}
-		for j := range rule.To {
-			errs = append(errs, validatePeer(&rule.To[j], opts, selectorOpts, rulePath.Child("to").Index(j))...)
-		}
+		errs = append(errs, validateRule(rule.Ports, rule.To, "to", opts, selectorOpts, fld.Child("egress").Index(i))...)
 	}
 	if len(spec.PolicyTypes) > len(supportedPolicyTypes) {
 		// The pointer is what upstream reports; it renders as the JSON list.
@@ -202,9 +190,23 @@ func validateSpec(spec *networkingv1.NetworkPolicySpec, opts policyOptions, fld 
 	return errs
 }
 
+// validateRule checks one ingress or egress rule, its ports first and then
+// its peers (from or to), in upstream's order.
+func validateRule(ports []networkingv1.NetworkPolicyPort, peers []networkingv1.NetworkPolicyPeer, peersField string,
+	opts policyOptions, selectorOpts metav1validation.LabelSelectorValidationOptions, rulePath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for j := range ports {
+		errs = append(errs, validatePort(&ports[j], rulePath.Child("ports").Index(j))...)
+	}
+	for j := range peers {
+		errs = append(errs, validatePeer(&peers[j], opts, selectorOpts, rulePath.Child(peersField).Index(j))...)
+	}
+	return errs
+}
+
 func validatePort(port *networkingv1.NetworkPolicyPort, fld *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if p := port.Protocol; p != nil && *p != corev1.ProtocolTCP && *p != corev1.ProtocolUDP && *p != corev1.ProtocolSCTP {
+	if p := port.Protocol; p != nil && !isPortProtocol(*p) {
 		errs = append(errs, field.NotSupported(fld.Child("protocol"), *p, supportedPolicyProtocols))
 	}
 	switch {

@@ -2,6 +2,7 @@ package images
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,7 +96,7 @@ func agnhostListens(sub string, args, env []string) []Listen {
 			}
 		}
 	case "serve-hostname":
-		f, err := parseServeHostname(args)
+		f, err := parseQuietly(serveHostnameFlagSet, args)
 		if err != nil || (f.http && (f.tcp || f.udp)) || !validPort(f.port) {
 			return nil
 		}
@@ -106,7 +107,7 @@ func agnhostListens(sub string, args, env []string) []Listen {
 			out = append(out, Listen{Port: int32(f.port), Protocol: corev1.ProtocolUDP})
 		}
 	case "netexec":
-		f, err := parseNetexec(args)
+		f, err := parseQuietly(netexecFlagSet, args)
 		if err != nil || !validPort(f.httpPort) {
 			return nil
 		}
@@ -271,32 +272,15 @@ func servePorterTCP(p *proc, lg *log.Logger, ls []net.Listener, value string, js
 		ErrorLog:          lg,
 	}
 	go func() { _ = srv.Serve(httpL) }()
-	var wg sync.WaitGroup
-	for _, l := range ls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					prefix, isHTTP := sniffHTTP(c, 250*time.Millisecond)
-					if isHTTP {
-						httpL.push(&prefixConn{Conn: c, r: io.MultiReader(bytes.NewReader(prefix), c)})
-						return
-					}
-					writeAndClose(c, value)
-				}()
-			}
-		}()
-	}
-	<-p.ctx.Done()
-	closeAll(ls)
-	wg.Wait()
+	serveConns(p.ctx, ls, func(c net.Conn) {
+		prefix, isHTTP := sniffHTTP(c, 250*time.Millisecond)
+		if isHTTP {
+			// The HTTP server owns it from here.
+			httpL.push(&prefixConn{Conn: c, r: io.MultiReader(bytes.NewReader(prefix), c)})
+			return
+		}
+		writeAndClose(c, value)
+	})
 	_ = httpL.Close()
 	_ = srv.Close()
 }
@@ -401,8 +385,10 @@ func serveHostnameFlagSet() (*pflag.FlagSet, *serveHostnameFlags) {
 	return fs, f
 }
 
-func parseServeHostname(args []string) (serveHostnameFlags, error) {
-	fs, f := serveHostnameFlagSet()
+// parseQuietly reads a subcommand's flags without printing, to predict
+// what it will serve before it runs.
+func parseQuietly[F any](flagSet func() (*pflag.FlagSet, *F), args []string) (F, error) {
+	fs, f := flagSet()
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
 	return *f, err
@@ -421,37 +407,26 @@ func runServeHostname(p *proc, args []string) error {
 	hostname := p.hostname()
 	hosts := p.bindHosts()
 	var wg sync.WaitGroup
-	var tcpListeners []net.Listener
+	// The TCP server stops with the process, or when the UDP one cannot start.
+	ctx, stop := context.WithCancel(p.ctx)
+	defer stop()
 	if f.tcp {
 		ls, err := p.listenTCP(hosts, f.port)
 		if err != nil {
 			lg.Printf("Error from net.Listen(): %s", err)
 			return &ExitError{Code: 1}
 		}
-		for _, l := range ls {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					c, err := l.Accept()
-					if err != nil {
-						return
-					}
-					lg.Printf("TCP request from %s", c.RemoteAddr())
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						writeAndClose(c, hostname)
-					}()
-				}
-			}()
-		}
-		tcpListeners = ls
+		wg.Go(func() {
+			serveConns(ctx, ls, func(c net.Conn) {
+				lg.Printf("TCP request from %s", c.RemoteAddr())
+				writeAndClose(c, hostname)
+			})
+		})
 	}
 	if f.udp {
 		conns, err := p.listenUDP(hosts, f.port)
 		if err != nil {
-			closeAll(tcpListeners)
+			stop()
 			wg.Wait()
 			lg.Printf("Error from ListenUDP(): %s", err)
 			return &ExitError{Code: 1}
@@ -492,7 +467,6 @@ func runServeHostname(p *proc, args []string) error {
 	<-p.ctx.Done()
 	lg.Printf("Shutting down after receiving signal: %s.\n", syscall.SIGTERM)
 	lg.Printf("Awaiting pod deletion.\n")
-	closeAll(tcpListeners)
 	wg.Wait()
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -47,43 +46,10 @@ type rawServer struct {
 
 // serve accepts on ls until ctx is done, then closes every connection.
 func (s *rawServer) serve(ctx context.Context, ls []net.Listener) {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns = map[net.Conn]bool{}
-	)
-	for _, l := range ls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				conns[c] = true
-				mu.Unlock()
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					s.conn(c)
-					mu.Lock()
-					delete(conns, c)
-					mu.Unlock()
-					_ = c.Close()
-				}()
-			}
-		}()
-	}
-	<-ctx.Done()
-	closeAll(ls)
-	mu.Lock()
-	for c := range conns {
+	serveConns(ctx, ls, func(c net.Conn) {
+		s.conn(c)
 		_ = c.Close()
-	}
-	mu.Unlock()
-	wg.Wait()
+	})
 }
 
 func (s *rawServer) conn(c net.Conn) {

@@ -15,7 +15,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -167,43 +166,10 @@ func runMySQL(p *proc, args []string) error {
 		s.serverLog("System", fmt.Sprintf("/usr/sbin/mysqld: ready for connections. Version: '%s'  socket: '/var/run/mysqld/mysqld.sock'  port: %d  MySQL Community Server - GPL.", s.version, port))
 	}
 
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns = map[net.Conn]bool{}
-	)
-	for _, l := range ls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				conns[c] = true
-				mu.Unlock()
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					s.serve(c)
-					mu.Lock()
-					delete(conns, c)
-					mu.Unlock()
-					_ = c.Close()
-				}()
-			}
-		}()
-	}
-	<-p.ctx.Done()
-	closeAll(ls)
-	mu.Lock()
-	for c := range conns {
+	serveConns(p.ctx, ls, func(c net.Conn) {
+		s.serve(c)
 		_ = c.Close()
-	}
-	mu.Unlock()
-	wg.Wait()
+	})
 	if s.mariadb {
 		s.serverLog("Note", "mariadbd (initiated by: unknown): Normal shutdown")
 		s.serverLog("Note", "mariadbd: Shutdown complete")

@@ -45,13 +45,6 @@ func netexecFlagSet() (*pflag.FlagSet, *netexecFlags) {
 	return fs, f
 }
 
-func parseNetexec(args []string) (netexecFlags, error) {
-	fs, f := netexecFlagSet()
-	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
-	return *f, err
-}
-
 // netexec is the state one `agnhost netexec` shares between its handlers.
 type netexec struct {
 	p        *proc

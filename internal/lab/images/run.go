@@ -137,46 +137,100 @@ func (p *proc) bindHosts() []string {
 // listenTCP binds port on every bind host; with port 0 all hosts share the
 // port the first bind picked.
 func (p *proc) listenTCP(hosts []string, port int) ([]net.Listener, error) {
-	var ls []net.Listener
-	for _, h := range hosts {
-		l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
+	return listenAll(hosts, port, func(hostPort string) (net.Listener, int, error) {
+		l, err := net.Listen("tcp", hostPort)
 		if err != nil {
-			closeAll(ls)
-			return nil, err
+			return nil, 0, err
 		}
-		if port == 0 {
-			port = l.Addr().(*net.TCPAddr).Port
-		}
-		ls = append(ls, l)
-	}
-	return ls, nil
+		return l, l.Addr().(*net.TCPAddr).Port, nil
+	})
 }
 
+// listenUDP is listenTCP for UDP sockets.
 func (p *proc) listenUDP(hosts []string, port int) ([]*net.UDPConn, error) {
-	var cs []*net.UDPConn
-	for _, h := range hosts {
-		addr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(h, strconv.Itoa(port)))
+	return listenAll(hosts, port, func(hostPort string) (*net.UDPConn, int, error) {
+		addr, err := net.ResolveUDPAddr("udp", hostPort)
 		if err != nil {
-			closeAll(cs)
-			return nil, err
+			return nil, 0, err
 		}
 		c, err := net.ListenUDP("udp", addr)
 		if err != nil {
-			closeAll(cs)
+			return nil, 0, err
+		}
+		return c, c.LocalAddr().(*net.UDPAddr).Port, nil
+	})
+}
+
+// listenAll binds port on every host with listen, which also says the port
+// it bound; on an error nothing stays bound.
+func listenAll[T io.Closer](hosts []string, port int, listen func(hostPort string) (T, int, error)) ([]T, error) {
+	var out []T
+	for _, h := range hosts {
+		c, bound, err := listen(net.JoinHostPort(h, strconv.Itoa(port)))
+		if err != nil {
+			closeAll(out)
 			return nil, err
 		}
 		if port == 0 {
-			port = c.LocalAddr().(*net.UDPAddr).Port
+			port = bound
 		}
-		cs = append(cs, c)
+		out = append(out, c)
 	}
-	return cs, nil
+	return out, nil
 }
 
 func closeAll[T io.Closer](cs []T) {
 	for _, c := range cs {
 		_ = c.Close()
 	}
+}
+
+// serveConns hands every connection accepted on ls to handle, each in its
+// own goroutine, until ctx is done. handle owns its connection (it may pass
+// it on); at the end the listeners and the connections whose handle has not
+// returned are closed, as a process exiting closes its sockets, and
+// serveConns waits for every handle to return.
+func serveConns(ctx context.Context, ls []net.Listener, handle func(net.Conn)) {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		live   = map[net.Conn]bool{}
+		closed bool
+	)
+	for _, l := range ls {
+		wg.Go(func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				if closed {
+					// Accepted while shutting down: nobody will serve it.
+					mu.Unlock()
+					_ = c.Close()
+					continue
+				}
+				live[c] = true
+				mu.Unlock()
+				wg.Go(func() {
+					handle(c)
+					mu.Lock()
+					delete(live, c)
+					mu.Unlock()
+				})
+			}
+		})
+	}
+	<-ctx.Done()
+	closeAll(ls)
+	mu.Lock()
+	closed = true
+	for c := range live {
+		_ = c.Close()
+	}
+	mu.Unlock()
+	wg.Wait()
 }
 
 // serveHTTP serves srv on ls until ctx is done or serving fails.

@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -296,12 +297,7 @@ func wgetOne(p *proc, o wgetOptions, raw string, msgs io.Writer) error {
 	defer func() { _ = resp.Body.Close() }()
 	if o.showHeaders {
 		fmt.Fprintf(msgs, "  %s %s\n", resp.Proto, resp.Status)
-		keys := make([]string, 0, len(resp.Header))
-		for k := range resp.Header {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(resp.Header)) {
 			for _, v := range resp.Header[k] {
 				fmt.Fprintf(msgs, "  %s: %s\n", k, v)
 			}

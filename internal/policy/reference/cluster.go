@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
+
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 func selects(s *metav1.LabelSelector, l labels.Set) bool {
@@ -155,11 +157,7 @@ func (c *Cluster) cnpPortMatch(protocols []cnpv1beta1.ClusterNetworkPolicyProtoc
 			found := false
 			for _, ct := range dst.Spec.Containers {
 				for _, cp := range ct.Ports {
-					cpp := cp.Protocol
-					if cpp == "" {
-						cpp = corev1.ProtocolTCP
-					}
-					if !found && cp.Name == p.DestinationNamedPort && cpp == proto {
+					if !found && cp.Name == p.DestinationNamedPort && validation.ProtocolOrTCP(cp.Protocol) == proto {
 						found = true
 						if cp.ContainerPort == port {
 							return true

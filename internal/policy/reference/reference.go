@@ -16,6 +16,7 @@ import (
 	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // Cluster is the whole state, as plain objects.
@@ -46,7 +47,7 @@ func (c *Cluster) nsLabels(name string) labels.Set {
 			}
 		}
 	}
-	out["kubernetes.io/metadata.name"] = name
+	out[corev1.LabelMetadataName] = name
 	return out
 }
 
@@ -91,10 +92,7 @@ func (c *Cluster) end(e policy.Endpoint, family int) end {
 
 // Allowed answers the question from scratch.
 func (c *Cluster) Allowed(conn policy.Conn) bool {
-	proto := conn.Protocol
-	if proto == "" {
-		proto = corev1.ProtocolTCP
-	}
+	proto := validation.ProtocolOrTCP(conn.Protocol)
 	family := conn.Family
 	dst := c.end(conn.Dst, 0)
 	if family == 0 && dst.ip.IsValid() {
@@ -215,11 +213,7 @@ func portsMatch(ports []networkingv1.NetworkPolicyPort, dst *corev1.Pod, proto c
 		return true
 	}
 	for _, p := range ports {
-		pp := corev1.ProtocolTCP
-		if p.Protocol != nil {
-			pp = *p.Protocol
-		}
-		if pp != proto {
+		if validation.PolicyPortProtocol(p.Protocol) != proto {
 			continue
 		}
 		if p.Port == nil {
@@ -231,11 +225,7 @@ func portsMatch(ports []networkingv1.NetworkPolicyPort, dst *corev1.Pod, proto c
 			}
 			for _, ct := range dst.Spec.Containers {
 				for _, cp := range ct.Ports {
-					cpp := cp.Protocol
-					if cpp == "" {
-						cpp = corev1.ProtocolTCP
-					}
-					if cp.Name == p.Port.StrVal && cpp == proto && cp.ContainerPort == port {
+					if cp.Name == p.Port.StrVal && validation.ProtocolOrTCP(cp.Protocol) == proto && cp.ContainerPort == port {
 						return true
 					}
 				}
