@@ -15,7 +15,7 @@ import (
 
 	"sigs.k8s.io/knftables"
 
-	"github.com/palisade-net/palisade/internal/lab/plumbing"
+	"github.com/palisade-net/palisade/internal/netns"
 )
 
 // Table is one nftables table in one network namespace.
@@ -78,7 +78,7 @@ func (t *Table) do(fn func() error) error {
 	if t.netns == "" {
 		return fn()
 	}
-	return plumbing.Do(t.netns, fn)
+	return netns.Do(t.netns, fn)
 }
 
 // NewTransaction starts a transaction for this table.
