@@ -50,7 +50,7 @@ func BenchmarkServiceSyncChange(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root for a network namespace")
 	}
-	for _, n := range []int{100, 300} {
+	for _, n := range []int{100, 300, 1000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			ns := fmt.Sprintf("pxbench-%d-%d", os.Getpid(), n)
 			if err := plumbing.CreateNetns(ns); err != nil {
@@ -58,7 +58,7 @@ func BenchmarkServiceSyncChange(b *testing.B) {
 			}
 			b.Cleanup(func() { _ = plumbing.DeleteNetns(ns) })
 			st := serviceBenchState(n, ns)
-			c := newServiceBenchController()
+			c := &Controller{}
 			if err := c.syncServices(st); err != nil {
 				b.Fatal(err)
 			}
