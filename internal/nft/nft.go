@@ -176,18 +176,6 @@ func (t *Table) Contents(ctx context.Context) (chains, sets, maps []string, err 
 	return all["chain"], all["set"], all["map"], nil
 }
 
-// ResetSetsAndMaps adds to tx a flush of every set and map the table holds:
-// `flush table` empties chains only, and a stale element would outlive the
-// sync that meant to drop it.
-func ResetSetsAndMaps(tx *knftables.Transaction, sets, maps []string) {
-	for _, m := range maps {
-		tx.Flush(&knftables.Map{Name: m})
-	}
-	for _, s := range sets {
-		tx.Flush(&knftables.Set{Name: s})
-	}
-}
-
 // SetCounters reads the per-element packet counters of a dynamic set
 // ("10.0.0.1 counter packets 3 bytes 87"). knftables does not parse
 // stateful elements, so the set is listed with nft directly.

@@ -246,3 +246,19 @@ func TestNamedPortOneHome(t *testing.T) {
 		t.Errorf("the first container's port must win: %+v", eps)
 	}
 }
+
+// BenchmarkBuild is the pure part of a sync: the whole desired table of n
+// services of two endpoints each, from an engine already built.
+func BenchmarkBuild(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			pods, svcs := benchObjects(n)
+			e := policy.Build(policy.Objects{Pods: pods, Services: svcs})
+			var prev *dataplane.Desired
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				prev = Build(e, svcs, prev)
+			}
+		})
+	}
+}
