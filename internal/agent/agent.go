@@ -659,24 +659,18 @@ func (a *Agent) sync(ctx context.Context) error {
 	if a.fullDue.Swap(false) {
 		a.syncer.ForceFull()
 	}
-	prevLast, prevTook := a.syncer.Last, a.syncer.LastTook
-	if err := a.syncer.Sync(ctx, a.engine); err != nil {
+	res, err := a.syncer.Sync(ctx, a.engine)
+	if err != nil {
 		a.requeue(changes)
 		a.retry = true
 		return err
 	}
 	a.retry = false
 	took := time.Since(start)
-	mode := "partial"
-	switch {
-	case !a.syncer.Partial && a.syncer.LastTook != prevTook:
-		mode = "full"
-	case a.syncer.Last == prevLast && a.syncer.LastTook == prevTook:
-		mode = "unchanged"
-	}
+	mode := string(res.Mode)
 	now := time.Now()
 	a.metrics.syncDuration.WithLabelValues(mode).Observe(took.Seconds())
-	st := a.syncer.Last
+	st := res.Stats
 	a.metrics.rules.Set(float64(st.Rules))
 	a.metrics.elements.Set(float64(st.Elements))
 	a.metrics.pods.Set(float64(st.Pods))

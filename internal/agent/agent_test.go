@@ -206,7 +206,7 @@ func TestStartup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := prev.Sync(ctx, old); err != nil {
+	if _, err := prev.Sync(ctx, old); err != nil {
 		t.Fatal(err)
 	}
 	client := fake.NewClientset(namespace("shop", nil),

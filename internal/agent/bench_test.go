@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/syncbuf"
 	"github.com/palisade-net/palisade/internal/synth"
 	"github.com/palisade-net/palisade/internal/testenv"
@@ -88,7 +89,13 @@ func BenchmarkAgent(b *testing.B) {
 	defer stop()
 	eventually(b, 120*time.Second, "the first full sync", func() (bool, string) { return r.Ready(), "" })
 	first := time.Since(start)
-	st := r.syncer.Last
+	var st dataplane.Stats
+	select {
+	case rep := <-reports: // the first sync's, sent just after it is in force
+		st = rep.Stats
+	case <-time.After(10 * time.Second):
+		b.Fatal("no report of the first sync")
+	}
 	heapAgent := heapInUse()
 	rssFirst := rssMiB()
 	b.Logf("first full sync in force after %v: %d isolated local pods, %d chains, %d rules, %d sets, %d elements",

@@ -6,11 +6,10 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/palisade-net/palisade/internal/lab/plumbing"
+	"github.com/palisade-net/palisade/internal/netns"
 	"github.com/palisade-net/palisade/internal/policy"
 )
 
@@ -28,9 +27,9 @@ func openConntrack(netnsName string) (*netlink.Handle, error) {
 	if netnsName == "" {
 		return netlink.NewHandle(unix.NETLINK_NETFILTER, unix.NETLINK_ROUTE)
 	}
-	ns, err := netns.GetFromPath(plumbing.NetnsPath(netnsName))
+	ns, err := netns.Open(netnsName)
 	if err != nil {
-		return nil, fmt.Errorf("conntrack: open netns %s: %w", netnsName, err)
+		return nil, fmt.Errorf("conntrack: %w", err)
 	}
 	defer ns.Close()
 	return netlink.NewHandleAt(ns, unix.NETLINK_NETFILTER, unix.NETLINK_ROUTE)

@@ -2,12 +2,14 @@ package agent
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/knftables"
 
 	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/nft"
+	"github.com/palisade-net/palisade/internal/policy"
 )
 
 // pollCounters reads the table's per-address denied counters (dynamic sets
@@ -43,9 +45,10 @@ func (a *Agent) counterBaseline(ctx context.Context) (*nft.Table, map[string]map
 // also accounts for what grew since.
 func (a *Agent) readCounters(ctx context.Context, t *nft.Table, prev map[string]map[string]uint64) map[string]map[string]uint64 {
 	cur := map[string]map[string]uint64{}
-	for _, dir := range []string{"ingress", "egress"} {
-		for _, fam := range []string{"4", "6"} {
-			set := "denied-" + dir + fam
+	for _, d := range []policy.Direction{policy.Ingress, policy.Egress} {
+		dir := strings.ToLower(d.String())
+		for _, v6 := range []bool{false, true} {
+			set := dataplane.CounterSet(true, d, v6)
 			counts, err := t.SetCounters(ctx, set)
 			if err != nil {
 				continue

@@ -13,7 +13,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/palisade-net/palisade/internal/lab/plumbing"
+	"github.com/palisade-net/palisade/internal/netns"
 )
 
 // The table sits in the forward hook of the namespace the agent enforces,
@@ -112,7 +112,7 @@ func checkDatapath(netnsName string, proc procPaths) ([]datapathProblem, error) 
 	if netnsName == "" {
 		err = check()
 	} else {
-		err = plumbing.Do(netnsName, check)
+		err = netns.Do(netnsName, check)
 	}
 	return out, err
 }

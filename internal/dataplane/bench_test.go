@@ -166,8 +166,9 @@ func BenchmarkNewConnections(b *testing.B) {
 			apply func() error
 		}{fmt.Sprintf("peers-%d", peers), func() error {
 			_ = exec.Command("ip", "netns", "exec", n.router, "nft", "delete", "table", "inet", Table).Run()
-			s.last = nil
-			return s.Sync(ctx, e)
+			s.ForceFull()
+			_, err := s.Sync(ctx, e)
+			return err
 		}})
 	}
 	// The machine's noise (±15–20 %) needs more and longer rounds than a
@@ -237,11 +238,12 @@ func BenchmarkProgramming(b *testing.B) {
 	}
 	ctx := context.Background()
 	start := time.Now()
-	if err := s.Sync(ctx, e); err != nil {
+	r, err := s.Sync(ctx, e)
+	if err != nil {
 		b.Fatal(err)
 	}
 	full := time.Since(start)
-	b.Logf("full sync: %v (%+v)", full, s.Last)
+	b.Logf("full sync: %v (%+v)", full, r.Stats)
 	partial := 0
 	var lat []time.Duration
 	b.ResetTimer()
@@ -253,11 +255,12 @@ func BenchmarkProgramming(b *testing.B) {
 		t0 := time.Now()
 		e.UpsertPod(p)
 		e.UpsertPolicy(np)
-		if err := s.Sync(ctx, e); err != nil {
+		r, err := s.Sync(ctx, e)
+		if err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t0))
-		if s.Partial {
+		if r.Mode == Partial {
 			partial++
 		}
 	}

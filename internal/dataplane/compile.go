@@ -82,7 +82,7 @@ type builder struct {
 	cache *buildCache // what the previous sync compiled (read)
 	next  *buildCache // what this one compiled (written)
 	refs  *groupEntry // the group being compiled, recording its sets
-	d     *desired
+	d     *Desired
 	e     *policy.Engine
 	opts  Options
 	stats Stats
@@ -107,13 +107,14 @@ func Build(tx *knftables.Transaction, e *policy.Engine, opts Options, existing *
 	d, st, _ := compute(e, opts, nil, nil)
 	// One transaction for the callers of Build, which kernels from 6.2 on
 	// accept; the Syncer deletes stale chains in a second one.
-	staleChains(tx, d.writeFull(tx, existing))
+	stale, _ := d.writeFull(tx, existing)
+	staleChains(tx, stale)
 	return st
 }
 
 // compute is the pure part: the whole desired table. cache (may be nil) is
 // what the previous compute returned; unchanged parts are reused from it.
-func compute(e *policy.Engine, opts Options, cache *buildCache, prev *desired) (*desired, Stats, *buildCache) {
+func compute(e *policy.Engine, opts Options, cache *buildCache, prev *Desired) (*Desired, Stats, *buildCache) {
 	// Versions are counters of one engine: a cache made from another
 	// engine (a caller that rebuilds its engine) must not be trusted.
 	if cache == nil {
@@ -127,7 +128,7 @@ func compute(e *policy.Engine, opts Options, cache *buildCache, prev *desired) (
 	}
 	next := newBuildCache(e)
 	next.memo = cache.memo
-	b := &builder{d: newDesired(prev), e: e, opts: opts, sets: map[string]bool{}, cache: cache, next: next, memo: cache.memo}
+	b := &builder{d: NewDesired(tableComment, prev), e: e, opts: opts, sets: map[string]bool{}, cache: cache, next: next, memo: cache.memo}
 	b.base()
 	groups := map[string][]policy.PodKey{} // chain -> policies
 	type mapEntry struct{ m, key, value string }
@@ -144,10 +145,10 @@ func compute(e *policy.Engine, opts Options, cache *buildCache, prev *desired) (
 			continue
 		}
 		for _, ip := range info.IPs {
-			b.d.setElem(familySet(hairpinSet, ip), ip.String(), ip.String())
+			b.d.SetElem(familySet(hairpinSet, ip), ip.String(), ip.String())
 			b.stats.Elements++
 			if len(opts.PodCIDRs) > 0 {
-				b.d.setElem(familySet("local-pods", ip), ip.String())
+				b.d.SetElem(familySet("local-pods", ip), ip.String())
 				b.stats.Elements++
 			}
 		}
@@ -190,7 +191,7 @@ func compute(e *policy.Engine, opts Options, cache *buildCache, prev *desired) (
 		b.group(c, dir, groups[c])
 	}
 	for _, el := range elements {
-		b.d.mapElem(el.m, []string{el.key}, []string{el.value})
+		b.d.MapElem(el.m, []string{el.key}, []string{el.value})
 		b.stats.Elements++
 	}
 	return b.d, b.stats, b.next
@@ -222,12 +223,6 @@ func (n *names) chain(dir policy.Direction, pols []policy.PodKey) string {
 	return c
 }
 
-// CounterSets are the dynamic sets whose elements count, per pod address,
-// the packets that opened (allowed-*) or tried to open (denied-*)
-// connections, by direction and family.
-var CounterSets = []string{"allowed-ingress4", "allowed-ingress6", "denied-ingress4", "denied-ingress6",
-	"allowed-egress4", "allowed-egress6", "denied-egress4", "denied-egress6"}
-
 // groupChain names the chain shared by pods isolated by the same policies.
 func groupChain(dir policy.Direction, pols []policy.PodKey) string {
 	keys := make([]string, len(pols))
@@ -242,18 +237,18 @@ func groupChain(dir policy.Direction, pols []policy.PodKey) string {
 }
 
 func (b *builder) rule(chain, r string) {
-	b.d.rule(chain, r)
+	b.d.Rule(chain, r)
 	b.stats.Rules++
 }
 
 func (b *builder) base() {
-	b.d.chain(&knftables.Chain{Name: "forward", Type: knftables.PtrTo(knftables.FilterType),
+	b.d.Chain(&knftables.Chain{Name: "forward", Type: knftables.PtrTo(knftables.FilterType),
 		Hook: knftables.PtrTo(knftables.ForwardHook), Priority: knftables.PtrTo(knftables.FilterPriority)})
 	for _, m := range []struct{ name, typ string }{
 		{"ingress-pods4", "ipv4_addr : verdict"}, {"ingress-pods6", "ipv6_addr : verdict"},
 		{"egress-pods4", "ipv4_addr : verdict"}, {"egress-pods6", "ipv6_addr : verdict"},
 	} {
-		b.d.mapDecl(&knftables.Map{Name: m.name, Type: m.typ})
+		b.d.Map(&knftables.Map{Name: m.name, Type: m.typ})
 	}
 	b.stats.Chains++
 	b.rule("forward", "ct state established,related accept")
@@ -271,8 +266,8 @@ func (b *builder) base() {
 	// Hairpin: see hairpinSet. Never a mark: another component's mark
 	// proves nothing about the connection.
 	hairpin := knftables.PtrTo("pods reaching themselves through a service")
-	b.d.set(&knftables.Set{Name: hairpinSet + "4", Type: "ipv4_addr . ipv4_addr", Comment: hairpin})
-	b.d.set(&knftables.Set{Name: hairpinSet + "6", Type: "ipv6_addr . ipv6_addr", Comment: hairpin})
+	b.d.Set(&knftables.Set{Name: hairpinSet + "4", Type: "ipv4_addr . ipv4_addr", Comment: hairpin})
+	b.d.Set(&knftables.Set{Name: hairpinSet + "6", Type: "ipv6_addr . ipv6_addr", Comment: hairpin})
 	b.stats.Sets += 2
 	b.rule("forward", "ip saddr . ip daddr @"+hairpinSet+"4 accept")
 	b.rule("forward", "ip6 saddr . ip6 daddr @"+hairpinSet+"6 accept")
@@ -284,15 +279,39 @@ func (b *builder) base() {
 	// pod for a sync to write. Reaching here, the source's egress side
 	// admitted the connection.
 	for _, c := range CounterSets {
-		b.d.set(&knftables.Set{Name: c, Type: map[bool]string{false: "ipv4_addr", true: "ipv6_addr"}[strings.HasSuffix(c, "6")],
+		b.d.Set(&knftables.Set{Name: c, Type: map[bool]string{false: "ipv4_addr", true: "ipv6_addr"}[strings.HasSuffix(c, "6")],
 			Flags: []knftables.SetFlag{knftables.DynamicFlag}, Size: knftables.PtrTo(uint64(65535))})
 	}
-	b.rule("forward", "meta nfproto ipv4 update @allowed-egress4 { ip saddr counter }")
-	b.rule("forward", "meta nfproto ipv6 update @allowed-egress6 { ip6 saddr counter }")
+	b.counted("forward", false, policy.Egress)
 	b.rule("forward", "ip daddr vmap @ingress-pods4")
 	b.rule("forward", "ip6 daddr vmap @ingress-pods6")
-	b.rule("forward", "meta nfproto ipv4 update @allowed-ingress4 { ip daddr counter }")
-	b.rule("forward", "meta nfproto ipv6 update @allowed-ingress6 { ip6 daddr counter }")
+	b.counted("forward", false, policy.Ingress)
+}
+
+// counted adds the rules that count a new connection, by the pod's
+// address, in the allowed or denied counter sets of a direction: the
+// destination's for ingress, the source's for egress.
+func (b *builder) counted(chain string, denied bool, dir policy.Direction) {
+	field := addrField(dir)
+	b.rule(chain, knftables.Concat("meta nfproto ipv4 update", "@", CounterSet(denied, dir, false), "{ ip", field, "counter }"))
+	b.rule(chain, knftables.Concat("meta nfproto ipv6 update", "@", CounterSet(denied, dir, true), "{ ip6", field, "counter }"))
+}
+
+// addrField is the address of the pod a direction judges.
+func addrField(dir policy.Direction) string {
+	if dir == policy.Egress {
+		return "saddr"
+	}
+	return "daddr"
+}
+
+// logTo is the log statement of a deny rule (none when not logging), as
+// knftables.Concat takes it.
+func (b *builder) logTo(dir policy.Direction, reason string) []string {
+	if b.opts.LogGroup == 0 {
+		return nil
+	}
+	return []string{"log prefix", `"` + LogPrefix(dir, reason) + `"`, "group", strconv.Itoa(int(b.opts.LogGroup))}
 }
 
 // familySet names the IPv4 or IPv6 member of a pair of sets.
@@ -311,8 +330,8 @@ func (b *builder) unsynced() {
 	if len(b.opts.PodCIDRs) == 0 {
 		return
 	}
-	b.d.set(&knftables.Set{Name: "local-pods4", Type: "ipv4_addr", Comment: knftables.PtrTo("addresses of the pods this table enforces")})
-	b.d.set(&knftables.Set{Name: "local-pods6", Type: "ipv6_addr", Comment: knftables.PtrTo("addresses of the pods this table enforces")})
+	b.d.Set(&knftables.Set{Name: "local-pods4", Type: "ipv4_addr", Comment: knftables.PtrTo("addresses of the pods this table enforces")})
+	b.d.Set(&knftables.Set{Name: "local-pods6", Type: "ipv6_addr", Comment: knftables.PtrTo("addresses of the pods this table enforces")})
 	b.stats.Sets += 2
 	if !b.opts.FailClosed {
 		return
@@ -325,24 +344,19 @@ func (b *builder) unsynced() {
 		}
 		cidrs[fam] = append(cidrs[fam], p.Masked().String())
 	}
-	verdict := "drop"
+	verdict := []string{"drop"}
 	if b.opts.Audit {
-		verdict = ""
+		verdict = nil // counted and logged, let through
 	}
 	for _, fam := range []string{"ip", "ip6"} {
 		if len(cidrs[fam]) == 0 {
 			continue
 		}
 		n := map[string]string{"ip": "4", "ip6": "6"}[fam]
-		for _, side := range []struct{ field, dir string }{{"saddr", "egress"}, {"daddr", "ingress"}} {
-			r := fmt.Sprintf("%[1]s %[2]s { %[3]s } %[1]s %[2]s != @local-pods%[4]s update @denied-%[5]s%[4]s { %[1]s %[2]s counter } counter",
-				fam, side.field, strings.Join(cidrs[fam], ", "), n, side.dir)
-			if b.opts.LogGroup != 0 {
-				r += fmt.Sprintf(` log prefix "palisade unsynced %s deny " group %d`, side.dir, b.opts.LogGroup)
-			}
-			if verdict != "" {
-				r += " " + verdict
-			}
+		for _, dir := range []policy.Direction{policy.Egress, policy.Ingress} {
+			field := addrField(dir)
+			r := knftables.Concat(fam, field, "{", strings.Join(cidrs[fam], ", "), "}", fam, field, "!=", "@", "local-pods"+n,
+				"update", "@", CounterSet(true, dir, fam == "ip6"), "{", fam, field, "counter", "}", "counter", b.logTo(dir, ReasonUnsynced), verdict)
 			b.rule("forward", r)
 		}
 	}
@@ -352,7 +366,7 @@ func (b *builder) unsynced() {
 // rule that admits the connection returns (the other direction is judged
 // next); falling off the end is a denial.
 func (b *builder) group(chain string, dir policy.Direction, pols []policy.PodKey) {
-	b.d.chain(&knftables.Chain{Name: chain, Comment: knftables.PtrTo(groupComment(dir, pols))})
+	b.d.Chain(&knftables.Chain{Name: chain, Comment: knftables.PtrTo(groupComment(dir, pols))})
 	b.stats.Chains++
 	versions := make([]uint64, len(pols))
 	for i, pk := range pols {
@@ -394,18 +408,8 @@ func (b *builder) group(chain string, dir policy.Direction, pols []policy.PodKey
 	if b.opts.Audit {
 		verdict = "return"
 	}
-	log := ""
-	if b.opts.LogGroup != 0 {
-		log = fmt.Sprintf(`log prefix "palisade %s deny " group %d `, strings.ToLower(dir.String()), b.opts.LogGroup)
-	}
-	field := "daddr"
-	if dir == policy.Egress {
-		field = "saddr"
-	}
-	d := strings.ToLower(dir.String())
-	b.rule(chain, fmt.Sprintf("meta nfproto ipv4 update @denied-%s4 { ip %s counter }", d, field))
-	b.rule(chain, fmt.Sprintf("meta nfproto ipv6 update @denied-%s6 { ip6 %s counter }", d, field))
-	b.rule(chain, "counter "+log+verdict)
+	b.counted(chain, true, dir)
+	b.rule(chain, knftables.Concat("counter", b.logTo(dir, ReasonPolicy), verdict))
 	b.refs.rules = append([]string(nil), b.d.chains[chain].rules[start:]...)
 	b.next.groups[chain] = *b.refs
 	b.refs = nil
@@ -567,8 +571,8 @@ func (b *builder) matcherSets(id policy.MatcherID) (string, string) {
 		return s4, s6
 	}
 	b.sets[s4], b.sets[s6] = true, true
-	b.d.set(&knftables.Set{Name: s4, Type: "ipv4_addr"})
-	b.d.set(&knftables.Set{Name: s6, Type: "ipv6_addr"})
+	b.d.Set(&knftables.Set{Name: s4, Type: "ipv4_addr"})
+	b.d.Set(&knftables.Set{Name: s6, Type: "ipv6_addr"})
 	b.stats.Sets += 2
 	ver := b.e.MatcherVersion(id)
 	m, ok := b.cache.matchers[id]
@@ -602,8 +606,8 @@ func (b *builder) namedPortSets(name string, proto corev1.Protocol) (string, str
 	}
 	b.sets[s4], b.sets[s6] = true, true
 	comment := knftables.PtrTo(fmt.Sprintf("named port %s/%s", name, proto))
-	b.d.set(&knftables.Set{Name: s4, Type: "ipv4_addr . inet_proto . inet_service", Comment: comment})
-	b.d.set(&knftables.Set{Name: s6, Type: "ipv6_addr . inet_proto . inet_service", Comment: comment})
+	b.d.Set(&knftables.Set{Name: s4, Type: "ipv4_addr . inet_proto . inet_service", Comment: comment})
+	b.d.Set(&knftables.Set{Name: s6, Type: "ipv6_addr . inet_proto . inet_service", Comment: comment})
 	b.stats.Sets += 2
 	key := name + "/" + string(proto)
 	np, ok := b.cache.named[key]

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/knftables"
 
 	"github.com/palisade-net/palisade/internal/nft"
+	"github.com/palisade-net/palisade/internal/policy"
 )
 
 // ForgetCounters drops the per-pod counters of addresses that a new pod now
@@ -21,13 +22,12 @@ func ForgetCounters(ctx context.Context, t *nft.Table, ips []netip.Addr) error {
 	}
 	tx := t.NewTransaction()
 	for _, ip := range ips {
-		for _, set := range CounterSets {
-			if (set[len(set)-1] == '6') != ip.Is6() {
-				continue
+		for _, dir := range []policy.Direction{policy.Ingress, policy.Egress} {
+			for _, denied := range []bool{false, true} {
+				el := &knftables.Element{Set: CounterSet(denied, dir, ip.Is6()), Key: []string{ip.String()}}
+				tx.Add(el)
+				tx.Delete(el)
 			}
-			el := &knftables.Element{Set: set, Key: []string{ip.String()}}
-			tx.Add(el)
-			tx.Delete(el)
 		}
 	}
 	return t.Run(ctx, tx)

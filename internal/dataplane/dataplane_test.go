@@ -127,14 +127,14 @@ func TestSyncLeavesNothingStale(t *testing.T) {
 	fake := knftables.NewFake(knftables.InetFamily, Table)
 	s := NewSyncerFor(nft.FromInterface(fake), Options{})
 	ctx := context.Background()
-	if err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
+	if _, err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
 		t.Fatal(err)
 	}
 	before := fake.Dump()
 	if !strings.Contains(before, "10.0.0.1 : jump in-") {
 		t.Fatalf("first sync did not isolate web:\n%s", before)
 	}
-	if err := s.Sync(ctx, engine(t)); err != nil {
+	if _, err := s.Sync(ctx, engine(t)); err != nil {
 		t.Fatal(err)
 	}
 	after := fake.Dump()
@@ -144,12 +144,13 @@ func TestSyncLeavesNothingStale(t *testing.T) {
 		}
 	}
 	// An unchanged state is not written again.
-	again := s.LastTook
-	if err := s.Sync(ctx, engine(t)); err != nil {
+	last := fake.LastTransaction
+	r, err := s.Sync(ctx, engine(t))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if s.LastTook != again {
-		t.Error("an identical sync ran a transaction")
+	if r.Mode != Unchanged || fake.LastTransaction != last || r.Changes != (Changes{}) {
+		t.Errorf("an identical sync: %+v, ran a transaction: %v", r, fake.LastTransaction != last)
 	}
 }
 
@@ -186,7 +187,7 @@ func testPartialSyncEqualsFull(t *testing.T, opts Options) {
 	ctx := context.Background()
 	partialFake := knftables.NewFake(knftables.InetFamily, Table)
 	partial := NewSyncerFor(nft.FromInterface(partialFake), opts)
-	if err := partial.Sync(ctx, e); err != nil {
+	if _, err := partial.Sync(ctx, e); err != nil {
 		t.Fatal(err)
 	}
 	for step := 0; step < 60; step++ {
@@ -220,14 +221,15 @@ func testPartialSyncEqualsFull(t *testing.T, opts Options) {
 			c.Pods[i] = p
 			e.UpsertPod(p)
 		}
-		if err := partial.Sync(ctx, e); err != nil {
+		r, err := partial.Sync(ctx, e)
+		if err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}
-		if !partial.Partial && step > 0 {
+		if r.Mode == Full && step > 0 {
 			t.Errorf("step %d fell back to a full resync", step)
 		}
 		fullFake := knftables.NewFake(knftables.InetFamily, Table)
-		if err := NewSyncerFor(nft.FromInterface(fullFake), opts).Sync(ctx, e); err != nil {
+		if _, err := NewSyncerFor(nft.FromInterface(fullFake), opts).Sync(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(partialFake.Dump(), "add element inet palisade-policy hairpin4 {") {
@@ -248,16 +250,16 @@ func TestSyncCostFollowsTheChange(t *testing.T) {
 	ctx := context.Background()
 	fake := knftables.NewFake(knftables.InetFamily, Table)
 	s := NewSyncerFor(nft.FromInterface(fake), Options{})
-	if err := s.Sync(ctx, e); err != nil {
+	if _, err := s.Sync(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	first := s.last
+	first := s.w.Last()
 	// Nothing changed: every set is the one the kernel got.
-	if err := s.Sync(ctx, e); err != nil {
+	if _, err := s.Sync(ctx, e); err != nil {
 		t.Fatal(err)
 	}
 	shared := 0
-	for name, set := range s.last.sets {
+	for name, set := range s.w.Last().sets {
 		if set.elems != nil && first.sets[name] != nil && set.elems == first.sets[name].elems {
 			shared++
 		}
@@ -269,14 +271,15 @@ func TestSyncCostFollowsTheChange(t *testing.T) {
 	p := c.Pods[17].DeepCopy()
 	p.Labels["app"] = p.Labels["app"] + "-x"
 	e.UpsertPod(p)
-	if err := s.Sync(ctx, e); err != nil {
+	r, err := s.Sync(ctx, e)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.Partial {
-		t.Fatal("a relabel fell back to a full sync")
+	if r.Mode != Partial {
+		t.Fatalf("a relabel was a %s sync, want partial", r.Mode)
 	}
-	if n := fake.LastTransaction.NumOperations(); n == 0 || n > 20 {
-		t.Errorf("relabelling one pod wrote %d operations (of a table of %d elements)", n, s.Last.Elements)
+	if n := fake.LastTransaction.NumOperations(); n == 0 || n > 20 || n != r.Changes.Operations {
+		t.Errorf("relabelling one pod wrote %d operations, result says %d (of a table of %d elements)", n, r.Changes.Operations, r.Stats.Elements)
 	}
 }
 
@@ -302,11 +305,11 @@ func TestRebuiltEngineIsNotTrusted(t *testing.T) {
 	fake := knftables.NewFake(knftables.InetFamily, Table)
 	s := NewSyncerFor(nft.FromInterface(fake), Options{})
 	ctx := context.Background()
-	if err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
+	if _, err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
 		t.Fatal(err)
 	}
 	updated := strings.Replace(webPolicy, "ports: [{port: http}, {port: 80}, {port: 1000, endPort: 2000}, {protocol: UDP}]", "ports: [{port: 443}]", 1)
-	if err := s.Sync(ctx, engine(t, updated)); err != nil {
+	if _, err := s.Sync(ctx, engine(t, updated)); err != nil {
 		t.Fatal(err)
 	}
 	dump := fake.Dump()
@@ -365,7 +368,7 @@ func TestNoRuleTrustsAMark(t *testing.T) {
 		opts := tc.opts
 		t.Run(tc.name, func(t *testing.T) {
 			fake := knftables.NewFake(knftables.InetFamily, Table)
-			if err := NewSyncerFor(nft.FromInterface(fake), opts).Sync(context.Background(), engine(t, webPolicy)); err != nil {
+			if _, err := NewSyncerFor(nft.FromInterface(fake), opts).Sync(context.Background(), engine(t, webPolicy)); err != nil {
 				t.Fatal(err)
 			}
 			dump := fake.Dump()
@@ -399,7 +402,7 @@ func TestHairpinSet(t *testing.T) {
 	host.Spec.HostNetwork = true
 	e.UpsertPod(host)
 	fake := knftables.NewFake(knftables.InetFamily, Table)
-	if err := NewSyncerFor(nft.FromInterface(fake), Options{Node: "n1"}).Sync(context.Background(), e); err != nil {
+	if _, err := NewSyncerFor(nft.FromInterface(fake), Options{Node: "n1"}).Sync(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

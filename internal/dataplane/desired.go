@@ -8,11 +8,17 @@ import (
 	"sigs.k8s.io/knftables"
 )
 
-// desired is the whole table as a sync wants it: chains with their rules,
+// Desired is the whole table as a sync wants it: chains with their rules,
 // sets and maps with their elements. Keeping it lets the next sync write
 // only the difference (kube-proxy's partial sync), while a full sync writes
-// it all.
-type desired struct {
+// it all. A builder (the policy compiler, the service proxy) fills one
+// afresh each sync, without I/O; a Writer brings the kernel to it.
+//
+// Objects are written in the order they were declared; a rule may refer
+// to any set, map or chain of the table, as every object is declared
+// before any rule or element.
+type Desired struct {
+	comment    string
 	chains     map[string]*chainDef
 	chainOrder []string
 	sets       map[string]*setDef
@@ -57,10 +63,11 @@ type mapDef struct {
 
 type mapElem struct{ key, value []string }
 
-// newDesired sizes its maps after the previous table (nil: none), so a sync
-// of a large table does not spend its time growing hash maps.
-func newDesired(prev *desired) *desired {
-	d := &desired{chains: map[string]*chainDef{}, sets: map[string]*setDef{}, maps: map[string]*mapDef{}}
+// NewDesired starts an empty table whose comment says who owns it. It sizes
+// its maps after prev, the previous sync's table (nil: none), so a sync of
+// a large table does not spend its time growing hash maps.
+func NewDesired(comment string, prev *Desired) *Desired {
+	d := &Desired{comment: comment, chains: map[string]*chainDef{}, sets: map[string]*setDef{}, maps: map[string]*mapDef{}}
 	if prev != nil {
 		d.sizes = map[string]int{}
 		for name, s := range prev.sets {
@@ -73,24 +80,28 @@ func newDesired(prev *desired) *desired {
 	return d
 }
 
-func (d *desired) chain(c *knftables.Chain) {
+// Chain declares a chain (once; a second declaration is ignored).
+func (d *Desired) Chain(c *knftables.Chain) {
 	if _, ok := d.chains[c.Name]; !ok {
 		d.chains[c.Name] = &chainDef{obj: c}
 		d.chainOrder = append(d.chainOrder, c.Name)
 	}
 }
 
-func (d *desired) rule(chain, r string) { d.chains[chain].rules = append(d.chains[chain].rules, r) }
+// Rule appends a rule to a declared chain.
+func (d *Desired) Rule(chain, r string) { d.chains[chain].rules = append(d.chains[chain].rules, r) }
 
-func (d *desired) set(s *knftables.Set) {
+// Set declares a set (once). A set with knftables.DynamicFlag belongs to
+// the packet path, which fills it: a full sync keeps its elements.
+func (d *Desired) Set(s *knftables.Set) {
 	if _, ok := d.sets[s.Name]; !ok {
 		d.sets[s.Name] = &setDef{obj: s}
 		d.setOrder = append(d.setOrder, s.Name)
 	}
 }
 
-// setElem adds an element to a set built afresh by this sync.
-func (d *desired) setElem(set string, key ...string) {
+// SetElem adds an element to a declared set.
+func (d *Desired) SetElem(set string, key ...string) {
 	s := d.sets[set]
 	if s.elems == nil {
 		s.elems = newElemSet(d.sizes[set])
@@ -99,16 +110,18 @@ func (d *desired) setElem(set string, key ...string) {
 }
 
 // setElems gives a set elements shared with other syncs (read only).
-func (d *desired) setElems(set string, es *elemSet) { d.sets[set].elems = es }
+func (d *Desired) setElems(set string, es *elemSet) { d.sets[set].elems = es }
 
-func (d *desired) mapDecl(m *knftables.Map) {
+// Map declares a map (once).
+func (d *Desired) Map(m *knftables.Map) {
 	if _, ok := d.maps[m.Name]; !ok {
 		d.maps[m.Name] = &mapDef{obj: m, elems: make(map[string]mapElem, d.sizes[m.Name])}
 		d.mapOrder = append(d.mapOrder, m.Name)
 	}
 }
 
-func (d *desired) mapElem(m string, key, value []string) {
+// MapElem sets the value of a key in a declared map.
+func (d *Desired) MapElem(m string, key, value []string) {
 	d.maps[m].elems[strings.Join(key, " . ")] = mapElem{key, value}
 }
 
@@ -125,8 +138,8 @@ func sortedKeys[V any](m map[string]V) []string {
 // and maps no longer wanted deleted, all in tx. It returns the chains no
 // longer wanted: tx empties them, and they are deleted in a later
 // transaction (see staleChains).
-func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) (stale []string) {
-	tx.Add(&knftables.Table{Comment: knftables.PtrTo("palisade: NetworkPolicy enforcement")})
+func (d *Desired) writeFull(tx *knftables.Transaction, existing *Existing) (stale []string, ch Changes) {
+	tx.Add(&knftables.Table{Comment: knftables.PtrTo(d.comment)})
 	if existing != nil {
 		for _, c := range existing.Chains {
 			tx.Flush(&knftables.Chain{Name: c})
@@ -135,15 +148,17 @@ func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) (stal
 			tx.Flush(&knftables.Map{Name: m})
 		}
 		for _, s := range existing.Sets {
-			if !slices.Contains(CounterSets, s) { // counts survive a resync
+			if !d.dynamic(s) { // counts the packet path made survive a resync
 				tx.Flush(&knftables.Set{Name: s})
 			}
 		}
 	}
 	d.declare(tx, nil)
 	for _, name := range d.chainOrder {
+		ch.Chains++
 		for _, r := range d.chains[name].rules {
 			tx.Add(&knftables.Rule{Chain: name, Rule: r})
+			ch.Rules++
 		}
 	}
 	for _, name := range d.setOrder {
@@ -153,12 +168,14 @@ func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) (stal
 		}
 		for _, k := range sortedKeys(es.elems) {
 			tx.Add(&knftables.Element{Set: name, Key: es.elems[k]})
+			ch.Elements++
 		}
 	}
 	for _, name := range d.mapOrder {
 		for _, k := range sortedKeys(d.maps[name].elems) {
 			e := d.maps[name].elems[k]
 			tx.Add(&knftables.Element{Map: name, Key: e.key, Value: e.value})
+			ch.Elements++
 		}
 	}
 	if existing != nil {
@@ -178,7 +195,15 @@ func (d *desired) writeFull(tx *knftables.Transaction, existing *Existing) (stal
 			}
 		}
 	}
-	return stale
+	ch.Operations = tx.NumOperations()
+	return stale, ch
+}
+
+// dynamic says whether the set is one the packet path fills (its elements
+// are no sync's to write or flush).
+func (d *Desired) dynamic(set string) bool {
+	s := d.sets[set]
+	return s != nil && slices.Contains(s.obj.Flags, knftables.DynamicFlag)
 }
 
 // staleChains deletes chains that an earlier transaction emptied and
@@ -194,7 +219,7 @@ func staleChains(tx *knftables.Transaction, chains []string) {
 }
 
 // declare adds the chains, sets and maps prev did not have.
-func (d *desired) declare(tx *knftables.Transaction, prev *desired) {
+func (d *Desired) declare(tx *knftables.Transaction, prev *Desired) {
 	for _, name := range d.setOrder {
 		if prev == nil || prev.sets[name] == nil {
 			tx.Add(d.sets[name].obj)
@@ -216,7 +241,7 @@ func (d *desired) declare(tx *knftables.Transaction, prev *desired) {
 // Order matters: new objects first, then rules and elements, and deletions
 // last, once nothing refers to what goes. Chains no longer wanted are
 // emptied and returned, to be deleted in a later transaction (staleChains).
-func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) (stale []string) {
+func (d *Desired) writeDiff(tx *knftables.Transaction, prev *Desired) (stale []string, ch Changes) {
 	d.declare(tx, prev)
 	for _, name := range d.chainOrder {
 		c := d.chains[name]
@@ -226,8 +251,10 @@ func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) (stale []s
 			}
 			tx.Flush(c.obj)
 		}
+		ch.Chains++
 		for _, r := range c.rules {
 			tx.Add(&knftables.Rule{Chain: name, Rule: r})
+			ch.Rules++
 		}
 	}
 	for _, name := range d.setOrder {
@@ -265,6 +292,7 @@ func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) (stale []s
 		for _, k := range del {
 			tx.Delete(&knftables.Element{Set: name, Key: old[k]})
 		}
+		ch.Elements += len(add) + len(del)
 	}
 	for _, name := range d.mapOrder {
 		m := d.maps[name]
@@ -291,11 +319,13 @@ func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) (stale []s
 		for _, k := range add {
 			tx.Add(&knftables.Element{Map: name, Key: m.elems[k].key, Value: m.elems[k].value})
 		}
+		ch.Elements += len(add) + len(del)
 	}
 	for _, name := range prev.chainOrder {
 		if d.chains[name] == nil {
 			tx.Flush(prev.chains[name].obj)
 			stale = append(stale, name)
+			ch.Chains++
 		}
 	}
 	for _, name := range prev.setOrder {
@@ -308,5 +338,6 @@ func (d *desired) writeDiff(tx *knftables.Transaction, prev *desired) (stale []s
 			tx.Delete(&knftables.Map{Name: name})
 		}
 	}
-	return stale
+	ch.Operations = tx.NumOperations()
+	return stale, ch
 }

@@ -33,7 +33,7 @@ func TestFailedTransactionKeepsRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
+	if _, err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
 		t.Fatal(err)
 	}
 	list := func() string {
@@ -57,7 +57,7 @@ func TestFailedTransactionKeepsRules(t *testing.T) {
 	if after := list(); after != before {
 		t.Errorf("a refused transaction changed the table:\n--- before\n%s\n--- after\n%s", before, after)
 	}
-	if err := s.Sync(ctx, engine(t)); err != nil {
+	if _, err := s.Sync(ctx, engine(t)); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(list(), "jump in-") {

@@ -53,7 +53,7 @@ func TestStaleChainsDeletedLater(t *testing.T) {
 			k := &oldKernel{Fake: knftables.NewFake(knftables.InetFamily, Table)}
 			s := NewSyncerFor(nft.FromInterface(k), Options{})
 			ctx := context.Background()
-			if err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
+			if _, err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(k.Dump(), "10.0.0.1 : jump in-") {
@@ -63,11 +63,12 @@ func TestStaleChainsDeletedLater(t *testing.T) {
 				s.ForceFull()
 			}
 			k.txs = nil
-			if err := s.Sync(ctx, engine(t)); err != nil {
+			r, err := s.Sync(ctx, engine(t))
+			if err != nil {
 				t.Fatalf("sync without the policy: %v\ntransactions:\n%s", err, strings.Join(k.txs, "\n----\n"))
 			}
-			if got := s.Partial; got != (mode == "partial") {
-				t.Errorf("Partial = %v, want a %s sync", got, mode)
+			if string(r.Mode) != mode {
+				t.Errorf("a %s sync, want a %s one", r.Mode, mode)
 			}
 			if len(k.txs) != 2 {
 				t.Fatalf("%d transactions, want 2:\n%s", len(k.txs), strings.Join(k.txs, "\n----\n"))
@@ -89,7 +90,7 @@ func TestStaleChainsDeletedLater(t *testing.T) {
 				t.Errorf("stale chain left:\n%s", after)
 			}
 			want := knftables.NewFake(knftables.InetFamily, Table)
-			if err := NewSyncerFor(nft.FromInterface(want), Options{}).Sync(ctx, engine(t)); err != nil {
+			if _, err := NewSyncerFor(nft.FromInterface(want), Options{}).Sync(ctx, engine(t)); err != nil {
 				t.Fatal(err)
 			}
 			if got, w := normalize(after), normalize(want.Dump()); got != w {
@@ -106,33 +107,33 @@ func TestStaleChainRetried(t *testing.T) {
 	ft := &failing{Interface: k}
 	s := NewSyncerFor(nft.FromInterface(ft), Options{})
 	ctx := context.Background()
-	if err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
+	if _, err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
 		t.Fatal(err)
 	}
 	ft.failDeletes = true
-	if err := s.Sync(ctx, engine(t)); err != nil {
+	if _, err := s.Sync(ctx, engine(t)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(k.Dump(), "add chain inet palisade-policy in-") {
 		t.Fatal("the failed deletion removed the chain")
 	}
 	ft.failDeletes = false
-	if err := s.Sync(ctx, engine(t)); err != nil {
+	if _, err := s.Sync(ctx, engine(t)); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(k.Dump(), "chain inet palisade-policy in-") {
 		t.Errorf("the stale chain was not deleted by the next sync:\n%s", k.Dump())
 	}
 	// Dropped, its deletion failing, then wanted again: it stays.
-	if err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
+	if _, err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
 		t.Fatal(err)
 	}
 	ft.failDeletes = true
-	if err := s.Sync(ctx, engine(t)); err != nil {
+	if _, err := s.Sync(ctx, engine(t)); err != nil {
 		t.Fatal(err)
 	}
 	ft.failDeletes = false
-	if err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
+	if _, err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(k.Dump(), "10.0.0.1 : jump in-") || !regexp.MustCompile(`add rule inet palisade-policy in-\S+ `).MatchString(k.Dump()) {

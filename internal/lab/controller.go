@@ -18,8 +18,8 @@ import (
 	"github.com/palisade-net/palisade/internal/lab/kubelet"
 	"github.com/palisade-net/palisade/internal/lab/reconcile"
 	"github.com/palisade-net/palisade/internal/lab/state"
-	"github.com/palisade-net/palisade/internal/nft"
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/proxy"
 )
 
 // AnnotationAttach marks a pod whose interactive container the CLI runs
@@ -56,9 +56,8 @@ type Controller struct {
 	policySyncers map[string]*dataplane.Syncer
 	// freshAddrs are, per node, the addresses given to pods since the last
 	// policy sync, whose counters start again from zero.
-	freshAddrs      map[string][]netip.Addr
-	servicesApplied map[string]string
-	serviceTables   map[string]*nft.Table
+	freshAddrs     map[string][]netip.Addr
+	serviceProxies map[string]*proxy.Proxy // each node's service table
 	// enforced is the engine whose rules every node holds, for readers
 	// that must not take the lock (attributing denied packets). An engine
 	// is never mutated once built, so sharing it is safe.

@@ -23,7 +23,6 @@ import (
 	"github.com/palisade-net/palisade/internal/lab/kubelet"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/lab/state"
-	"github.com/palisade-net/palisade/internal/nft"
 	"github.com/palisade-net/palisade/internal/validation"
 )
 
@@ -55,8 +54,7 @@ func NewDaemon(dir string, cfg *state.Config, log *slog.Logger) (*Daemon, error)
 		return nil, err
 	}
 	c := &Controller{paths: paths, st: st, self: self, log: log, exited: make(chan exit, 64),
-		clock: time.Now, tombstones: map[string]bool{}, policySyncers: map[string]*dataplane.Syncer{}, freshAddrs: map[string][]netip.Addr{},
-		servicesApplied: map[string]string{}, serviceTables: map[string]*nft.Table{}}
+		clock: time.Now, tombstones: map[string]bool{}, policySyncers: map[string]*dataplane.Syncer{}, freshAddrs: map[string][]netip.Addr{}}
 	c.kubelet = &kubelet.Kubelet{Self: self, Files: paths.podFiles(), Log: log}
 	c.syncers = append(c.syncers, c.syncServices, c.syncDNS)
 	if st.Config.Enforcement != state.EnforcementExternal {

@@ -21,16 +21,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/nflog"
 	"github.com/palisade-net/palisade/internal/policy"
 )
-
-// The data plane's deny rules log with the prefix `palisade <direction>
-// deny ` (dataplane.group), or `palisade unsynced <direction> deny ` for a
-// pod address it does not know yet when failing closed; a test keeps the
-// two packages in step.
-const logPrefix = "palisade "
 
 // denialRingSize bounds the daemon's memory of denials: enough to look
 // back at what just failed, without growing on a flood.
@@ -105,7 +100,7 @@ func (d *Denial) Involves(ns string) bool {
 // with e (the engine whose rules are in force; nil before the first sync).
 // Records that are not the data plane's denials are refused.
 func attributeDenial(e *policy.Engine, node string, r nflog.Record, now time.Time) (Denial, bool) {
-	dir, reason, ok := parsePrefix(r.Prefix)
+	dir, reason, ok := dataplane.ParseLogPrefix(r.Prefix)
 	if !ok {
 		return Denial{}, false
 	}
@@ -151,25 +146,6 @@ func attributeDenial(e *policy.Engine, node string, r nflog.Record, now time.Tim
 		}
 	}
 	return d, true
-}
-
-// parsePrefix reads direction and reason from a deny rule's log prefix.
-func parsePrefix(prefix string) (policy.Direction, string, bool) {
-	rest, ok := strings.CutPrefix(prefix, logPrefix)
-	if !ok {
-		return 0, "", false
-	}
-	reason := "policy"
-	if r, ok := strings.CutPrefix(rest, "unsynced "); ok {
-		reason, rest = "unsynced", r
-	}
-	switch rest {
-	case "ingress deny ":
-		return policy.Ingress, reason, true
-	case "egress deny ":
-		return policy.Egress, reason, true
-	}
-	return 0, "", false
 }
 
 // denialEvent is one line of the /denials stream: a denial, a count of

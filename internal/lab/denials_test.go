@@ -133,7 +133,7 @@ func TestDenialPrefixesMatchDataplane(t *testing.T) {
 		if m[2] != fmt.Sprint(NFLOGGroup) {
 			t.Errorf("rule logs to group %s, the daemon reads %d", m[2], NFLOGGroup)
 		}
-		dir, _, ok := parsePrefix(m[1])
+		dir, _, ok := dataplane.ParseLogPrefix(m[1])
 		if !ok {
 			t.Errorf("the daemon does not understand the data plane's prefix %q", m[1])
 		}

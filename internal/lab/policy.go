@@ -54,7 +54,7 @@ func (c *Controller) syncPolicy(st *state.State) error {
 			}
 			c.policySyncers[n.Name] = s
 		}
-		if err := s.Sync(ctx, e); err != nil {
+		if _, err := s.Sync(ctx, e); err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
 		if ips := c.freshAddrs[n.Name]; len(ips) > 0 {

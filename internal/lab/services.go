@@ -13,14 +13,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/knftables"
 
 	"github.com/palisade-net/palisade/internal/lab/kubedns"
 	"github.com/palisade-net/palisade/internal/lab/state"
-	"github.com/palisade-net/palisade/internal/nft"
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/proxy"
 )
 
 func gvk(gv, kind string) schema.GroupVersionKind {
@@ -101,177 +99,66 @@ type Endpoint struct {
 	Port int32
 }
 
-// ServiceEndpoints lists the ready backends of every port of a service,
-// resolving named target ports per pod, as the EndpointSlice controller does.
+// ServiceEndpoints lists the ready backends of every port of a service, as
+// the lab's service proxy sends connections to them (proxy.Endpoints).
 func ServiceEndpoints(st *state.State, svc *corev1.Service) map[string][]Endpoint {
 	out := map[string][]Endpoint{}
 	if len(svc.Spec.Selector) == 0 {
 		return out
 	}
-	sel := labels.SelectorFromSet(svc.Spec.Selector)
-	for _, k := range state.SortedKeys(st.Pods) {
-		p := st.Pods[k]
-		rt := st.Runtime[k]
-		if p.Namespace != svc.Namespace || rt == nil || !sel.Matches(labels.Set(p.Labels)) || !isReady(p) || p.DeletionTimestamp != nil {
-			continue
-		}
-		for _, sp := range svc.Spec.Ports {
-			port, ok := policy.TargetPort(sp, p.Spec.Containers)
-			if !ok {
-				continue
-			}
-			for _, ip := range rt.IPs {
-				out[sp.Name] = append(out[sp.Name], Endpoint{Pod: k, IP: ip, Port: port})
-			}
+	e := endpointEngine(st, []*corev1.Service{svc}, svc.Namespace)
+	for name, eps := range proxy.Endpoints(e, svc) {
+		for _, ep := range eps {
+			out[name] = append(out[name], Endpoint{Pod: ep.Pod.String(), IP: ep.IP, Port: ep.Port})
 		}
 	}
 	return out
 }
 
-// servicesTable is the nftables table that does kube-proxy's job in every
-// node namespace.
-const servicesTable = "palisade-services"
-
-// masqMark tags hairpin connections (a pod reaching itself through its
-// service), which must be masqueraded or the reply would never return
-// through the node. Only this table's postrouting reads it; it is
-// kube-proxy's value, and the policy table, which must work beside the
-// real kube-proxy, trusts no mark (see the dataplane's hairpin sets).
-const masqMark = "0x4000"
-
-// syncServices rewrites every node's service table in one transaction each:
-// readers of the ruleset see the old table or the new one, never a mix.
-func (c *Controller) syncServices(st *state.State) error {
-	tx := func(t *nft.Table, oldChains, oldSets, oldMaps []string) *knftables.Transaction {
-		tx := t.NewTransaction()
-		tx.Add(&knftables.Table{Comment: knftables.PtrTo("palisade lab: services (kube-proxy's job)")})
-		for _, c := range oldChains {
-			tx.Flush(&knftables.Chain{Name: c})
+// endpointEngine is the policy core's view of the pods that may serve
+// services (ready, running, not being deleted: what the EndpointSlice
+// controller lists), in namespace ns ("" for all), with services.
+func endpointEngine(st *state.State, services []*corev1.Service, ns string) *policy.Engine {
+	o := policy.Objects{Services: services}
+	for _, k := range state.SortedKeys(st.Pods) {
+		p := st.Pods[k]
+		if (ns != "" && p.Namespace != ns) || st.Runtime[k] == nil || !isReady(p) || p.DeletionTimestamp != nil {
+			continue
 		}
-		nft.ResetSetsAndMaps(tx, oldSets, oldMaps)
-		declared := map[string]bool{}
-		defer func() {
-			// Chains of services that are gone go in the same transaction.
-			for _, c := range oldChains {
-				if !declared[c] && (strings.HasPrefix(c, "svc-") || strings.HasPrefix(c, "ep-")) {
-					tx.Delete(&knftables.Chain{Name: c})
-				}
-			}
-		}()
-		for _, ch := range []struct{ name, typ, hook string }{
-			{"prerouting", "nat", "prerouting"}, {"output", "nat", "output"}, {"postrouting", "nat", "postrouting"},
-			{"filter-forward", "filter", "forward"}, {"filter-output", "filter", "output"},
-		} {
-			prio := knftables.DNATPriority
-			switch ch.hook {
-			case "postrouting":
-				prio = knftables.SNATPriority
-			case "forward", "output":
-				if ch.typ == "filter" {
-					prio = knftables.FilterPriority + "-10"
-				}
-			}
-			tx.Add(&knftables.Chain{Name: ch.name, Type: knftables.PtrTo(knftables.BaseChainType(ch.typ)),
-				Hook: knftables.PtrTo(knftables.BaseChainHook(ch.hook)), Priority: knftables.PtrTo(prio)})
-		}
-		tx.Add(&knftables.Chain{Name: "services"})
-		for _, m := range []struct{ name, typ string }{
-			{"service-ips", "ipv4_addr . inet_proto . inet_service : verdict"},
-			{"service-ips6", "ipv6_addr . inet_proto . inet_service : verdict"},
-		} {
-			tx.Add(&knftables.Map{Name: m.name, Type: m.typ})
-		}
-		tx.Add(&knftables.Set{Name: "no-endpoints", Type: "ipv4_addr . inet_proto . inet_service"})
-		tx.Add(&knftables.Set{Name: "no-endpoints6", Type: "ipv6_addr . inet_proto . inet_service"})
-		tx.Add(&knftables.Rule{Chain: "prerouting", Rule: "jump services"})
-		tx.Add(&knftables.Rule{Chain: "output", Rule: "jump services"})
-		tx.Add(&knftables.Rule{Chain: "services", Rule: "ip daddr . meta l4proto . th dport vmap @service-ips"})
-		tx.Add(&knftables.Rule{Chain: "services", Rule: "ip6 daddr . meta l4proto . th dport vmap @service-ips6"})
-		tx.Add(&knftables.Rule{Chain: "postrouting", Rule: "meta mark & " + masqMark + " == " + masqMark + " masquerade"})
-		for _, ch := range []string{"filter-forward", "filter-output"} {
-			tx.Add(&knftables.Rule{Chain: ch, Rule: "ct state new ip daddr . meta l4proto . th dport @no-endpoints reject"})
-			tx.Add(&knftables.Rule{Chain: ch, Rule: "ct state new ip6 daddr . meta l4proto . th dport @no-endpoints6 reject"})
-		}
-		for _, sk := range state.SortedKeys(st.Services) {
-			svc := st.Services[sk]
-			eps := ServiceEndpoints(st, svc)
-			for _, sp := range svc.Spec.Ports {
-				proto := strings.ToLower(string(sp.Protocol))
-				if proto == "" {
-					proto = "tcp"
-				}
-				for _, cip := range svc.Spec.ClusterIPs {
-					vip, err := netip.ParseAddr(cip)
-					if err != nil {
-						continue
-					}
-					fam, m, none := "ip", "service-ips", "no-endpoints"
-					if vip.Is6() {
-						fam, m, none = "ip6", "service-ips6", "no-endpoints6"
-					}
-					var backends []Endpoint
-					for _, ep := range eps[sp.Name] {
-						if ep.IP.Is6() == vip.Is6() {
-							backends = append(backends, ep)
-						}
-					}
-					key := []string{vip.String(), proto, fmt.Sprint(sp.Port)}
-					if len(backends) == 0 {
-						tx.Add(&knftables.Element{Set: none, Key: key})
-						continue
-					}
-					chain := "svc-" + shortHash(strings.Join(append([]string{sk}, key...), "/"), 12)
-					tx.Add(&knftables.Chain{Name: chain})
-					declared[chain] = true
-					var arms []string
-					for i, ep := range backends {
-						epChain := "ep-" + shortHash(fmt.Sprintf("%s/%s/%s/%d", chain, ep.Pod, ep.IP, ep.Port), 12)
-						tx.Add(&knftables.Chain{Name: epChain})
-						declared[epChain] = true
-						tx.Add(&knftables.Rule{Chain: epChain, Rule: fmt.Sprintf("%s saddr %s meta mark set meta mark | %s", fam, ep.IP, masqMark)})
-						tx.Add(&knftables.Rule{Chain: epChain, Rule: fmt.Sprintf("meta l4proto %s dnat %s to %s", proto, fam, joinHostPort(ep.IP, ep.Port))})
-						arms = append(arms, fmt.Sprintf("%d : goto %s", i, epChain))
-					}
-					tx.Add(&knftables.Rule{Chain: chain, Rule: fmt.Sprintf("numgen random mod %d vmap { %s }", len(backends), strings.Join(arms, ", "))})
-					tx.Add(&knftables.Element{Map: m, Key: key, Value: []string{"goto " + chain}})
-				}
-			}
-		}
-		return tx
+		o.Pods = append(o.Pods, p)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	script := tx(nft.Scratch(knftables.InetFamily, servicesTable), nil, nil, nil).String()
-	for _, n := range st.Nodes {
-		if c.servicesApplied[n.Name] == script {
-			continue // unchanged: no nft process for nothing
-		}
-		t := c.serviceTables[n.Name]
-		if t == nil {
-			var err error
-			if t, err = nft.New(n.Netns, knftables.InetFamily, servicesTable); err != nil {
-				return err
-			}
-			c.serviceTables[n.Name] = t
-		}
-		oldChains, oldSets, oldMaps, err := t.Contents(ctx)
-		if err != nil {
-			return err
-		}
-		if err := t.Run(ctx, tx(t, oldChains, oldSets, oldMaps)); err != nil {
-			delete(c.servicesApplied, n.Name)
-			return fmt.Errorf("services on %s: %w", n.Name, err)
-		}
-		c.servicesApplied[n.Name] = script
-	}
-	return nil
+	return policy.Build(o)
 }
 
-func joinHostPort(ip netip.Addr, port int32) string {
-	if ip.Is6() {
-		return fmt.Sprintf("[%s]:%d", ip, port)
+// syncServices brings every node's service table to the lab's services,
+// one transaction per node: readers of the ruleset see the old table or
+// the new one, never a mix; after the first sync only what changed is
+// written.
+func (c *Controller) syncServices(st *state.State) error {
+	services := make([]*corev1.Service, 0, len(st.Services))
+	for _, k := range state.SortedKeys(st.Services) {
+		services = append(services, st.Services[k])
 	}
-	return fmt.Sprintf("%s:%d", ip, port)
+	e := endpointEngine(st, services, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if c.serviceProxies == nil {
+		c.serviceProxies = map[string]*proxy.Proxy{}
+	}
+	for _, n := range st.Nodes {
+		p := c.serviceProxies[n.Name]
+		if p == nil {
+			var err error
+			if p, err = proxy.New(n.Netns); err != nil {
+				return err
+			}
+			c.serviceProxies[n.Name] = p
+		}
+		if _, err := p.Sync(ctx, e, services); err != nil {
+			return fmt.Errorf("services on %s: %w", n.Name, err)
+		}
+	}
+	return nil
 }
 
 // syncDNS writes the records the kube-dns pod serves: every ClusterIP
@@ -311,4 +198,8 @@ func (c *Controller) syncDNS(st *state.State) error {
 		return err
 	}
 	return kubedns.WriteRecords(path, recs)
+}
+
+func joinHostPort(ip netip.Addr, port int32) string {
+	return netip.AddrPortFrom(ip, uint16(port)).String()
 }

@@ -10,15 +10,18 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 
 	"sigs.k8s.io/knftables"
 
-	"github.com/palisade-net/palisade/internal/lab/plumbing"
+	"github.com/palisade-net/palisade/internal/netns"
 )
 
-// Table is one nftables table in one network namespace.
+// Table is one nftables table in one network namespace. It is a
+// knftables.Interface, so code written against knftables (and tested on
+// its fake) runs on it unchanged.
 type Table struct {
 	netns  string
 	name   string
@@ -35,6 +38,8 @@ type Table struct {
 // thousand pods that is 4 MiB held for syncs of a few hundred bytes. A new
 // handle costs two short nft runs, paid only after transactions this big.
 const bigTransaction = 5000
+
+var _ knftables.Interface = (*Table)(nil)
 
 // New opens family/table in netns ("" for the current namespace).
 func New(netns string, family knftables.Family, table string) (*Table, error) {
@@ -78,7 +83,7 @@ func (t *Table) do(fn func() error) error {
 	if t.netns == "" {
 		return fn()
 	}
-	return plumbing.Do(t.netns, fn)
+	return netns.Do(t.netns, fn)
 }
 
 // NewTransaction starts a transaction for this table.
@@ -112,6 +117,25 @@ func (t *Table) List(ctx context.Context, objectType string) (out []string, err 
 	return out, err
 }
 
+// ListAll lists the names of every object in the table, by type
+// ("chain", "set", "map", ...), in one nft run.
+func (t *Table) ListAll(ctx context.Context) (out map[string][]string, err error) {
+	err = t.do(func() (err error) {
+		out, err = t.handle().ListAll(ctx)
+		return err
+	})
+	return out, err
+}
+
+// ListCounters lists the table's named counters.
+func (t *Table) ListCounters(ctx context.Context) (out []*knftables.Counter, err error) {
+	err = t.do(func() (err error) {
+		out, err = t.handle().ListCounters(ctx)
+		return err
+	})
+	return out, err
+}
+
 // ListRules lists a chain's rules.
 func (t *Table) ListRules(ctx context.Context, chain string) (out []*knftables.Rule, err error) {
 	err = t.do(func() (err error) {
@@ -136,35 +160,20 @@ func Scratch(family knftables.Family, table string) *Table {
 	return &Table{nft: knftables.NewFake(family, table)}
 }
 
-// Contents lists the table's chains, sets and maps; all empty when the
-// table does not exist yet.
+// Contents lists the table's chains, sets and maps (sorted, in one nft
+// run); all empty when the table does not exist yet.
 func (t *Table) Contents(ctx context.Context) (chains, sets, maps []string, err error) {
-	for _, kind := range []struct {
-		typ string
-		out *[]string
-	}{{"chains", &chains}, {"sets", &sets}, {"maps", &maps}} {
-		names, lerr := t.List(ctx, kind.typ)
-		if knftables.IsNotFound(lerr) {
-			return nil, nil, nil, nil
-		}
-		if lerr != nil {
-			return nil, nil, nil, fmt.Errorf("listing %s: %w", kind.typ, lerr)
-		}
-		*kind.out = names
+	all, err := t.ListAll(ctx)
+	if knftables.IsNotFound(err) {
+		return nil, nil, nil, nil
 	}
-	return chains, sets, maps, nil
-}
-
-// ResetSetsAndMaps adds to tx a flush of every set and map the table holds:
-// `flush table` empties chains only, and a stale element would outlive the
-// sync that meant to drop it.
-func ResetSetsAndMaps(tx *knftables.Transaction, sets, maps []string) {
-	for _, m := range maps {
-		tx.Flush(&knftables.Map{Name: m})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("listing table %s: %w", t.name, err)
 	}
-	for _, s := range sets {
-		tx.Flush(&knftables.Set{Name: s})
+	for _, l := range [][]string{all["chain"], all["set"], all["map"]} {
+		slices.Sort(l)
 	}
+	return all["chain"], all["set"], all["map"], nil
 }
 
 // SetCounters reads the per-element packet counters of a dynamic set

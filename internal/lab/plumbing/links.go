@@ -7,14 +7,14 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
 // handle opens a netlink handle bound to a lab namespace. Operations through
 // it touch only that namespace, whatever the calling thread's namespace is.
-func handle(nsName string) (*netlink.Handle, netns.NsHandle, error) {
-	ns, err := netns.GetFromPath(NetnsPath(nsName))
+func handle(nsName string) (*netlink.Handle, vnetns.NsHandle, error) {
+	ns, err := vnetns.GetFromPath(NetnsPath(nsName))
 	if err != nil {
 		return nil, 0, fmt.Errorf("open netns %s: %w", nsName, err)
 	}
@@ -49,12 +49,12 @@ func linkUp(name string) error {
 // inside the lab namespaces (IFLA_NET_NS_FD on both ends), never in the
 // caller's namespace.
 func Veth(nsA, nameA, nsB, nameB string) error {
-	a, err := netns.GetFromPath(NetnsPath(nsA))
+	a, err := vnetns.GetFromPath(NetnsPath(nsA))
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	b, err := netns.GetFromPath(NetnsPath(nsB))
+	b, err := vnetns.GetFromPath(NetnsPath(nsB))
 	if err != nil {
 		return err
 	}

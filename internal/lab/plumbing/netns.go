@@ -10,44 +10,24 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
-	"github.com/vishvananda/netns"
+	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/palisade-net/palisade/internal/netns"
 )
 
 // NetnsDir is where named namespaces live, as `ip netns` expects them.
-const NetnsDir = "/run/netns"
+const NetnsDir = netns.Dir
 
 // NetnsPath is the bind-mount path of a named namespace.
-func NetnsPath(name string) string { return filepath.Join(NetnsDir, name) }
+func NetnsPath(name string) string { return netns.Path(name) }
 
-// inNetns runs fn on an OS thread switched into the namespace at path. The
-// thread is never handed back to the Go scheduler: the goroutine exits
-// while still locked, so the runtime retires the thread and no other
-// goroutine can ever run in the wrong namespace, even if switching back
-// failed.
-func inNetns(path string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		target, err := netns.GetFromPath(path)
-		if err != nil {
-			errc <- fmt.Errorf("open netns %s: %w", path, err)
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- fmt.Errorf("enter netns %s: %w", path, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
+// inNetns runs fn inside the namespace at path (see netns.DoPath).
+func inNetns(path string, fn func() error) error { return netns.DoPath(path, fn) }
 
 // CreateNetns creates a named network namespace with its loopback up. It
 // fails if the name exists, so two labs never share a namespace by accident.
@@ -57,9 +37,9 @@ func CreateNetns(name string) error {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// Locked and never unlocked: see inNetns.
+		// Locked and never unlocked: see netns.DoPath.
 		runtime.LockOSThread()
-		h, err := netns.NewNamed(name)
+		h, err := vnetns.NewNamed(name)
 		if err != nil {
 			errc <- fmt.Errorf("create netns %s: %w", name, err)
 			return
@@ -137,9 +117,7 @@ func Sysctl(nsName, key, value string) error {
 
 // Do runs fn inside the namespace; fn must not start goroutines that expect
 // to stay in it.
-func Do(nsName string, fn func() error) error {
-	return inNetns(NetnsPath(nsName), fn)
-}
+func Do(nsName string, fn func() error) error { return netns.Do(nsName, fn) }
 
 // Listen opens a listener whose socket lives in the namespace (a socket
 // belongs to the namespace it was created in, whichever thread uses it
