@@ -277,6 +277,28 @@ func (v *Verdicts) Class(sc, dc int) bool { return v.v[sc*v.nd+dc] }
 // Diag is the verdict of pod i to itself.
 func (v *Verdicts) Diag(i int) bool { return v.diag[i] }
 
+// Allowed counts the allowed cells of the per-pod matrix, class by class.
+func (v *Verdicts) Allowed() int {
+	ev := v.ev
+	n := 0
+	for sc, srcs := range ev.SrcMembers {
+		for dc, dsts := range ev.DstMembers {
+			if v.v[sc*v.nd+dc] {
+				n += len(srcs) * len(dsts)
+			}
+		}
+	}
+	for i := range ev.Pods {
+		if v.v[ev.Src[i]*v.nd+ev.Dst[i]] {
+			n-- // counted as a pair of distinct pods
+		}
+		if v.diag[i] {
+			n++
+		}
+	}
+	return n
+}
+
 // Matrix expands the verdicts into the per-pod matrix.
 func (v *Verdicts) Matrix() *Matrix {
 	ev := v.ev
