@@ -15,6 +15,9 @@ import (
 	"fmt"
 	"os"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -29,6 +32,7 @@ func main() {
 	flag.IntVar(&cfg.Policies, "policies", 500, "NetworkPolicies in total")
 	flag.IntVar(&cfg.AppsPerNamespace, "apps", 5, "app labels per namespace")
 	seed := flag.Uint64("seed", 1, "generator seed")
+	deployments := flag.Bool("deployments", false, "write the pods as Deployments (one per namespace, app and monitoring label, replicas = its pods), as a cluster runs them")
 	flag.Parse()
 	cfg.Seed = *seed
 	c := synth.Generate(cfg)
@@ -46,8 +50,14 @@ func main() {
 	for _, o := range c.Namespaces {
 		write("v1", "Namespace", o)
 	}
-	for _, o := range c.Pods {
-		write("v1", "Pod", o)
+	if *deployments {
+		for _, d := range asDeployments(c.Pods) {
+			write("apps/v1", "Deployment", d)
+		}
+	} else {
+		for _, o := range c.Pods {
+			write("v1", "Pod", o)
+		}
 	}
 	for _, o := range c.Services {
 		write("v1", "Service", o)
@@ -63,4 +73,31 @@ func main() {
 
 func schemaGVK(apiVersion, kind string) schema.GroupVersionKind {
 	return schema.FromAPIVersionAndKind(apiVersion, kind)
+}
+
+// asDeployments folds pods alike in namespace and labels into Deployments;
+// the cluster then names and addresses their replicas as a cluster would.
+func asDeployments(pods []*corev1.Pod) []*appsv1.Deployment {
+	var out []*appsv1.Deployment
+	byKey := map[string]*appsv1.Deployment{}
+	for _, p := range pods {
+		name := p.Labels["app"]
+		if p.Labels["monitoring"] == "true" {
+			name += "-mon"
+		}
+		key := p.Namespace + "/" + name
+		d := byKey[key]
+		if d == nil {
+			tmpl := p.Spec.DeepCopy()
+			tmpl.Containers[0].Ports[1].ContainerPort = 9090
+			d = &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: name},
+				Spec: appsv1.DeploymentSpec{Replicas: new(int32),
+					Selector: &metav1.LabelSelector{MatchLabels: p.Labels},
+					Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: p.Labels}, Spec: *tmpl}}}
+			byKey[key] = d
+			out = append(out, d)
+		}
+		*d.Spec.Replicas++
+	}
+	return out
 }

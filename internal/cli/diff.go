@@ -94,6 +94,7 @@ Exit status: 0 no change, 1 changes, 2 unreadable or invalid input.`,
 				sides[i] = diff.Side{Name: arg, Snap: snap, Engine: snap.Engine()}
 			}
 			o.NoExplain = output == "json" && o.Port != 0
+			o.NoPairs = output != "json"
 			r := diff.Compare(sides[0], sides[1], o)
 			switch {
 			case output == "json" && o.Port != 0:

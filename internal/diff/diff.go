@@ -42,6 +42,9 @@ type Options struct {
 	Family   int
 	// NoExplain leaves Change.Before and After empty (no Explain calls).
 	NoExplain bool
+	// NoPairs leaves PortDiff.Added and Removed empty: the text and
+	// Markdown views read only the changes.
+	NoPairs bool
 }
 
 // Pair is one connection, FROM and TO as namespace/pod.
@@ -99,6 +102,8 @@ type Result struct {
 	// pods labelled k8s-app=kube-dns, assumed present when the input has
 	// none) on 53 UDP or TCP is newly denied.
 	DNS []DNSBreak `json:"dns"`
+	// cells: some cell of some port differs (also without NoPairs' lists).
+	cells bool
 }
 
 // DNSBreak is a workload that loses the cluster's resolver.
@@ -115,12 +120,7 @@ type DNSBreak struct {
 
 // Changed says whether anything differs.
 func (r *Result) Changed() bool {
-	for _, p := range r.Ports {
-		if len(p.Added) > 0 || len(p.Removed) > 0 {
-			return true
-		}
-	}
-	return len(r.Changes) > 0 || len(r.DNS) > 0
+	return r.cells || len(r.Changes) > 0 || len(r.DNS) > 0
 }
 
 // interval is a range of ports of one protocol over which no rule of
@@ -150,11 +150,15 @@ func Compare(old, new Side, o Options) *Result {
 	results := make([]*ivResult, len(ivs))
 	for k, iv := range ivs {
 		results[k] = c.compare(iv)
+		r.cells = r.cells || len(results[k].changed) > 0 || len(results[k].diag) > 0
 	}
 	for _, pp := range points {
 		for k, iv := range ivs {
 			if iv.proto == pp.Protocol && iv.first <= pp.Port && pp.Port <= iv.last {
-				pd := PortDiff{Protocol: string(pp.Protocol), Port: pp.Port, Added: c.pairs(results[k], true), Removed: c.pairs(results[k], false)}
+				pd := PortDiff{Protocol: string(pp.Protocol), Port: pp.Port}
+				if !o.NoPairs {
+					pd.Added, pd.Removed = c.pairs(results[k], true), c.pairs(results[k], false)
+				}
 				r.Ports = append(r.Ports, pd)
 				break
 			}
@@ -183,6 +187,10 @@ type comparison struct {
 	jSrcMembers      [][]int
 	jDstMembers      [][]int
 	group            *groups
+	// srcGroups and dstGroups split each joint class by workload.
+	srcGroups, dstGroups [][]groupShare
+	// Sources of rules already placed, per side.
+	oldSources, newSources map[[3]string]string
 }
 
 func newComparison(old, new Side, o Options) *comparison {
@@ -438,24 +446,69 @@ func (c *comparison) changes(ivs []interval, results []*ivResult) []Change {
 	return out
 }
 
-// count sums an interval's changed pairs of distinct pods per workload pair.
+// count sums an interval's changed pairs of distinct pods per workload
+// pair, by class: members counted per workload, not walked pair by pair.
 func (c *comparison) count(r *ivResult) map[changeKey]changeCount {
 	out := map[changeKey]changeCount{}
+	if c.srcGroups == nil {
+		c.srcGroups, c.dstGroups = perGroup(c.jSrcMembers, c.group.of), perGroup(c.jDstMembers, c.group.of)
+	}
 	for _, ch := range r.changed {
-		srcs, dsts := c.jSrcMembers[ch[0]], c.jDstMembers[ch[1]]
-		for _, i := range srcs {
-			for _, j := range dsts {
-				if i == j {
+		sn, dn := c.jSrcNew[ch[0]], c.jDstNew[ch[1]]
+		allowed := sn >= 0 && dn >= 0 && r.new.Class(sn, dn)
+		for _, sg := range c.srcGroups[ch[0]] {
+			for _, dg := range c.dstGroups[ch[1]] {
+				n := sg.n * dg.n
+				if sg.group == dg.group {
+					// Pods in both classes were counted to themselves.
+					for _, i := range sg.pods {
+						if c.jDst[i] == ch[1] {
+							n--
+						}
+					}
+				}
+				if n == 0 {
 					continue
 				}
-				key := changeKey{c.group.of[i], c.group.of[j], c.newVerdict(r, i, j)}
+				key := changeKey{sg.group, dg.group, allowed}
 				cnt, ok := out[key]
 				if !ok {
-					cnt.example = [2]int{i, j}
+					cnt.example = [2]int{sg.pods[0], dg.pods[0]}
+					if cnt.example[0] == cnt.example[1] {
+						if len(dg.pods) > 1 {
+							cnt.example[1] = dg.pods[1]
+						} else {
+							cnt.example[0] = sg.pods[1]
+						}
+					}
 				}
-				cnt.n++
+				cnt.n += n
 				out[key] = cnt
 			}
+		}
+	}
+	return out
+}
+
+// groupShare is the pods of one class in one workload.
+type groupShare struct {
+	group, n int
+	pods     []int
+}
+
+func perGroup(members [][]int, of []int) [][]groupShare {
+	out := make([][]groupShare, len(members))
+	for k, ms := range members {
+		at := map[int]int{}
+		for _, p := range ms {
+			i, ok := at[of[p]]
+			if !ok {
+				i = len(out[k])
+				at[of[p]] = i
+				out[k] = append(out[k], groupShare{group: of[p]})
+			}
+			out[k][i].n++
+			out[k][i].pods = append(out[k][i].pods, p)
 		}
 	}
 	return out
@@ -478,14 +531,62 @@ func (c *comparison) pairsBetween(a, b int, onNew bool) int {
 func (c *comparison) explain(p [2]int, iv interval) (before, after *analysis.Connection) {
 	i, j := p[0], p[1]
 	if c.oldIdx[i] >= 0 && c.oldIdx[j] >= 0 {
-		x := analysis.ExplainPair(c.old.Snap, c.old.Engine, c.pods[i], c.pods[j], iv.proto, iv.first, c.o.Family)
+		x := c.explainOn(c.old, &c.oldSources, c.pods[i], c.pods[j], iv.proto, iv.first)
 		before = &x
 	}
 	if c.newIdx[i] >= 0 && c.newIdx[j] >= 0 {
-		x := analysis.ExplainPair(c.new.Snap, c.new.Engine, c.pods[i], c.pods[j], iv.proto, iv.first, c.o.Family)
+		x := c.explainOn(c.new, &c.newSources, c.pods[i], c.pods[j], iv.proto, iv.first)
 		after = &x
 	}
 	return before, after
+}
+
+// explainOn explains a pair on one side, placing each rule in its file
+// once: finding a line parses the document again, and a thousand changes
+// name the same few hundred rules.
+func (c *comparison) explainOn(s Side, cache *map[[3]string]string, src, dst policy.PodKey, proto corev1.Protocol, port int32) analysis.Connection {
+	if *cache == nil {
+		*cache = map[[3]string]string{}
+	}
+	at := func(kind, name, field string) string {
+		key := [3]string{kind, name, field}
+		if v, ok := (*cache)[key]; ok {
+			return v
+		}
+		k := policy.ParseKey(name, "")
+		v := ""
+		if o := s.Snap.Origin[cluster.Ref{Kind: kind, Namespace: k.Namespace, Name: k.Name}]; o != nil {
+			if field != "" {
+				v = o.FieldSource(field).String()
+			} else {
+				v = o.Src.String()
+			}
+		}
+		(*cache)[key] = v
+		return v
+	}
+	x := analysis.ExplainPair(nil, s.Engine, src, dst, proto, port, c.o.Family)
+	for _, sd := range []*analysis.Side{&x.Egress, &x.Ingress} {
+		for k := range sd.IsolatedBy {
+			sd.IsolatedBy[k].Source = at("NetworkPolicy", sd.IsolatedBy[k].Policy, "")
+		}
+		for k := range sd.AllowedBy {
+			sd.AllowedBy[k].Source = at("NetworkPolicy", sd.AllowedBy[k].Policy, sd.AllowedBy[k].Rule)
+		}
+		rules := []*analysis.ClusterRule{sd.DecidedBy}
+		for k := range sd.Passed {
+			rules = append(rules, &sd.Passed[k])
+		}
+		for k := range sd.NotEvaluated {
+			rules = append(rules, &sd.NotEvaluated[k])
+		}
+		for _, r := range rules {
+			if r != nil {
+				r.Source = at("ClusterNetworkPolicy", r.Policy, r.Rule)
+			}
+		}
+	}
+	return x
 }
 
 // isDNS says whether the pod is a cluster resolver (kube-system,
@@ -525,8 +626,11 @@ func (c *comparison) dns() []DNSBreak {
 	if c.o.Port != 0 && c.o.Port != 53 {
 		return []DNSBreak{}
 	}
-	oldE, oldDNS := withResolver(c.old.Snap)
-	newE, newDNS := withResolver(c.new.Snap)
+	oldE, newE := c.old.Engine, c.new.Engine
+	oldDNS, undoOld := withResolver(c.old)
+	defer undoOld()
+	newDNS, undoNew := withResolver(c.new)
+	defer undoNew()
 	type acc struct {
 		protos  map[string]bool
 		pods    map[int]bool
@@ -578,7 +682,7 @@ func (c *comparison) dns() []DNSBreak {
 		}
 		if !c.o.NoExplain {
 			proto := corev1.Protocol(b.Protocols[0])
-			x := analysis.ExplainPair(c.new.Snap, newE, c.pods[a.example], newDNS, proto, 53, c.o.Family)
+			x := c.explainOn(c.new, &c.newSources, c.pods[a.example], newDNS, proto, 53)
 			x.Ingress = analysis.Side{}
 			b.After = &x
 		}
@@ -647,21 +751,13 @@ func cnpProtos(ps []cnpv1beta1.ClusterNetworkPolicyProtocol) []cnpProto {
 	return out
 }
 
-// withResolver builds the side's engine with a resolver pod added in
-// kube-system, at an address no pod has.
-func withResolver(s *cluster.Snapshot) (*policy.Engine, policy.PodKey) {
+// withResolver adds a resolver pod in kube-system to the side's engine, at
+// an address no pod has, and returns how to take it out again: adding one
+// pod costs little, building the engine again a second.
+func withResolver(s Side) (policy.PodKey, func()) {
 	key := policy.PodKey{Namespace: "kube-system", Name: "palisade-assumed-coredns"}
-	nss := s.Namespaces
-	has := false
-	for _, n := range nss {
-		has = has || n.Name == "kube-system"
-	}
-	if !has {
-		nss = append(append([]*corev1.Namespace(nil), nss...), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system",
-			Labels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}}})
-	}
 	taken := map[netip.Addr]bool{}
-	for _, p := range s.Pods {
+	for _, p := range s.Snap.Pods {
 		for _, a := range policy.PodIPs(p) {
 			taken[a] = true
 		}
@@ -674,9 +770,8 @@ func withResolver(s *cluster.Snapshot) (*policy.Engine, policy.PodKey) {
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "coredns", Ports: []corev1.ContainerPort{
 			{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP}, {Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP}}}}},
 		Status: corev1.PodStatus{PodIP: ip.String(), PodIPs: []corev1.PodIP{{IP: ip.String()}}}}
-	pods := append(append([]*corev1.Pod(nil), s.Pods...), pod)
-	return policy.Build(policy.Objects{Namespaces: nss, Pods: pods, Services: s.Services, Policies: s.Policies,
-		ClusterPolicies: s.ClusterPolicies, Nodes: s.Nodes}), key
+	s.Engine.UpsertPod(pod)
+	return key, func() { s.Engine.DeletePod(key.Namespace, key.Name) }
 }
 
 // unionPorts is matrix's list of ports (analysis.NamedPorts) of both sides.
