@@ -31,7 +31,7 @@ func newDiff(s *streams) *cobra.Command {
 		validate  string
 	)
 	cmd := &cobra.Command{
-		Use:   "diff OLD NEW [--port N [--protocol P]] [-o text|json|md]",
+		Use:   "diff OLD NEW [--port N [--protocol P]] [-o text|json|md|dot|svg]",
 		Short: "Show the connections a change opens or closes",
 		Long: `Diff compares who can reach whom in two versions of a cluster's manifests and
 prints the connections that changed, grouped by workload pair and port range,
@@ -52,7 +52,8 @@ the cells (FROM, TO as namespace/pod, sorted) where 'palisade matrix --port'
 of OLD and of NEW differ; a pair that exists on one side only is denied on
 the other. Without --port, every port either side names: -o json prints
 {"ports": [{"protocol", "port", "added", "removed"}...], "changes": [...],
-"dns": [...]}. -o md is a pull request comment.
+"dns": [...]}. -o md is a pull request comment; -o dot and -o svg draw the
+workload pairs that gained or lost connections.
 
 Exit status: 0 no change, 1 changes, 2 unreadable or invalid input.`,
 		Example: `  palisade diff main:deploy/ deploy/
@@ -76,9 +77,9 @@ Exit status: 0 no change, 1 changes, 2 unreadable or invalid input.`,
 			}
 			o.Family = family
 			switch output {
-			case "text", "json", "md", "markdown":
+			case "text", "json", "md", "markdown", "dot", "svg":
 			default:
-				return fail(exitBadUsage, "error: -o must be text, json or md, not %q", output)
+				return fail(exitBadUsage, "error: -o must be text, json, md, dot or svg, not %q", output)
 			}
 			mode, err := manifest.ParseValidation(validate)
 			if err != nil {
@@ -107,6 +108,10 @@ Exit status: 0 no change, 1 changes, 2 unreadable or invalid input.`,
 				err = report.DiffJSON(s.out, r)
 			case output == "text":
 				err = report.DiffText(s.out, r)
+			case output == "dot":
+				err = report.DiffDOT(s.out, r)
+			case output == "svg":
+				err = report.DiffSVG(s.out, r)
 			default:
 				err = report.DiffMarkdown(s.out, r)
 			}
@@ -123,7 +128,7 @@ Exit status: 0 no change, 1 changes, 2 unreadable or invalid input.`,
 	f.Int32Var(&port, "port", 0, "compare this destination port only (the pod's port)")
 	f.StringVar(&proto, "protocol", "TCP", "TCP, UDP or SCTP (with --port, or alone to compare one protocol)")
 	f.IntVar(&family, "ip-family", 0, "4 or 6: which address of dual-stack pods to judge")
-	f.StringVarP(&output, "output", "o", "text", "text, json or md")
+	f.StringVarP(&output, "output", "o", "text", "text, json, md, dot or svg")
 	f.StringVarP(&namespace, "namespace", "n", "", "namespace for objects without one (default \"default\")")
 	f.StringVar(&validate, "validate", "strict", "strict, warn or ignore: what unknown or duplicate fields do, as kubectl's --validate")
 	return cmd

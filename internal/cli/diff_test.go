@@ -60,7 +60,7 @@ func TestDiffCommand(t *testing.T) {
 			errHas: []string{"testdata/invalid/bad-endport.yaml:11: NetworkPolicy web/bad: spec.ingress[0].ports[0].endPort: Invalid value: 31000"}},
 		{name: "syntax error is bad input", args: []string{"diff", "testdata/syntax", diffNew}, code: 2,
 			errHas: []string{"testdata/syntax/broken.yaml:11:1: "}},
-		{name: "bad -o", args: []string{"diff", diffOld, diffNew, "-o", "yaml"}, code: 2, errHas: []string{"-o must be text, json or md"}},
+		{name: "bad -o", args: []string{"diff", diffOld, diffNew, "-o", "yaml"}, code: 2, errHas: []string{"-o must be text, json, md, dot or svg"}},
 		{name: "bad port", args: []string{"diff", diffOld, diffNew, "--port", "0"}, code: 2, errHas: []string{"--port must be between 1 and 65535"}},
 		{name: "one argument", args: []string{"diff", diffOld}, code: 2},
 	}
