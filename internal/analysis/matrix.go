@@ -9,6 +9,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/validation"
 )
@@ -133,4 +134,19 @@ func NamedPorts(policies []*networkingv1.NetworkPolicy, pods []*corev1.Pod) []Pr
 		return out[i].Port < out[j].Port
 	})
 	return append(out, ProtoPort{Protocol: corev1.ProtocolTCP, Port: other, Other: true})
+}
+
+// ExplainPair is the verdict on one pod to pod connection, with the rules
+// behind each side, as check prints it.
+func ExplainPair(s *cluster.Snapshot, e *policy.Engine, src, dst policy.PodKey, proto corev1.Protocol, port int32, family int) Connection {
+	v := e.Explain(policy.Conn{Src: policy.Endpoint{Pod: &src}, Dst: policy.Endpoint{Pod: &dst}, Protocol: proto, Port: port, Family: family})
+	c := Connection{From: src.String(), To: dst.String(), Protocol: string(proto), Port: port, Allowed: v.Allowed,
+		Egress: side(s, v.Egress, policy.Endpoint{Pod: &src}), Ingress: side(s, v.Ingress, policy.Endpoint{Pod: &dst})}
+	if v.SrcIP.IsValid() {
+		c.SrcIP = v.SrcIP.String()
+	}
+	if v.DstIP.IsValid() {
+		c.DstIP = v.DstIP.String()
+	}
+	return c
 }

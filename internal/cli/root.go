@@ -126,7 +126,7 @@ packets, enforced by the same engine); drive it with kubectl's verbs:
 	root.AddGroup(&cobra.Group{ID: "analysis", Title: "Offline analysis (manifests in, verdicts out; no root needed):"},
 		&cobra.Group{ID: "lab", Title: "The lab (a cluster on this machine; kubectl's verbs; needs root):"},
 		&cobra.Group{ID: "cluster", Title: "In a real cluster:"})
-	for _, c := range []*cobra.Command{newValidate(s), newLint(s), newCheck(s), newMatrix(s), newDataplane(s), newUI(s), newTest(s), newExposure(s)} {
+	for _, c := range []*cobra.Command{newValidate(s), newLint(s), newCheck(s), newMatrix(s), newDiff(s), newDataplane(s), newUI(s), newTest(s), newExposure(s)} {
 		c.GroupID = "analysis"
 		root.AddCommand(c)
 	}

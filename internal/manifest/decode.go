@@ -60,18 +60,14 @@ func (d *decoder) decodeFile(file string, data []byte) {
 	li := newLineIndex(data)
 	if !isJSONStream(data) {
 		chunks, err := splitYAML(file, data, li)
-		for _, c := range chunks {
-			d.decodeDoc(file, c, nil)
-		}
+		d.decodeChunks(file, chunks)
 		if err != nil {
 			d.fail(err)
 		}
 		return
 	}
 	chunks, yamlFrom, jsonErr := splitJSON(file, data, li)
-	for _, c := range chunks {
-		d.decodeDoc(file, c, nil)
-	}
+	d.decodeChunks(file, chunks)
 	if yamlFrom < 0 {
 		if jsonErr != nil {
 			d.fail(jsonErr)

@@ -155,7 +155,22 @@ func MatrixLegend(m *analysis.Matrix) string {
 }
 
 // MatrixTable renders a matrix as an aligned truth table.
+// Past numberedAfter pods the columns are numbered.
 func MatrixTable(w io.Writer, m *analysis.Matrix) error {
+	if len(m.Pods) > numberedAfter {
+		marks := make([][]string, len(m.Matrix))
+		for i, row := range m.Matrix {
+			marks[i] = make([]string, len(row))
+			for j, ok := range row {
+				marks[i][j] = Mark(ok)
+			}
+		}
+		if err := table(w, fmt.Sprintf("%s/%d", m.Protocol, m.Port), m.Pods, marks); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(w, MatrixLegend(m))
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	fmt.Fprintf(tw, "%s/%d\t%s\n", m.Protocol, m.Port, strings.Join(m.Pods, "\t"))
 	for i, row := range m.Matrix {
