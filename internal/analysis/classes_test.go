@@ -26,7 +26,7 @@ func synthSnapshot(cfg synth.Config) (*cluster.Snapshot, *policy.Engine) {
 		}
 		return pods[i].Name < pods[j].Name
 	})
-	return &cluster.Snapshot{Namespaces: c.Namespaces, Pods: pods, Services: c.Services, Policies: c.Policies, ClusterPolicies: c.ClusterPolicies}, e
+	return &cluster.Snapshot{Objects: policy.Objects{Namespaces: c.Namespaces, Pods: pods, Services: c.Services, Policies: c.Policies, ClusterPolicies: c.ClusterPolicies}}, e
 }
 
 func loadSnapshot(t *testing.T, path string) (*cluster.Snapshot, *policy.Engine) {
