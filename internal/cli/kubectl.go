@@ -28,7 +28,7 @@ func labClient() (*lab.Client, error) {
 // into the exit status kubectl would give.
 func printResponse(s *streams, r lab.Response) error {
 	for _, l := range r.Lines {
-		if strings.HasPrefix(l, "No resources found") || strings.HasPrefix(l, "warning: ") {
+		if strings.HasPrefix(l, "No resources found") || strings.HasPrefix(l, "warning: ") || strings.HasPrefix(l, "Warning: ") {
 			fmt.Fprintln(s.err, l)
 			continue
 		}

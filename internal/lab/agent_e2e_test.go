@@ -353,7 +353,7 @@ func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
 		if err == nil {
 			want, _ := json.Marshal(cur.Spec)
 			inLab = func(st *state.State) bool {
-				for _, o := range st.List("NetworkPolicy") {
+				for _, o := range lab.List(st, "NetworkPolicy") {
 					p := o.(*networkingv1.NetworkPolicy)
 					if p.Namespace == cur.Namespace && p.Name == cur.Name {
 						got, _ := json.Marshal(p.Spec)
@@ -366,7 +366,7 @@ func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
 	case netpolsuite.DeleteAllPolicies:
 		err = c.NetworkingV1().NetworkPolicies(op.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
 		inLab = func(st *state.State) bool {
-			for _, o := range st.List("NetworkPolicy") {
+			for _, o := range lab.List(st, "NetworkPolicy") {
 				if o.(*networkingv1.NetworkPolicy).Namespace == op.Namespace {
 					return false
 				}
@@ -389,7 +389,7 @@ func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
 		}
 		if err == nil {
 			inLab = func(st *state.State) bool {
-				for _, o := range st.List("Namespace") {
+				for _, o := range lab.List(st, "Namespace") {
 					if n := o.(*corev1.Namespace); n.Name == ns.Name {
 						return maps.Equal(n.Labels, ns.Labels)
 					}
@@ -410,7 +410,7 @@ func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
 		}
 		if err == nil {
 			inLab = func(st *state.State) bool {
-				for _, o := range st.List("Pod") {
+				for _, o := range lab.List(st, "Pod") {
 					if lp := o.(*corev1.Pod); lp.Namespace == p.Namespace && lp.Name == p.Name {
 						return maps.Equal(lp.Labels, p.Labels)
 					}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/cli-runtime/pkg/printers"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/palisade-net/palisade/internal/lab/state"
 )
@@ -80,10 +81,18 @@ func printerFixture(now time.Time) *state.State {
 		Status: appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, CurrentNumberScheduled: 1, NumberReady: 1, UpdatedNumberScheduled: 1, NumberAvailable: 1}}
 	st.Jobs["default/once"] = &batchv1.Job{ObjectMeta: meta("default", "once", nil), Status: batchv1.JobStatus{Succeeded: 1}}
 	st.CronJobs["default/tick"] = &batchv1.CronJob{ObjectMeta: meta("default", "tick", nil), Spec: batchv1.CronJobSpec{Schedule: "*/5 * * * *"}}
+	st.ClusterPolicies["deny-db"] = &cnpv1beta1.ClusterNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "deny-db", CreationTimestamp: created, Labels: map[string]string{"team": "sec"}},
+		Spec: cnpv1beta1.ClusterNetworkPolicySpec{Tier: cnpv1beta1.AdminTier, Priority: 10,
+			Subject: cnpv1beta1.ClusterNetworkPolicySubject{Namespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "default"}}},
+			Ingress: []cnpv1beta1.ClusterNetworkPolicyIngressRule{{Name: "no-db", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionDeny,
+				From:      []cnpv1beta1.ClusterNetworkPolicyIngressPeer{{Namespaces: &metav1.LabelSelector{}}},
+				Protocols: []cnpv1beta1.ClusterNetworkPolicyProtocol{{TCP: &cnpv1beta1.ClusterNetworkPolicyProtocolTCP{DestinationPort: &cnpv1beta1.Port{Number: 5432}}}}}}}}
 	st.Events = []*corev1.Event{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "e1"}, Type: "Normal", Reason: "Started",
 		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "web-abc"}, Message: "started container porter", LastTimestamp: metav1.NewTime(now.Add(-time.Minute))},
 		{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "e2"}, Type: "Warning", Reason: "Refused",
-			InvolvedObject: corev1.ObjectReference{Kind: "Service", Namespace: "default", Name: "web"}, Message: "no endpoints", LastTimestamp: metav1.NewTime(now.Add(-2 * time.Minute))}}
+			InvolvedObject: corev1.ObjectReference{Kind: "Service", Namespace: "default", Name: "web"}, Message: "no endpoints", LastTimestamp: metav1.NewTime(now.Add(-2 * time.Minute))},
+		{ObjectMeta: metav1.ObjectMeta{Name: "e3"}, Type: "Warning", Reason: "NotEnforced",
+			InvolvedObject: corev1.ObjectReference{Kind: "ClusterNetworkPolicy", Name: "deny-db"}, Message: "not enforced", LastTimestamp: metav1.NewTime(now.Add(-3 * time.Minute))}}
 	return st
 }
 
@@ -138,9 +147,9 @@ func TestPrintersGolden(t *testing.T) {
 
 // printTable and describeObject are the CLI's calls.
 func printTable(k Kind, objs []runtime.Object, now time.Time) runtime.Object {
-	return Table(k.Kind, objs, now)
+	return k.Print.Table(objs, now)
 }
 
-func describeObject(w *bytes.Buffer, st *state.State, _ Kind, o runtime.Object, now time.Time) error {
-	return Describe(w, st, o, now)
+func describeObject(w *bytes.Buffer, st *state.State, k Kind, o runtime.Object, now time.Time) error {
+	return k.Print.Describe(w, o, Facts(st, o), now)
 }
