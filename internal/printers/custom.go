@@ -19,6 +19,11 @@ func (d *describer) custom(obj runtime.Object, f Facts) {
 		d.line(0, "Error:", err)
 		return
 	}
+	if empty(content["status"]) {
+		// The typed form's {"conditions": null}: a created object has no
+		// status (the API server drops it on create).
+		delete(content, "status")
+	}
 	meta, _ := content["metadata"].(map[string]any)
 	str := func(k string) string { s, _ := meta[k].(string); return s }
 	strMap := func(k string) map[string]string {
@@ -53,9 +58,6 @@ func (d *describer) unstructured(level int, content map[string]any, prefix strin
 		}
 		switch v := content[field].(type) {
 		case map[string]any:
-			if len(v) == 0 {
-				continue // an empty struct of the typed form, as "status: {}"
-			}
 			fmt.Fprintf(d.w, "%s%s:\n", indent, smartLabel(field))
 			d.unstructured(level+1, v, path, skip...)
 		case []any:
@@ -71,6 +73,22 @@ func (d *describer) unstructured(level int, content map[string]any, prefix strin
 			fmt.Fprintf(d.w, "%s%s:\t%v\n", indent, smartLabel(field), v)
 		}
 	}
+}
+
+func empty(v any) bool {
+	if v == nil {
+		return true
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
+	for _, x := range m {
+		if !empty(x) {
+			return false
+		}
+	}
+	return true
 }
 
 // smartLabel is kubectl's smartLabelFor: "apiVersion" is "API Version".
