@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -45,8 +46,17 @@ func (w WireObject) Decode() (metav1.Object, error) {
 	} else {
 		obj = k.store.new()
 	}
-	if err := json.Unmarshal(w.Data, obj); err != nil {
+	target := any(obj)
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		// Its own UnmarshalJSON insists on a kind in the body.
+		target = &u.Object
+	}
+	if err := json.Unmarshal(w.Data, target); err != nil {
 		return nil, fmt.Errorf("%s: %w", w.Kind, err)
+	}
+	// The wire names the kind; a body need not repeat it.
+	if ro := obj.(runtime.Object); ro.GetObjectKind().GroupVersionKind().Empty() {
+		ro.GetObjectKind().SetGroupVersionKind(k.GroupVersionKind())
 	}
 	return obj.(metav1.Object), nil
 }
