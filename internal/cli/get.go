@@ -28,7 +28,7 @@ func newGet(s *streams) *cobra.Command {
 
 KIND is pods (po), services (svc), deployments (deploy), replicasets (rs),
 statefulsets, daemonsets, jobs, cronjobs, networkpolicies (netpol),
-namespaces (ns), events, or all.`,
+clusternetworkpolicies (cnp), namespaces (ns), events, or all.`,
 		Example: `  palisade get pods -o wide
   palisade get netpol -A
   palisade get pods --selector=app=target -o jsonpath='{.items[0].metadata.name}'`,
@@ -192,7 +192,7 @@ func newDescribe(s *streams) *cobra.Command {
 	var allNamespaces bool
 	cmd := &cobra.Command{
 		Use:     "describe KIND [NAME... | -l SELECTOR]",
-		Short:   "Show details of a pod, service, network policy, deployment or namespace",
+		Short:   "Show details of a pod, service, network policy, cluster network policy, deployment or namespace",
 		Example: "  palisade describe pod target-6b96dccfdf-b4g2v\n  palisade describe pods -l app=target\n  palisade describe netpol deny-all-ingress",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, names, err := parseTargets(args)

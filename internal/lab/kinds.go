@@ -38,6 +38,9 @@ type Kind struct {
 	InAll bool
 	// Print is kubectl's columns and describe layout for the kind.
 	Print printers.Printer
+	// Exposes gives what `expose` makes a service of: the selector of the
+	// object's pods and their container ports. Nil: not exposable.
+	Exposes func(runtime.Object) (selector map[string]string, ports []corev1.ContainerPort)
 
 	store objectStore // nil: not applied by users (events)
 	// list overrides what get lists (derived objects, events).
@@ -76,6 +79,10 @@ var Kinds = []Kind{
 			c.tombstones[key] = true
 		},
 		facts: podFacts,
+		Exposes: func(o runtime.Object) (map[string]string, []corev1.ContainerPort) {
+			p := o.(*corev1.Pod)
+			return p.Labels, containerPorts(p.Spec)
+		},
 		mirror: &mirrorKind{rank: 4, api: typed(func(c *kube.Clients, ns string) kube.Client[*corev1.Pod, *corev1.PodList] { return c.Pods(ns).Client }),
 			forCreate: func(o metav1.Object) {
 				p := o.(*corev1.Pod)
@@ -130,6 +137,14 @@ var Kinds = []Kind{
 		store: stored(func(s *state.State) map[string]*appsv1.DaemonSet { return s.DaemonSets })},
 	{Kind: "Deployment", Resource: "deployments", Group: "apps", Short: []string{"deploy", "deployment"}, Namespaced: true, InAll: true, Print: printers.Deployment,
 		store: stored(func(s *state.State) map[string]*appsv1.Deployment { return s.Deployments }),
+		Exposes: func(o runtime.Object) (map[string]string, []corev1.ContainerPort) {
+			d := o.(*appsv1.Deployment)
+			var sel map[string]string
+			if d.Spec.Selector != nil {
+				sel = d.Spec.Selector.MatchLabels
+			}
+			return sel, containerPorts(d.Spec.Template.Spec)
+		},
 		mirror: &mirrorKind{rank: 3, api: typed((*kube.Clients).Deployments),
 			forCreate: func(o metav1.Object) { o.(*appsv1.Deployment).Status = appsv1.DeploymentStatus{} },
 			take: func(dst, src metav1.Object) {
@@ -207,6 +222,18 @@ var Kinds = []Kind{
 			return out
 		}},
 }
+
+func containerPorts(spec corev1.PodSpec) []corev1.ContainerPort {
+	var out []corev1.ContainerPort
+	for _, c := range spec.Containers {
+		out = append(out, c.Ports...)
+	}
+	return out
+}
+
+// Applied says users apply and delete objects of the kind (events are the
+// lab's own).
+func (k Kind) Applied() bool { return k.store != nil }
 
 // GroupVersionKind is the kind's API type.
 func (k Kind) GroupVersionKind() schema.GroupVersionKind {
