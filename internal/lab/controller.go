@@ -191,13 +191,6 @@ func (c *Controller) desiredPods() (map[string]*corev1.Pod, error) {
 	return want, nil
 }
 
-func replicas(r *int32) int32 {
-	if r == nil {
-		return 1
-	}
-	return *r
-}
-
 // reconcile makes running pods match the desired ones and updates
 // statuses. Called with the lock held.
 func (c *Controller) reconcile() error {

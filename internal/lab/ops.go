@@ -55,8 +55,8 @@ func (w WireObject) Decode() (metav1.Object, error) {
 		return nil, fmt.Errorf("%s: %w", w.Kind, err)
 	}
 	// The wire names the kind; a body need not repeat it.
-	if ro := obj.(runtime.Object); ro.GetObjectKind().GroupVersionKind().Empty() {
-		ro.GetObjectKind().SetGroupVersionKind(k.GroupVersionKind())
+	if obj.GetObjectKind().GroupVersionKind().Empty() {
+		obj.GetObjectKind().SetGroupVersionKind(k.GroupVersionKind())
 	}
 	return obj.(metav1.Object), nil
 }

@@ -14,7 +14,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/knftables"
 
 	"github.com/palisade-net/palisade/internal/lab/kubedns"
@@ -22,14 +21,6 @@ import (
 	"github.com/palisade-net/palisade/internal/nft"
 	"github.com/palisade-net/palisade/internal/policy"
 )
-
-func gvk(gv, kind string) schema.GroupVersionKind {
-	g, v, found := strings.Cut(gv, "/")
-	if !found {
-		return schema.GroupVersionKind{Version: g, Kind: kind}
-	}
-	return schema.GroupVersionKind{Group: g, Version: v, Kind: kind}
-}
 
 // allocClusterIP gives a service its cluster IPs (one per lab family),
 // keeping any it asked for. kube-dns gets the well-known .10.
