@@ -369,7 +369,7 @@ func Facts(st *state.State, obj runtime.Object) printers.Facts {
 	return f
 }
 
-// sortedKinds orders kinds by rank (the mirror's order).
+// mirroredKinds are the kinds the mirror carries, in its order (rank).
 func mirroredKinds() []Kind {
 	var out []Kind
 	for _, k := range Kinds {
