@@ -15,9 +15,6 @@ import (
 	"github.com/palisade-net/palisade/internal/lab"
 )
 
-// allKinds is what `get all` lists, in kubectl's order.
-var allKinds = []string{"Pod", "Service", "DaemonSet", "Deployment", "ReplicaSet", "StatefulSet", "Job", "CronJob"}
-
 func newGet(s *streams) *cobra.Command {
 	var (
 		ns, selector, output string
@@ -31,7 +28,7 @@ func newGet(s *streams) *cobra.Command {
 
 KIND is pods (po), services (svc), deployments (deploy), replicasets (rs),
 statefulsets, daemonsets, jobs, cronjobs, networkpolicies (netpol),
-namespaces (ns), events, or all.`,
+clusternetworkpolicies (cnp), namespaces (ns), events, or all.`,
 		Example: `  palisade get pods -o wide
   palisade get netpol -A
   palisade get pods --selector=app=target -o jsonpath='{.items[0].metadata.name}'`,
@@ -59,9 +56,10 @@ namespaces (ns), events, or all.`,
 			for _, ks := range strings.Split(kindArg, ",") {
 				if ks == "all" {
 					withKind = true
-					for _, a := range allKinds {
-						k, _ := lab.KindOf(a)
-						kinds = append(kinds, k)
+					for _, k := range lab.Kinds {
+						if k.InAll {
+							kinds = append(kinds, k)
+						}
 					}
 					continue
 				}
@@ -160,7 +158,7 @@ namespaces (ns), events, or all.`,
 					Wide: output == "wide", WithNamespace: allNamespaces && g.kind.Namespaced, ShowLabels: showLabels,
 					NoHeaders: noHeader, WithKind: withKind, Kind: gk,
 				})
-				if err := p.PrintObj(lab.Table(g.kind.Kind, g.objs, time.Now()), s.out); err != nil {
+				if err := p.PrintObj(g.kind.Print.Table(g.objs, time.Now()), s.out); err != nil {
 					return err
 				}
 			}
@@ -194,7 +192,7 @@ func newDescribe(s *streams) *cobra.Command {
 	var allNamespaces bool
 	cmd := &cobra.Command{
 		Use:     "describe KIND [NAME... | -l SELECTOR]",
-		Short:   "Show details of a pod, service, network policy, deployment or namespace",
+		Short:   "Show details of a pod, service, network policy, cluster network policy, deployment or namespace",
 		Example: "  palisade describe pod target-6b96dccfdf-b4g2v\n  palisade describe pods -l app=target\n  palisade describe netpol deny-all-ingress",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, names, err := parseTargets(args)
@@ -229,7 +227,7 @@ func newDescribe(s *streams) *cobra.Command {
 				if i > 0 {
 					fmt.Fprint(s.out, "\n\n")
 				}
-				if err := lab.Describe(s.out, st, o, time.Now()); err != nil {
+				if err := k.Print.Describe(s.out, o, lab.Facts(st, o), time.Now()); err != nil {
 					return err
 				}
 			}

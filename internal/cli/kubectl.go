@@ -15,6 +15,8 @@ import (
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/lab"
 	"github.com/palisade-net/palisade/internal/lab/state"
+	"github.com/palisade-net/palisade/internal/manifest"
+	"github.com/palisade-net/palisade/internal/validation/clusterpolicy"
 )
 
 // client returns a client for the running lab, restarting its daemon if it
@@ -28,7 +30,7 @@ func labClient() (*lab.Client, error) {
 // into the exit status kubectl would give.
 func printResponse(s *streams, r lab.Response) error {
 	for _, l := range r.Lines {
-		if strings.HasPrefix(l, "No resources found") || strings.HasPrefix(l, "warning: ") {
+		if strings.HasPrefix(l, "No resources found") || strings.HasPrefix(l, "warning: ") || strings.HasPrefix(l, "Warning: ") {
 			fmt.Fprintln(s.err, l)
 			continue
 		}
@@ -64,6 +66,7 @@ services get a cluster IP and DNS name.`,
 			if err != nil {
 				return err
 			}
+			res.Objects = labServes(s, res.Objects)
 			errs, warnings := cluster.Validate(res.Objects)
 			for _, w := range warnings {
 				fmt.Fprintln(s.err, w)
@@ -94,10 +97,28 @@ services get a cluster IP and DNS name.`,
 		},
 	}
 	in.register(cmd)
+	// The lab serves ClusterNetworkPolicies, validated as its store does.
+	in.cnp, in.crdChannel = true, string(clusterpolicy.ChannelExperimental)
 	if create {
 		cmd.AddCommand(newCreateNamespace(s))
 	}
 	return cmd
+}
+
+// labServes keeps the objects of kinds the lab serves; the others (Nodes,
+// which the loader reads for analysis) are skipped, said as the loader says
+// it of kinds Palisade does not use.
+func labServes(s *streams, objs []*manifest.Object) []*manifest.Object {
+	out := objs[:0:0]
+	for _, o := range objs {
+		if k, ok := lab.KindOf(o.Kind); ok && k.Applied() {
+			out = append(out, o)
+			continue
+		}
+		ref := cluster.Ref{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+		fmt.Fprintf(s.err, "%s: %s: skipped: the lab does not serve kind %q\n", o.Src, ref, o.Kind)
+	}
+	return out
 }
 
 func newCreateNamespace(s *streams) *cobra.Command {
@@ -190,7 +211,7 @@ func newDelete(s *streams) *cobra.Command {
 					return err
 				}
 				// In file order, as kubectl prints them.
-				for _, o := range res.Objects {
+				for _, o := range labServes(s, res.Objects) {
 					reqs = append(reqs, lab.DeleteRequest{Kind: o.Kind, Namespace: o.Namespace, Names: []string{o.Name}, IgnoreNotFound: ignoreNotFound})
 				}
 			} else {
@@ -219,6 +240,7 @@ func newDelete(s *streams) *cobra.Command {
 		},
 	}
 	in.register(cmd)
+	in.cnp, in.crdChannel = true, string(clusterpolicy.ChannelExperimental)
 	cmd.Flags().BoolVar(&all, "all", false, "delete all objects of the kind in the namespace")
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label selector")
 	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "in every namespace")
@@ -329,30 +351,21 @@ func newExpose(s *streams) *cobra.Command {
 			if err != nil {
 				return labError(err)
 			}
-			var selector map[string]string
-			var ports []corev1.ContainerPort
-			switch k.Kind {
-			case "Deployment":
-				d := st.Deployments[state.Key(ns, names[0])]
-				if d == nil {
-					return fail(exitNo, "Error from server (NotFound): deployments.apps %q not found", names[0])
-				}
-				selector = d.Spec.Selector.MatchLabels
-				for _, ct := range d.Spec.Template.Spec.Containers {
-					ports = append(ports, ct.Ports...)
-				}
-			case "Pod":
-				p := st.Pods[state.Key(ns, names[0])]
-				if p == nil {
-					return fail(exitNo, "Error from server (NotFound): pods %q not found", names[0])
-				}
-				selector = p.Labels
-				for _, ct := range p.Spec.Containers {
-					ports = append(ports, ct.Ports...)
-				}
-			default:
+			if k.Exposes == nil {
 				return fail(exitBadUsage, "error: cannot expose a %s", k.Kind)
 			}
+			objs, err := lab.Objects(st, lab.Query{Kind: k, Namespace: ns, Names: names})
+			if err != nil {
+				return fail(exitNo, "error: %v", err)
+			}
+			if len(objs) == 0 {
+				res := k.Resource
+				if k.Group != "" {
+					res += "." + k.Group
+				}
+				return fail(exitNo, "Error from server (NotFound): %s %q not found", res, names[0])
+			}
+			selector, ports := k.Exposes(objs[0])
 			if !cmd.Flags().Changed("port") {
 				if len(ports) == 0 {
 					return fail(exitBadUsage, "error: couldn't find port via --port flag or introspection")

@@ -8,7 +8,6 @@ package cluster
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"maps"
@@ -24,7 +23,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
@@ -32,6 +30,7 @@ import (
 	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/validation"
 	"github.com/palisade-net/palisade/internal/validation/clusterpolicy"
+	"github.com/palisade-net/palisade/internal/validation/object"
 	"github.com/palisade-net/palisade/internal/workload"
 )
 
@@ -157,64 +156,19 @@ func validate(objs []*manifest.Object, ch clusterpolicy.CRDChannel, wopts worklo
 		// it: a template's defaulted ports are part of its pod-template-hash,
 		// so pods are named here as the lab and a cluster name them.
 		validation.Default(o.Obj)
-		switch obj := o.Obj.(type) {
-		case *networkingv1.NetworkPolicy:
-			validation.DefaultNetworkPolicy(obj)
-			report(validation.ValidateNetworkPolicy(obj), &errs)
-			for _, w := range validation.NetworkPolicyWarnings(obj) {
-				warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: manifest.AbbrevMessage("Warning: " + w)})
-			}
-		case *corev1.Namespace:
-			report(validation.ValidateNamespace(obj), &errs)
-		case *corev1.Pod:
-			report(validation.ValidatePodMeta(obj, field.NewPath("spec")), &errs)
-			pods[o] = []*corev1.Pod{obj.DeepCopy()}
-		case *corev1.Service:
-			report(validation.ValidateService(obj), &errs)
-		case *corev1.Node:
-			// Only its labels and addresses are read (nodes peers).
-		case *unstructured.Unstructured:
-			res := clusterpolicy.ValidateClusterNetworkPolicy(obj.Object, ch)
-			report(res.Errs, &errs)
-			for _, w := range res.Warnings {
-				warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: "Warning: " + w})
-			}
-			for _, n := range res.Notes {
-				warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: "Note: " + n})
-			}
-		default:
-			// Workloads are checked as far as expanding them into pods needs.
-			expanded, err := workload.Expand(o.Obj, wopts)
-			if err != nil {
-				report(asFieldErrors(err), &errs)
-			}
-			pods[o] = expanded
+		res := object.ValidateExpanding(o.Obj, nil, ch, wopts)
+		report(res.Errs, &errs)
+		for _, w := range res.Warnings {
+			warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: manifest.AbbrevMessage("Warning: " + w)})
+		}
+		for _, n := range res.Notes {
+			warnings = append(warnings, Problem{Src: o.Src, Object: ref, Message: manifest.AbbrevMessage("Note: " + n)})
+		}
+		if res.Pods != nil {
+			pods[o] = res.Pods
 		}
 	}
 	return errs, warnings, pods
-}
-
-// asFieldErrors unpacks an aggregate of field errors; anything else becomes
-// one error on the whole object.
-func asFieldErrors(err error) field.ErrorList {
-	var out field.ErrorList
-	var agg utilerrors.Aggregate
-	if errors.As(err, &agg) {
-		for _, e := range agg.Errors() {
-			var fe *field.Error
-			if errors.As(e, &fe) {
-				out = append(out, fe)
-			} else {
-				out = append(out, field.InternalError(nil, e))
-			}
-		}
-		return out
-	}
-	var fe *field.Error
-	if errors.As(err, &fe) {
-		return field.ErrorList{fe}
-	}
-	return field.ErrorList{field.InternalError(nil, err)}
 }
 
 // controllerRef returns the object that controls o, in o's namespace.

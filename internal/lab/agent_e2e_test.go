@@ -353,7 +353,7 @@ func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
 		if err == nil {
 			want, _ := json.Marshal(cur.Spec)
 			inLab = func(st *state.State) bool {
-				for _, o := range st.List("NetworkPolicy") {
+				for _, o := range lab.List(st, "NetworkPolicy") {
 					p := o.(*networkingv1.NetworkPolicy)
 					if p.Namespace == cur.Namespace && p.Name == cur.Name {
 						got, _ := json.Marshal(p.Spec)
@@ -366,7 +366,7 @@ func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
 	case netpolsuite.DeleteAllPolicies:
 		err = c.NetworkingV1().NetworkPolicies(op.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
 		inLab = func(st *state.State) bool {
-			for _, o := range st.List("NetworkPolicy") {
+			for _, o := range lab.List(st, "NetworkPolicy") {
 				if o.(*networkingv1.NetworkPolicy).Namespace == op.Namespace {
 					return false
 				}
@@ -389,7 +389,7 @@ func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
 		}
 		if err == nil {
 			inLab = func(st *state.State) bool {
-				for _, o := range st.List("Namespace") {
+				for _, o := range lab.List(st, "Namespace") {
 					if n := o.(*corev1.Namespace); n.Name == ns.Name {
 						return maps.Equal(n.Labels, ns.Labels)
 					}
@@ -410,7 +410,7 @@ func (d *apiDriver) Do(ctx context.Context, op netpolsuite.Op) error {
 		}
 		if err == nil {
 			inLab = func(st *state.State) bool {
-				for _, o := range st.List("Pod") {
+				for _, o := range lab.List(st, "Pod") {
 					if lp := o.(*corev1.Pod); lp.Namespace == p.Namespace && lp.Name == p.Name {
 						return maps.Equal(lp.Labels, p.Labels)
 					}
@@ -828,4 +828,65 @@ spec:
 
 	must("", "-n", "kc", "delete", "networkpolicy", "web-from-access")
 	expect("the policy deleted with kubectl lets the client through", true)
+}
+
+// TestAPIServerMirrorsClusterNetworkPolicies: where the API server lacks
+// network-policy-api's CRD, the lab keeps its ClusterNetworkPolicies and
+// logs why they are not mirrored; once the CRD is installed they are
+// mirrored both ways, as the other kinds are.
+func TestAPIServerMirrorsClusterNetworkPolicies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: a lab on a real API server")
+	}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("no kubectl on PATH")
+	}
+	a := newAPILab(t, 1)
+	kc := func(stdin string, args ...string) (string, error) {
+		cmd := exec.Command(kubectl, args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+a.kubeconfig)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	cnp := func(name string) string {
+		return "apiVersion: policy.networking.k8s.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata: {name: " + name + "}\n" +
+			"spec: {tier: Baseline, priority: 5, subject: {namespaces: {}}, ingress: [{action: Accept, from: [{namespaces: {}}]}]}\n"
+	}
+	a.apply(cnp("from-lab"))
+	eventually(t, 20*time.Second, "the daemon logs why CNPs are not mirrored", func() bool {
+		b, _ := os.ReadFile(filepath.Join(a.dir, "daemon.log"))
+		return strings.Contains(string(b), "the ClusterNetworkPolicy CRD (clusternetworkpolicies.policy.networking.k8s.io) is not installed on the API server")
+	})
+
+	crd, err := os.ReadFile(filepath.Join(repoRoot(t), "internal/validation/clusterpolicy/crd/experimental/policy.networking.k8s.io_clusternetworkpolicies.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kc(string(crd), "apply", "-f", "-"); err != nil {
+		t.Fatalf("installing the CRD: %v\n%s", err, out)
+	}
+	eventually(t, 30*time.Second, "the CRD is established", func() bool {
+		out, err := kc("", "get", "crd/clusternetworkpolicies.policy.networking.k8s.io", "-o", `jsonpath={.status.conditions[?(@.type=="Established")].status}`)
+		return err == nil && out == "True"
+	})
+	eventually(t, 30*time.Second, "the lab's CNP is mirrored to the API server", func() bool {
+		out, err := kc("", "get", "cnp", "from-lab", "-o", "jsonpath={.spec.priority}")
+		return err == nil && out == "5"
+	})
+	if out, err := kc(cnp("from-kubectl"), "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	eventually(t, 30*time.Second, "kubectl's CNP reaches the lab", func() bool {
+		_, _, code := a.run("get", "cnp", "from-kubectl")
+		return code == 0
+	})
+	if out, err := kc("", "delete", "cnp", "from-lab"); err != nil {
+		t.Fatalf("kubectl delete: %v\n%s", err, out)
+	}
+	eventually(t, 30*time.Second, "kubectl's delete reaches the lab", func() bool {
+		_, _, code := a.run("get", "cnp", "from-lab")
+		return code != 0
+	})
 }

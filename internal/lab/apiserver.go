@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,12 +29,14 @@ import (
 	"syscall"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/palisade-net/palisade/hack"
@@ -114,7 +115,11 @@ func (d *Daemon) startAPIMode(ctx context.Context) error {
 	if err := registerNodes(ctx, kc, d.c.st.Nodes); err != nil {
 		return fmt.Errorf("registering the lab's nodes: %w", err)
 	}
-	m := &mirror{c: d.c, api: kc, base: map[string]string{}, status: map[string]string{}, failed: map[string]string{}}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	m := &mirror{c: d.c, api: kc, dyn: dyn, base: map[string]string{}, status: map[string]string{}, failed: map[string]string{}}
 	for _, n := range d.c.st.Nodes {
 		go d.runAgent(ctx, n, kubeconfig)
 	}
@@ -160,16 +165,8 @@ func (w logWriter) Write(p []byte) (int, error) {
 // No node controller runs, so nothing ever marks them NotReady.
 func registerNodes(ctx context.Context, api *kube.Clients, nodes []*state.Node) error {
 	for _, n := range nodes {
-		want := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: map[string]string{
-			"kubernetes.io/hostname": n.Name, "kubernetes.io/os": "linux", "palisade.dev/lab": "true"}}}
-		for _, c := range []netip.Prefix{n.PodCIDR, n.PodCIDR6} {
-			if c.IsValid() {
-				want.Spec.PodCIDRs = append(want.Spec.PodCIDRs, c.String())
-			}
-		}
-		if len(want.Spec.PodCIDRs) > 0 {
-			want.Spec.PodCIDR = want.Spec.PodCIDRs[0]
-		}
+		want := nodeObject(n)
+		want.Status = corev1.NodeStatus{}
 		node, err := api.Nodes().Create(ctx, want, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) { // the daemon restarted; the API server kept them
 			if node, err = api.Nodes().Get(ctx, n.Name, metav1.GetOptions{}); err == nil {
@@ -186,12 +183,7 @@ func registerNodes(ctx context.Context, api *kube.Clients, nodes []*state.Node) 
 				Message: "a lab node: a network namespace", LastHeartbeatTime: now, LastTransitionTime: now}},
 			NodeInfo: corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: goruntime.GOARCH, KubeletVersion: "palisade-lab"},
 		}
-		for _, a := range []netip.Addr{n.IPv4, n.IPv6} {
-			if a.IsValid() {
-				node.Status.Addresses = append(node.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: a.String()})
-			}
-		}
-		node.Status.Addresses = append(node.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeHostName, Address: n.Name})
+		node.Status.Addresses = nodeObject(n).Status.Addresses
 		if _, err := api.Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
 			return err
 		}
@@ -304,45 +296,182 @@ func stopAPIMode(dir string, out io.Writer) int {
 type mirror struct {
 	c      *Controller
 	api    *kube.Clients
+	dyn    dynamic.Interface // custom resources
 	base   map[string]string // kind/key -> hash of the agreed form
 	status map[string]string // pod key -> hash of the status last written
 	failed map[string]string // what was refused, logged once
 }
 
-// mirrored are the kinds the mirror carries, with what of them counts as a
-// change: labels everywhere, the spec of policies and services.
-var mirrored = []string{"Namespace", "NetworkPolicy", "Service", "Deployment", "Pod"}
+// mirrorKind is how a kind is mirrored (Kind.mirror).
+type mirrorKind struct {
+	// rank orders the kinds in a round: namespaces first, policies before
+	// the pods they isolate.
+	rank int
+	api  func(*mirror) apiResource
+	// take copies what may change from src into dst: what the mirror
+	// pushes as an update and pulls as a user's change. Labels at least.
+	take func(dst, src metav1.Object)
+	// form is what of the object, besides labels, counts as a change.
+	form func(metav1.Object) any
+	// forCreate strips from a copy of the lab's object what the API server
+	// sets itself.
+	forCreate func(metav1.Object)
+	// status is written after each round (a pod's binding and status).
+	status func(m *mirror, ctx context.Context, lo *corev1.Pod, ao metav1.Object)
+	// system says the API server made the object for itself.
+	system func(metav1.Object) bool
+	// deleteNow deletes without grace, as a kubelet confirms.
+	deleteNow bool
+	// crd: a custom resource, mirrored only where its CRD is installed.
+	crd bool
+}
+
+// apiResource is one resource of the API server, in all namespaces.
+type apiResource interface {
+	list(ctx context.Context) ([]metav1.Object, error)
+	create(ctx context.Context, o metav1.Object) error
+	update(ctx context.Context, o metav1.Object) error
+	delete(ctx context.Context, ns, name string, opts metav1.DeleteOptions) error
+}
+
+// typed is a resource package kube serves.
+func typed[T, L runtime.Object](at func(*kube.Clients, string) kube.Client[T, L]) func(*mirror) apiResource {
+	return func(m *mirror) apiResource { return typedResource[T, L]{m.api, at} }
+}
+
+type typedResource[T, L runtime.Object] struct {
+	c  *kube.Clients
+	at func(*kube.Clients, string) kube.Client[T, L]
+}
+
+func (r typedResource[T, L]) list(ctx context.Context) ([]metav1.Object, error) {
+	l, err := r.at(r.c, "").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(l)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metav1.Object, len(items))
+	for i, it := range items {
+		out[i] = it.(metav1.Object)
+	}
+	return out, nil
+}
+
+func (r typedResource[T, L]) create(ctx context.Context, o metav1.Object) error {
+	_, err := r.at(r.c, o.GetNamespace()).Create(ctx, o.(T), metav1.CreateOptions{})
+	return err
+}
+
+func (r typedResource[T, L]) update(ctx context.Context, o metav1.Object) error {
+	_, err := r.at(r.c, o.GetNamespace()).Update(ctx, o.(T), metav1.UpdateOptions{})
+	return err
+}
+
+func (r typedResource[T, L]) delete(ctx context.Context, ns, name string, opts metav1.DeleteOptions) error {
+	return r.at(r.c, ns).Delete(ctx, name, opts)
+}
+
+// custom is a cluster-scoped custom resource, through the dynamic client
+// (package kube serves only the built-in groups), converted to and from the
+// lab's typed form.
+func (m *mirror) custom(gvr schema.GroupVersionResource, kind string, newObj func() runtime.Object) apiResource {
+	return customResource{m.dyn.Resource(gvr), gvr.GroupVersion().WithKind(kind), newObj}
+}
+
+type customResource struct {
+	r      dynamic.NamespaceableResourceInterface
+	gvk    schema.GroupVersionKind
+	newObj func() runtime.Object
+}
+
+func (r customResource) list(ctx context.Context) ([]metav1.Object, error) {
+	l, err := r.r.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metav1.Object, 0, len(l.Items))
+	for i := range l.Items {
+		o := r.newObj()
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(l.Items[i].Object, o); err != nil {
+			return nil, err
+		}
+		out = append(out, o.(metav1.Object))
+	}
+	return out, nil
+}
+
+func (r customResource) unstructured(o metav1.Object) (*unstructured.Unstructured, error) {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return nil, err
+	}
+	obj := &unstructured.Unstructured{Object: u}
+	obj.SetGroupVersionKind(r.gvk)
+	return obj, nil
+}
+
+func (r customResource) create(ctx context.Context, o metav1.Object) error {
+	u, err := r.unstructured(o)
+	if err == nil {
+		_, err = r.r.Create(ctx, u, metav1.CreateOptions{})
+	}
+	return err
+}
+
+func (r customResource) update(ctx context.Context, o metav1.Object) error {
+	u, err := r.unstructured(o)
+	if err == nil {
+		_, err = r.r.Update(ctx, u, metav1.UpdateOptions{})
+	}
+	return err
+}
+
+func (r customResource) delete(ctx context.Context, _, name string, opts metav1.DeleteOptions) error {
+	return r.r.Delete(ctx, name, opts)
+}
 
 // form is the part of an object the mirror compares.
-func form(kind string, o metav1.Object) string {
+func form(k Kind, o metav1.Object) string {
 	v := map[string]any{"labels": o.GetLabels()}
-	switch x := o.(type) {
-	case *networkingv1.NetworkPolicy:
-		v["spec"] = x.Spec
-	case *corev1.Service:
-		v["selector"], v["ports"] = x.Spec.Selector, x.Spec.Ports
-	case *appsv1.Deployment:
-		v["replicas"], v["selector"] = x.Spec.Replicas, x.Spec.Selector
+	if k.mirror.form != nil {
+		v["spec"] = k.mirror.form(o)
 	}
 	b, _ := json.Marshal(v)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
 
+// crdMissing is why a custom resource is not mirrored.
+func crdMissing(k Kind) error {
+	return fmt.Errorf("the %s CRD (%s) is not installed on the API server: %s stay in the lab and are not mirrored", k.Kind, k.Resource+"."+k.Group, k.Resource)
+}
+
 // sync runs one round; it reports whether the lab's store changed.
 func (m *mirror) sync(ctx context.Context) bool {
 	changed := false
-	for _, kind := range mirrored {
-		api, err := m.list(ctx, kind)
+	for _, k := range mirroredKinds() {
+		kind := k.Kind
+		res := k.mirror.api(m)
+		list, err := res.list(ctx)
 		if err != nil {
+			if k.mirror.crd && apierrors.IsNotFound(err) {
+				err = crdMissing(k)
+			}
 			m.once("list/"+kind, err)
 			continue
 		}
+		api := map[string]metav1.Object{}
+		for _, o := range list {
+			api[k.Key(o)] = o
+		}
 		lab := map[string]metav1.Object{}
-		for _, o := range m.c.st.List(kind) {
+		for _, o := range k.objects(m.c.st) {
 			mo := o.(metav1.Object)
 			if mo.GetDeletionTimestamp() == nil {
-				lab[objKey(kind, mo)] = mo
+				lab[k.Key(mo)] = mo
 			}
 		}
 		for key, lo := range lab {
@@ -355,30 +484,30 @@ func (m *mirror) sync(ctx context.Context) bool {
 				delete(m.base, id)
 				changed = true
 			case !inAPI:
-				if err := m.push(ctx, kind, lo, nil); err != nil {
+				if err := m.push(ctx, k, res, lo, nil); err != nil {
 					m.once("push/"+id, err)
 					continue
 				}
-				m.base[id] = form(kind, lo)
+				m.base[id] = form(k, lo)
 			default:
-				hl, ha := form(kind, lo), form(kind, ao)
+				hl, ha := form(k, lo), form(k, ao)
 				switch {
 				case hl == ha:
 					m.base[id] = hl
 				case hl != m.base[id]:
-					if err := m.push(ctx, kind, lo, ao); err != nil {
+					if err := m.push(ctx, k, res, lo, ao); err != nil {
 						m.once("push/"+id, err)
 						continue
 					}
 					m.base[id] = hl
 				default:
-					if m.pull(kind, ao) {
+					if m.pull(k, ao) {
 						changed = true
 					}
 				}
 			}
-			if p, ok := lo.(*corev1.Pod); ok {
-				m.pushStatus(ctx, p, api[key])
+			if k.mirror.status != nil {
+				k.mirror.status(m, ctx, lo.(*corev1.Pod), api[key])
 			}
 		}
 		for key, ao := range api {
@@ -388,29 +517,28 @@ func (m *mirror) sync(ctx context.Context) bool {
 			}
 			if m.base[id] != "" {
 				// The lab deleted it.
-				if err := m.remove(ctx, kind, ao); err != nil && !apierrors.IsNotFound(err) {
+				opts := metav1.DeleteOptions{}
+				if k.mirror.deleteNow {
+					opts.GracePeriodSeconds = new(int64)
+				}
+				delete(m.status, key)
+				if err := res.delete(ctx, ao.GetNamespace(), ao.GetName(), opts); err != nil && !apierrors.IsNotFound(err) {
 					m.once("delete/"+id, err)
 					continue
 				}
 				delete(m.base, id)
 				continue
 			}
-			if ao.GetDeletionTimestamp() != nil || isSystem(kind, ao) {
+			if ao.GetDeletionTimestamp() != nil || k.mirror.system != nil && k.mirror.system(ao) {
 				continue
 			}
 			// Made with kubectl: the lab takes it on.
-			if m.pull(kind, ao) {
+			if m.pull(k, ao) {
 				changed = true
 			}
 		}
 	}
 	return changed
-}
-
-// isSystem says the API server made the object for itself.
-func isSystem(kind string, o metav1.Object) bool {
-	return kind == "Service" && o.GetNamespace() == "default" && o.GetName() == "kubernetes" ||
-		kind == "Namespace" && strings.HasPrefix(o.GetName(), "kube-")
 }
 
 func (m *mirror) once(key string, err error) {
@@ -419,55 +547,6 @@ func (m *mirror) once(key string, err error) {
 	}
 	m.failed[key] = err.Error()
 	m.c.log.Warn("api-server mirror", "what", key, "err", err)
-}
-
-func (m *mirror) list(ctx context.Context, kind string) (map[string]metav1.Object, error) {
-	out := map[string]metav1.Object{}
-	add := func(o metav1.Object) { out[objKey(kind, o)] = o }
-	all := metav1.ListOptions{}
-	switch kind {
-	case "Namespace":
-		l, err := m.api.Namespaces().List(ctx, all)
-		if err != nil {
-			return nil, err
-		}
-		for i := range l.Items {
-			add(&l.Items[i])
-		}
-	case "NetworkPolicy":
-		l, err := m.api.NetworkPolicies("").List(ctx, all)
-		if err != nil {
-			return nil, err
-		}
-		for i := range l.Items {
-			add(&l.Items[i])
-		}
-	case "Service":
-		l, err := m.api.Services("").List(ctx, all)
-		if err != nil {
-			return nil, err
-		}
-		for i := range l.Items {
-			add(&l.Items[i])
-		}
-	case "Deployment":
-		l, err := m.api.Deployments("").List(ctx, all)
-		if err != nil {
-			return nil, err
-		}
-		for i := range l.Items {
-			add(&l.Items[i])
-		}
-	case "Pod":
-		l, err := m.api.Pods("").List(ctx, all)
-		if err != nil {
-			return nil, err
-		}
-		for i := range l.Items {
-			add(&l.Items[i])
-		}
-	}
-	return out, nil
 }
 
 // clean strips what the API server owns from a lab object before writing it.
@@ -481,75 +560,19 @@ func clean(o metav1.Object) {
 }
 
 // push writes the lab's object to the API server: a create, or an update of
-// what may change (labels, and the spec of policies and services).
-func (m *mirror) push(ctx context.Context, kind string, lo, ao metav1.Object) error {
-	opts := metav1.CreateOptions{}
-	switch l := lo.(type) {
-	case *corev1.Namespace:
-		if ao == nil {
-			n := l.DeepCopy()
-			clean(n)
-			n.Status = corev1.NamespaceStatus{}
-			_, err := m.api.Namespaces().Create(ctx, n, opts)
-			return err
+// what may change (Kind.mirror.take) on the API server's version.
+func (m *mirror) push(ctx context.Context, k Kind, res apiResource, lo, ao metav1.Object) error {
+	if ao == nil {
+		o := lo.(runtime.Object).DeepCopyObject().(metav1.Object)
+		clean(o)
+		if k.mirror.forCreate != nil {
+			k.mirror.forCreate(o)
 		}
-		a := ao.(*corev1.Namespace).DeepCopy()
-		a.Labels = l.Labels
-		_, err := m.api.Namespaces().Update(ctx, a, metav1.UpdateOptions{})
-		return err
-	case *networkingv1.NetworkPolicy:
-		if ao == nil {
-			p := l.DeepCopy()
-			clean(p)
-			_, err := m.api.NetworkPolicies(p.Namespace).Create(ctx, p, opts)
-			return err
-		}
-		a := ao.(*networkingv1.NetworkPolicy).DeepCopy()
-		a.Labels, a.Spec = l.Labels, l.Spec
-		_, err := m.api.NetworkPolicies(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
-		return err
-	case *corev1.Service:
-		if ao == nil {
-			s := l.DeepCopy()
-			clean(s)
-			s.Status = corev1.ServiceStatus{}
-			_, err := m.api.Services(s.Namespace).Create(ctx, s, opts)
-			return err
-		}
-		a := ao.(*corev1.Service).DeepCopy()
-		a.Labels, a.Spec.Selector, a.Spec.Ports = l.Labels, l.Spec.Selector, l.Spec.Ports
-		_, err := m.api.Services(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
-		return err
-	case *appsv1.Deployment:
-		if ao == nil {
-			dp := l.DeepCopy()
-			clean(dp)
-			dp.Status = appsv1.DeploymentStatus{}
-			_, err := m.api.Deployments(dp.Namespace).Create(ctx, dp, opts)
-			return err
-		}
-		a := ao.(*appsv1.Deployment).DeepCopy()
-		a.Labels, a.Spec.Replicas = l.Labels, l.Spec.Replicas
-		_, err := m.api.Deployments(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
-		return err
-	case *corev1.Pod:
-		if ao == nil {
-			p := l.DeepCopy()
-			clean(p)
-			p.Status = corev1.PodStatus{}
-			for i := range p.Spec.Containers {
-				// An attached `run -it` container is the lab's business.
-				p.Spec.Containers[i].Stdin, p.Spec.Containers[i].StdinOnce, p.Spec.Containers[i].TTY = false, false, false
-			}
-			_, err := m.api.Pods(p.Namespace).Create(ctx, p, opts)
-			return err
-		}
-		a := ao.(*corev1.Pod).DeepCopy()
-		a.Labels = l.Labels
-		_, err := m.api.Pods(a.Namespace).Update(ctx, a, metav1.UpdateOptions{})
-		return err
+		return res.create(ctx, o)
 	}
-	return fmt.Errorf("the mirror does not carry %s", kind)
+	a := ao.(runtime.Object).DeepCopyObject().(metav1.Object)
+	k.mirror.take(a, lo)
+	return res.update(ctx, a)
 }
 
 // pushStatus binds the pod to its node and reports its addresses and
@@ -559,7 +582,7 @@ func (m *mirror) pushStatus(ctx context.Context, lp *corev1.Pod, ao metav1.Objec
 	if !ok {
 		return // created this round; next round
 	}
-	key := objKey("Pod", lp)
+	key := state.Key(lp.Namespace, lp.Name)
 	if ap.Spec.NodeName == "" && lp.Spec.NodeName != "" {
 		err := m.api.Pods(ap.Namespace).Bind(ctx, &corev1.Binding{
 			ObjectMeta: metav1.ObjectMeta{Name: ap.Name, Namespace: ap.Namespace},
@@ -590,44 +613,15 @@ func (m *mirror) pushStatus(ctx context.Context, lp *corev1.Pod, ao metav1.Objec
 	m.status[key] = h
 }
 
-// remove deletes from the API server what the lab deleted (pods at once,
-// as a kubelet confirms).
-func (m *mirror) remove(ctx context.Context, kind string, ao metav1.Object) error {
-	ns, name := ao.GetNamespace(), ao.GetName()
-	now := metav1.DeleteOptions{GracePeriodSeconds: new(int64)}
-	switch kind {
-	case "Namespace":
-		return m.api.Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
-	case "NetworkPolicy":
-		return m.api.NetworkPolicies(ns).Delete(ctx, name, metav1.DeleteOptions{})
-	case "Service":
-		return m.api.Services(ns).Delete(ctx, name, metav1.DeleteOptions{})
-	case "Deployment":
-		return m.api.Deployments(ns).Delete(ctx, name, metav1.DeleteOptions{})
-	case "Pod":
-		delete(m.status, objKey(kind, ao))
-		return m.api.Pods(ns).Delete(ctx, name, now)
-	}
-	return nil
-}
-
 // pull applies what kubectl wrote to the lab, through the same path as
 // `palisade apply` (validation included: the API server's objects pass).
-func (m *mirror) pull(kind string, ao metav1.Object) bool {
-	obj := ao.(runtime.Object).DeepCopyObject()
-	o := obj.(metav1.Object)
-	if lo := m.c.get(kind, objKey(kind, o)); lo != nil {
+func (m *mirror) pull(k Kind, ao metav1.Object) bool {
+	kind := k.Kind
+	o := ao.(runtime.Object).DeepCopyObject().(metav1.Object)
+	if lo := m.c.get(kind, k.Key(o)); lo != nil {
 		// Keep the lab's own bookkeeping; take the user's change.
 		merged := lo.(runtime.Object).DeepCopyObject().(metav1.Object)
-		merged.SetLabels(o.GetLabels())
-		switch x := merged.(type) {
-		case *networkingv1.NetworkPolicy:
-			x.Spec = o.(*networkingv1.NetworkPolicy).Spec
-		case *corev1.Service:
-			x.Spec.Selector, x.Spec.Ports = o.(*corev1.Service).Spec.Selector, o.(*corev1.Service).Spec.Ports
-		case *appsv1.Deployment:
-			x.Spec.Replicas = o.(*appsv1.Deployment).Spec.Replicas
-		}
+		k.mirror.take(merged, o)
 		o = merged
 	} else {
 		clean(o)
@@ -639,10 +633,10 @@ func (m *mirror) pull(kind string, ao metav1.Object) bool {
 	}
 	resp := m.c.Apply(ApplyRequest{Objects: []WireObject{w}})
 	if resp.Error != "" {
-		m.once("pull/"+kind+"/"+objKey(kind, o), errors.New(resp.Error))
+		m.once("pull/"+kind+"/"+k.Key(o), errors.New(resp.Error))
 		return false
 	}
-	m.base[kind+"/"+objKey(kind, o)] = form(kind, o)
+	m.base[kind+"/"+k.Key(o)] = form(k, o)
 	return true
 }
 

@@ -99,13 +99,6 @@ func (c *Controller) record(ev reconcile.Event) {
 
 func newUID(kind, ns, name string, t time.Time) types.UID { return reconcile.UID(kind, ns, name, t) }
 
-func replicas(r *int32) int32 {
-	if r == nil {
-		return 1
-	}
-	return *r
-}
-
 func isReady(p *corev1.Pod) bool { return reconcile.IsReady(p) }
 
 // input is what the core decides on: the state, the tombstones, what was

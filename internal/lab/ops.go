@@ -4,14 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,7 +18,8 @@ import (
 
 	"github.com/palisade-net/palisade/internal/lab/state"
 	"github.com/palisade-net/palisade/internal/validation"
-	"github.com/palisade-net/palisade/internal/workload"
+	"github.com/palisade-net/palisade/internal/validation/clusterpolicy"
+	"github.com/palisade-net/palisade/internal/validation/object"
 )
 
 // WireObject carries one typed object over the daemon's socket.
@@ -34,16 +34,31 @@ func Encode(kind string, obj runtime.Object) (WireObject, error) {
 	return WireObject{Kind: kind, Data: b}, err
 }
 
-// Decode unwraps a typed object.
+// Decode unwraps an object, into the type its kind is decoded as.
 func (w WireObject) Decode() (metav1.Object, error) {
-	obj, ok := state.NewObject(w.Kind)
-	if !ok {
+	k, ok := KindOf(w.Kind)
+	if !ok || k.store == nil {
 		return nil, fmt.Errorf("the lab does not store kind %q", w.Kind)
 	}
-	if err := json.Unmarshal(w.Data, obj); err != nil {
+	var obj runtime.Object
+	if k.decode != nil {
+		obj = k.decode()
+	} else {
+		obj = k.store.new()
+	}
+	target := any(obj)
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		// Its own UnmarshalJSON insists on a kind in the body.
+		target = &u.Object
+	}
+	if err := json.Unmarshal(w.Data, target); err != nil {
 		return nil, fmt.Errorf("%s: %w", w.Kind, err)
 	}
-	return obj, nil
+	// The wire names the kind; a body need not repeat it.
+	if obj.GetObjectKind().GroupVersionKind().Empty() {
+		obj.GetObjectKind().SetGroupVersionKind(k.GroupVersionKind())
+	}
+	return obj.(metav1.Object), nil
 }
 
 // ApplyRequest applies (or creates) objects, all or nothing.
@@ -61,61 +76,17 @@ type Response struct {
 	NotFound bool `json:"notFound,omitempty"`
 }
 
-// store returns the map holding objects of a kind.
-func (c *Controller) store(kind string) reflect.Value { return c.st.Store(kind) }
-
 func objKey(kind string, o metav1.Object) string {
-	if kind == "Namespace" {
-		return o.GetName()
-	}
-	return state.Key(o.GetNamespace(), o.GetName())
+	k, _ := KindOf(kind)
+	return k.Key(o)
 }
 
 func (c *Controller) get(kind, key string) metav1.Object {
-	m := c.store(kind)
-	if !m.IsValid() {
+	k, ok := KindOf(kind)
+	if !ok || k.store == nil {
 		return nil
 	}
-	v := m.MapIndex(reflect.ValueOf(key))
-	if !v.IsValid() || v.IsNil() {
-		return nil
-	}
-	return v.Interface().(metav1.Object)
-}
-
-func (c *Controller) put(kind, key string, o metav1.Object) {
-	c.store(kind).SetMapIndex(reflect.ValueOf(key), reflect.ValueOf(o))
-}
-
-func (c *Controller) remove(kind, key string) {
-	c.store(kind).SetMapIndex(reflect.ValueOf(key), reflect.Value{})
-}
-
-// validate is the API server's check for a create or an update, with its
-// defaulting applied first.
-func validate(kind string, obj, old metav1.Object) field.ErrorList {
-	switch o := obj.(type) {
-	case *networkingv1.NetworkPolicy:
-		validation.DefaultNetworkPolicy(o)
-		if old != nil {
-			return validation.ValidateNetworkPolicyUpdate(o, old.(*networkingv1.NetworkPolicy))
-		}
-		return validation.ValidateNetworkPolicy(o)
-	case *corev1.Namespace:
-		return validation.ValidateNamespace(o)
-	case *corev1.Pod:
-		if old != nil {
-			return validation.ValidatePodUpdate(o, old.(*corev1.Pod))
-		}
-		return validation.ValidatePodMeta(o, field.NewPath("spec"))
-	case *corev1.Service:
-		return validation.ValidateService(o)
-	default:
-		if _, err := workload.Expand(obj.(runtime.Object), workload.Options{}); err != nil {
-			return field.ErrorList{field.Invalid(field.NewPath("spec"), "", err.Error())}
-		}
-	}
-	return nil
+	return k.store.get(c.st, key)
 }
 
 // invalidMessage is kubectl's text for a rejected object.
@@ -167,12 +138,19 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 		// The API server defaults every request body, create or update,
 		// before it validates or stores it.
 		validation.Default(obj.(runtime.Object))
+		if old != nil && k.carryOver != nil {
+			k.carryOver(obj, old)
+		}
+		var oldObj runtime.Object
 		if old != nil {
-			carryOver(obj, old)
+			oldObj = old.(runtime.Object)
 		}
-		if errs := validate(w.Kind, obj, old); len(errs) > 0 {
-			return Response{Error: invalidMessage(w.Kind, obj.GetName(), errs)}
+		res := object.Validate(obj.(runtime.Object), oldObj, clusterpolicy.ChannelExperimental)
+		if len(res.Errs) > 0 {
+			return Response{Error: invalidMessage(w.Kind, obj.GetName(), res.Errs)}
 		}
+		// As stored: a custom resource pruned, typed.
+		obj = res.Obj.(metav1.Object)
 		if k.Namespaced {
 			ns, ok := c.st.Namespaces[obj.GetNamespace()]
 			if p, pend := pending["Namespace/"+obj.GetNamespace()]; pend {
@@ -194,6 +172,7 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 		pending[w.Kind+"/"+key] = obj
 	}
 	var lines []string
+	warned := ""
 	for _, it := range items {
 		k, _ := KindOf(it.kind)
 		verb := "created"
@@ -214,41 +193,33 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 			it.obj.SetGeneration(1)
 		}
 		lines = append(lines, fmt.Sprintf("%s/%s %s", k.Qualified(), it.obj.GetName(), verb))
+		if k.notEnforced != "" {
+			warned = k.notEnforced
+		}
 		if verb == "unchanged" {
 			continue
 		}
-		c.prepare(it.kind, it.obj, it.old)
+		if k.prepare != nil {
+			k.prepare(c, it.obj, it.old)
+		}
+		it.obj.(runtime.Object).GetObjectKind().SetGroupVersionKind(k.GroupVersionKind())
 		// Updates are validated against the stored object's version, as
 		// the API server's optimistic concurrency requires.
 		it.obj.SetResourceVersion(strconv.FormatInt(c.clock().UnixNano(), 10))
-		c.put(it.kind, it.key, it.obj)
+		k.store.put(c.st, it.key, it.obj)
+		if k.notEnforced != "" {
+			c.event(it.obj, corev1.EventTypeWarning, "NotEnforced", k.notEnforced)
+		}
+	}
+	if warned != "" {
+		// Said, never silent: what the lab's packets do differs from what
+		// the object asks.
+		lines = append(lines, "Warning: "+warned)
 	}
 	if err := c.reconcile(); err != nil {
 		lines = append(lines, "warning: "+err.Error())
 	}
 	return Response{Lines: lines}
-}
-
-// carryOver copies into an update what the API server owns and a manifest
-// does not carry: a service's allocated addresses, a pod's node.
-func carryOver(obj, old metav1.Object) {
-	switch o := obj.(type) {
-	case *corev1.Service:
-		prev := old.(*corev1.Service)
-		if o.Spec.ClusterIP == "" && len(o.Spec.ClusterIPs) == 0 {
-			o.Spec.ClusterIP, o.Spec.ClusterIPs = prev.Spec.ClusterIP, prev.Spec.ClusterIPs
-		}
-		if len(o.Spec.IPFamilies) == 0 {
-			o.Spec.IPFamilies = prev.Spec.IPFamilies
-		}
-		if o.Spec.IPFamilyPolicy == nil {
-			o.Spec.IPFamilyPolicy = prev.Spec.IPFamilyPolicy
-		}
-	case *corev1.Pod:
-		if o.Spec.NodeName == "" {
-			o.Spec.NodeName = old.(*corev1.Pod).Spec.NodeName
-		}
-	}
 }
 
 // sameSpec compares what a user controls: labels, annotations and spec.
@@ -266,42 +237,23 @@ func sameSpec(a, b metav1.Object) bool {
 	return apiequality.Semantic.DeepEqual(spec(a), spec(b))
 }
 
-// prepare fills what the API server would: the automatic namespace label,
-// a pod's status carried over, a service's cluster IP.
-func (c *Controller) prepare(kind string, obj, old metav1.Object) {
-	switch o := obj.(type) {
-	case *corev1.Namespace:
-		o.Status.Phase = corev1.NamespaceActive
-	case *corev1.Pod:
-		o.Status = corev1.PodStatus{}
-		if old != nil {
-			// The running pod stays; ValidatePodUpdate let through only
-			// what may change in place.
-			p := old.(*corev1.Pod)
-			p.Labels, p.Annotations = o.Labels, o.Annotations
-			p.Spec.ActiveDeadlineSeconds, p.Spec.Tolerations, p.Spec.TerminationGracePeriodSeconds = o.Spec.ActiveDeadlineSeconds, o.Spec.Tolerations, o.Spec.TerminationGracePeriodSeconds
-			for i := range p.Spec.Containers {
-				p.Spec.Containers[i].Image = o.Spec.Containers[i].Image
-			}
-			for i := range p.Spec.InitContainers {
-				p.Spec.InitContainers[i].Image = o.Spec.InitContainers[i].Image
-			}
-			*o = *p
-		}
-	case *corev1.Service:
-		if old != nil {
-			o.Spec.ClusterIP, o.Spec.ClusterIPs = old.(*corev1.Service).Spec.ClusterIP, old.(*corev1.Service).Spec.ClusterIPs
-		}
-		c.allocClusterIP(o)
+// preparePod carries a pod's status over an update: the running pod
+// stays, and ValidatePodUpdate let through only what may change in place.
+func preparePod(o *corev1.Pod, old metav1.Object) {
+	o.Status = corev1.PodStatus{}
+	if old == nil {
+		return
 	}
-	if ro, ok := obj.(runtime.Object); ok {
-		k, _ := KindOf(kind)
-		gv := "v1"
-		if k.Group != "" {
-			gv = k.Group + "/v1"
-		}
-		ro.GetObjectKind().SetGroupVersionKind(gvk(gv, kind))
+	p := old.(*corev1.Pod)
+	p.Labels, p.Annotations = o.Labels, o.Annotations
+	p.Spec.ActiveDeadlineSeconds, p.Spec.Tolerations, p.Spec.TerminationGracePeriodSeconds = o.Spec.ActiveDeadlineSeconds, o.Spec.Tolerations, o.Spec.TerminationGracePeriodSeconds
+	for i := range p.Spec.Containers {
+		p.Spec.Containers[i].Image = o.Spec.Containers[i].Image
 	}
+	for i := range p.Spec.InitContainers {
+		p.Spec.InitContainers[i].Image = o.Spec.InitContainers[i].Image
+	}
+	*o = *p
 }
 
 // DeleteRequest deletes by name, by selector or all of a kind.
@@ -349,14 +301,11 @@ func (c *Controller) Delete(reqs []DeleteRequest) Response {
 		if err != nil {
 			return Response{Error: "error: " + err.Error()}
 		}
-		m := c.store(k.Kind)
-		var keys []string
-		for _, kv := range m.MapKeys() {
-			keys = append(keys, kv.String())
+		if k.store == nil {
+			return Response{Error: fmt.Sprintf("error: the lab does not delete %s", k.Resource)}
 		}
-		sort.Strings(keys)
-		for _, key := range keys {
-			o := c.get(k.Kind, key)
+		for _, key := range k.store.keys(c.st) {
+			o := k.store.get(c.st, key)
 			if k.Namespaced && !r.AllNamespaces && o.GetNamespace() != ns {
 				continue
 			}
@@ -374,7 +323,7 @@ func (c *Controller) Delete(reqs []DeleteRequest) Response {
 		k, _ := KindOf(t.kind)
 		// The API server's NamespaceLifecycle admission refuses these; as
 		// with kubectl, the other objects of the request are deleted.
-		if t.kind == "Namespace" && immortalNamespaces[t.name] {
+		if k.cascade && immortalNamespaces[t.name] {
 			refused = append(refused, fmt.Sprintf("Error from server (Forbidden): namespaces %q is forbidden: this namespace may not be deleted", t.name))
 			continue
 		}
@@ -403,30 +352,25 @@ func (c *Controller) Delete(reqs []DeleteRequest) Response {
 var immortalNamespaces = map[string]bool{"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true}
 
 func (c *Controller) deleteObject(kind, key string) {
-	obj := c.get(kind, key)
-	switch kind {
-	case "Namespace":
+	k, _ := KindOf(kind)
+	obj := k.store.get(c.st, key)
+	if k.cascade {
 		// Everything in the namespace goes with it.
-		for _, k := range Kinds {
-			if !k.Namespaced || k.Kind == "Event" {
+		for _, in := range Kinds {
+			if !in.Namespaced || in.store == nil {
 				continue
 			}
-			m := c.store(k.Kind)
-			for _, kv := range m.MapKeys() {
-				if o := c.get(k.Kind, kv.String()); o != nil && o.GetNamespace() == obj.GetName() {
-					c.deleteObject(k.Kind, kv.String())
+			for _, ik := range in.store.keys(c.st) {
+				if o := in.store.get(c.st, ik); o != nil && o.GetNamespace() == obj.GetName() {
+					c.deleteObject(in.Kind, ik)
 				}
 			}
 		}
-	case "Pod":
-		c.stopPod(key)
-		c.tombstones[key] = true
-	case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job":
-		// Their pods go at the next reconcile: nobody wants them any more.
-	case "Service":
-		c.releaseClusterIP(obj.(*corev1.Service))
 	}
-	c.remove(kind, key)
+	if k.deleted != nil {
+		k.deleted(c, key, obj)
+	}
+	k.store.remove(c.st, key)
 }
 
 // LabelRequest sets or removes labels ("key-" removes).
@@ -468,14 +412,15 @@ func (c *Controller) Label(r LabelRequest) Response {
 		if err != nil {
 			return Response{Error: "error: " + err.Error()}
 		}
-		m := c.store(k.Kind)
-		for _, kv := range m.MapKeys() {
-			o := c.get(k.Kind, kv.String())
+		if k.store == nil {
+			return Response{Error: fmt.Sprintf("error: the lab does not label %s", k.Resource)}
+		}
+		for _, key := range k.store.keys(c.st) {
+			o := k.store.get(c.st, key)
 			if (!k.Namespaced || o.GetNamespace() == ns) && sel.Matches(labels.Set(o.GetLabels())) {
-				keys = append(keys, kv.String())
+				keys = append(keys, key)
 			}
 		}
-		sort.Strings(keys)
 	}
 	// Check everything first: one refusal changes nothing.
 	for _, key := range keys {
@@ -516,10 +461,9 @@ func (c *Controller) Label(r LabelRequest) Response {
 			}
 			delete(next, lk)
 		}
-		if k.Kind == "Namespace" {
-			next["kubernetes.io/metadata.name"] = o.GetName()
-		}
 		o.SetLabels(next)
+		// The API server defaults the update: a namespace keeps its name label.
+		validation.Default(o.(runtime.Object))
 		verb := "labeled"
 		if !changed {
 			verb = "not labeled"

@@ -19,23 +19,7 @@ const NFLOGGroup = 1771
 // Engine builds the policy core's view of the lab: the same engine
 // analysis uses, fed from the lab's objects.
 func Engine(st *state.State) *policy.Engine {
-	var o policy.Objects
-	for _, k := range state.SortedKeys(st.Namespaces) {
-		o.Namespaces = append(o.Namespaces, st.Namespaces[k])
-	}
-	for _, k := range state.SortedKeys(st.Pods) {
-		// A pod without an address (not yet sandboxed) has nothing to judge.
-		if p := st.Pods[k]; len(p.Status.PodIPs) > 0 || p.Status.PodIP != "" {
-			o.Pods = append(o.Pods, p)
-		}
-	}
-	for _, k := range state.SortedKeys(st.Services) {
-		o.Services = append(o.Services, st.Services[k])
-	}
-	for _, k := range state.SortedKeys(st.Policies) {
-		o.Policies = append(o.Policies, st.Policies[k])
-	}
-	return policy.Build(o)
+	return policy.Build(PolicyObjects(st))
 }
 
 // syncPolicy enforces the lab's NetworkPolicies: each node's table holds

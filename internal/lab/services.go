@@ -13,21 +13,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/palisade-net/palisade/internal/lab/kubedns"
 	"github.com/palisade-net/palisade/internal/lab/state"
 	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/proxy"
 )
-
-func gvk(gv, kind string) schema.GroupVersionKind {
-	g, v, found := strings.Cut(gv, "/")
-	if !found {
-		return schema.GroupVersionKind{Version: g, Kind: kind}
-	}
-	return schema.GroupVersionKind{Group: g, Version: v, Kind: kind}
-}
 
 // allocClusterIP gives a service its cluster IPs (one per lab family),
 // keeping any it asked for. kube-dns gets the well-known .10.

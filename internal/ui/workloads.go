@@ -3,9 +3,7 @@ package ui
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/netip"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-net/palisade/internal/cluster"
+	"github.com/palisade-net/palisade/internal/lab"
 	"github.com/palisade-net/palisade/internal/lab/state"
 	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/policy"
@@ -91,25 +90,13 @@ func FromSnapshot(snap *cluster.Snapshot, written []*networkingv1.NetworkPolicy,
 // FromLabState takes the workloads of a running lab. Pods without an
 // address are left out, as the lab's own engine leaves them out.
 func FromLabState(st *state.State) Workloads {
-	w := Workloads{Workload: map[policy.PodKey]string{}, Describe: "the lab " + st.Config.Name}
-	for _, k := range slices.Sorted(maps.Keys(st.Namespaces)) {
-		w.Namespaces = append(w.Namespaces, st.Namespaces[k])
-	}
-	for _, k := range slices.Sorted(maps.Keys(st.Pods)) {
-		p := st.Pods[k]
-		if len(p.Status.PodIPs) == 0 && p.Status.PodIP == "" {
-			continue
-		}
-		w.Pods = append(w.Pods, p)
+	o := lab.PolicyObjects(st)
+	w := Workloads{Namespaces: o.Namespaces, Pods: o.Pods, Services: o.Services, Policies: o.Policies,
+		Workload: map[policy.PodKey]string{}, Describe: "the lab " + st.Config.Name}
+	for _, p := range w.Pods {
 		if name := labWorkload(st, p); name != "" {
 			w.Workload[policy.PodKey{Namespace: p.Namespace, Name: p.Name}] = name
 		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
-		w.Services = append(w.Services, st.Services[k])
-	}
-	for _, k := range slices.Sorted(maps.Keys(st.Policies)) {
-		w.Policies = append(w.Policies, st.Policies[k])
 	}
 	return w
 }

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"time"
 
@@ -20,8 +19,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 )
 
 // Config is fixed when the lab comes up.
@@ -107,7 +105,10 @@ type State struct {
 	DaemonSets   map[string]*appsv1.DaemonSet           `json:"daemonSets"`
 	Jobs         map[string]*batchv1.Job                `json:"jobs"`
 	CronJobs     map[string]*batchv1.CronJob            `json:"cronJobs"`
-	Events       []*corev1.Event                        `json:"events"`
+	// ClusterPolicies are the ClusterNetworkPolicies (cluster-scoped: by
+	// name), stored as v1beta1.
+	ClusterPolicies map[string]*cnpv1beta1.ClusterNetworkPolicy `json:"clusterNetworkPolicies"`
+	Events          []*corev1.Event                             `json:"events"`
 
 	Runtime map[string]*Pod `json:"runtime"` // by pod key
 }
@@ -149,6 +150,9 @@ func (s *State) init() {
 	}
 	if s.CronJobs == nil {
 		s.CronJobs = map[string]*batchv1.CronJob{}
+	}
+	if s.ClusterPolicies == nil {
+		s.ClusterPolicies = map[string]*cnpv1beta1.ClusterNetworkPolicy{}
 	}
 	if s.Runtime == nil {
 		s.Runtime = map[string]*Pod{}
@@ -223,61 +227,4 @@ func (s *State) Node(name string) *Node {
 		}
 	}
 	return nil
-}
-
-// Store returns the map that holds objects of kind (keyed as Key builds
-// them; by name for namespaces), or an invalid Value for kinds not stored
-// as objects (events). One table of kinds serves decoding, storing and
-// listing.
-func (s *State) Store(kind string) reflect.Value {
-	switch kind {
-	case "Namespace":
-		return reflect.ValueOf(s.Namespaces)
-	case "Pod":
-		return reflect.ValueOf(s.Pods)
-	case "Service":
-		return reflect.ValueOf(s.Services)
-	case "NetworkPolicy":
-		return reflect.ValueOf(s.Policies)
-	case "Deployment":
-		return reflect.ValueOf(s.Deployments)
-	case "ReplicaSet":
-		return reflect.ValueOf(s.ReplicaSets)
-	case "StatefulSet":
-		return reflect.ValueOf(s.StatefulSets)
-	case "DaemonSet":
-		return reflect.ValueOf(s.DaemonSets)
-	case "Job":
-		return reflect.ValueOf(s.Jobs)
-	case "CronJob":
-		return reflect.ValueOf(s.CronJobs)
-	}
-	return reflect.Value{}
-}
-
-// NewObject returns an empty object of a stored kind.
-func NewObject(kind string) (metav1.Object, bool) {
-	m := New(Config{}).Store(kind)
-	if !m.IsValid() {
-		return nil, false
-	}
-	return reflect.New(m.Type().Elem().Elem()).Interface().(metav1.Object), true
-}
-
-// List returns deep copies of the stored objects of kind, sorted by key.
-func (s *State) List(kind string) []runtime.Object {
-	m := s.Store(kind)
-	if !m.IsValid() {
-		return nil
-	}
-	keys := make([]string, 0, m.Len())
-	for _, k := range m.MapKeys() {
-		keys = append(keys, k.String())
-	}
-	sort.Strings(keys)
-	out := make([]runtime.Object, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, m.MapIndex(reflect.ValueOf(k)).Interface().(runtime.Object).DeepCopyObject())
-	}
-	return out
 }

@@ -71,29 +71,3 @@ func TestIPFamilies(t *testing.T) {
 		}
 	}
 }
-
-func TestStoreNewObjectList(t *testing.T) {
-	s := New(Config{})
-	for _, kind := range []string{"Namespace", "Pod", "Service", "NetworkPolicy", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"} {
-		if !s.Store(kind).IsValid() {
-			t.Errorf("%s has no store", kind)
-		}
-		o, ok := NewObject(kind)
-		if !ok || o == nil {
-			t.Errorf("%s: no new object", kind)
-		}
-	}
-	if _, ok := NewObject("ConfigMap"); ok || s.Store("Event").IsValid() {
-		t.Error("unstored kinds must say so")
-	}
-	s.Pods[Key("b", "p")] = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "p"}}
-	s.Pods[Key("a", "p")] = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "p"}}
-	l := s.List("Pod")
-	if len(l) != 2 || l[0].(*corev1.Pod).Namespace != "a" {
-		t.Fatalf("list %v", l)
-	}
-	l[0].(*corev1.Pod).Name = "changed"
-	if s.Pods[Key("a", "p")].Name != "p" {
-		t.Error("List must return copies")
-	}
-}
