@@ -13,6 +13,7 @@ import (
 
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // Evaluator computes matrices over classes of interchangeable pods instead
@@ -216,9 +217,7 @@ type Verdicts struct {
 // Verdicts evaluates one representative pair of distinct pods per pair of
 // classes, spread over the CPUs.
 func (ev *Evaluator) Verdicts(proto corev1.Protocol, port int32, family int) *Verdicts {
-	if proto == "" {
-		proto = corev1.ProtocolTCP
-	}
+	proto = validation.ProtocolOrTCP(proto)
 	ns, nd := len(ev.SrcMembers), len(ev.DstMembers)
 	out := &Verdicts{ev: ev, Protocol: proto, Port: port, nd: nd, v: make([]bool, ns*nd), diag: make([]bool, len(ev.Pods))}
 	conn := func(i, j int) policy.Conn {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/diff"
 	"github.com/palisade-net/palisade/internal/manifest"
@@ -170,7 +171,7 @@ func loadSide(s *streams, arg string, opts manifest.Options) (*cluster.Snapshot,
 			fmt.Fprintln(s.err, p)
 		}
 		return nil, fail(exitBadUsage, "error: %s: %d invalid %s; nothing was compared", manifest.Abbrev(arg),
-			len(inv.Problems), plural(len(inv.Problems), "field", "fields"))
+			len(inv.Problems), analysis.Plural(len(inv.Problems), "field", "fields"))
 	}
 	if err != nil {
 		return nil, fail(exitBadUsage, "error: %v", err)

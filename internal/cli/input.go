@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -223,9 +225,6 @@ func (f *inputFlags) snapshot(cmd *cobra.Command, s *streams) (*cluster.Snapshot
 	}
 	return snap, nil
 }
-
-// plural is analysis.Plural under the name kubectl.go still calls it by.
-var plural = analysis.Plural
 
 // kubeObject is any API object with metadata.
 type kubeObject interface {
@@ -509,34 +508,34 @@ func workloadKind(o kubeObject) string {
 // labObserved is the lab's state, as analysis reads a cluster's.
 func labObserved(st *state.State) *observed {
 	o := &observed{}
-	for _, k := range state.SortedKeys(st.Namespaces) {
+	for _, k := range slices.Sorted(maps.Keys(st.Namespaces)) {
 		o.namespaces = append(o.namespaces, st.Namespaces[k].DeepCopy())
 	}
-	for _, k := range state.SortedKeys(st.Pods) {
+	for _, k := range slices.Sorted(maps.Keys(st.Pods)) {
 		o.pods = append(o.pods, st.Pods[k].DeepCopy())
 	}
-	for _, k := range state.SortedKeys(st.Services) {
+	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
 		o.services = append(o.services, st.Services[k].DeepCopy())
 	}
-	for _, k := range state.SortedKeys(st.Policies) {
+	for _, k := range slices.Sorted(maps.Keys(st.Policies)) {
 		o.policies = append(o.policies, st.Policies[k].DeepCopy())
 	}
-	for _, k := range state.SortedKeys(st.Deployments) {
+	for _, k := range slices.Sorted(maps.Keys(st.Deployments)) {
 		o.workloads = append(o.workloads, st.Deployments[k].DeepCopy())
 	}
-	for _, k := range state.SortedKeys(st.ReplicaSets) {
+	for _, k := range slices.Sorted(maps.Keys(st.ReplicaSets)) {
 		o.workloads = append(o.workloads, st.ReplicaSets[k].DeepCopy())
 	}
-	for _, k := range state.SortedKeys(st.StatefulSets) {
+	for _, k := range slices.Sorted(maps.Keys(st.StatefulSets)) {
 		o.workloads = append(o.workloads, st.StatefulSets[k].DeepCopy())
 	}
-	for _, k := range state.SortedKeys(st.DaemonSets) {
+	for _, k := range slices.Sorted(maps.Keys(st.DaemonSets)) {
 		o.workloads = append(o.workloads, st.DaemonSets[k].DeepCopy())
 	}
-	for _, k := range state.SortedKeys(st.Jobs) {
+	for _, k := range slices.Sorted(maps.Keys(st.Jobs)) {
 		o.workloads = append(o.workloads, st.Jobs[k].DeepCopy())
 	}
-	for _, k := range state.SortedKeys(st.CronJobs) {
+	for _, k := range slices.Sorted(maps.Keys(st.CronJobs)) {
 		o.workloads = append(o.workloads, st.CronJobs[k].DeepCopy())
 	}
 	return o
@@ -550,7 +549,7 @@ func observedSnapshot(s *streams, o *observed, origin string) (*cluster.Snapshot
 		for _, p := range inv.Problems {
 			fmt.Fprintln(s.err, p)
 		}
-		return nil, fail(exitNo, "error: %d invalid %s in %s; nothing was evaluated", len(inv.Problems), plural(len(inv.Problems), "field", "fields"), origin)
+		return nil, fail(exitNo, "error: %d invalid %s in %s; nothing was evaluated", len(inv.Problems), analysis.Plural(len(inv.Problems), "field", "fields"), origin)
 	}
 	if err != nil {
 		return nil, fail(exitBadUsage, "error: %v", err)

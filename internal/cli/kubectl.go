@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,10 +14,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/lab"
-	"github.com/palisade-net/palisade/internal/lab/state"
 	"github.com/palisade-net/palisade/internal/manifest"
+	"github.com/palisade-net/palisade/internal/validation"
 	"github.com/palisade-net/palisade/internal/validation/clusterpolicy"
 )
 
@@ -75,7 +78,7 @@ services get a cluster IP and DNS name.`,
 				for _, e := range errs {
 					fmt.Fprintln(s.err, e)
 				}
-				return fail(exitNo, "error: %d invalid %s; nothing was applied", len(errs), plural(len(errs), "field", "fields"))
+				return fail(exitNo, "error: %d invalid %s; nothing was applied", len(errs), analysis.Plural(len(errs), "field", "fields"))
 			}
 			req := lab.ApplyRequest{Create: create}
 			for _, o := range res.Objects {
@@ -392,9 +395,7 @@ func newService(ns, name string, selector map[string]string, port int32, targetP
 	if targetPort != "" {
 		tp = intstr.Parse(targetPort)
 	}
-	if proto == "" {
-		proto = corev1.ProtocolTCP
-	}
+	proto = validation.ProtocolOrTCP(proto)
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: selector},
@@ -460,7 +461,7 @@ func newWait(s *streams) *cobra.Command {
 				var pending []string
 				var done []string
 				matched := 0
-				for _, key := range state.SortedKeys(st.Pods) {
+				for _, key := range slices.Sorted(maps.Keys(st.Pods)) {
 					p := st.Pods[key]
 					if !allNamespaces && p.Namespace != ns || !selects(p, names, selector, all || allNamespaces && len(names) == 0 && selector == "") {
 						continue

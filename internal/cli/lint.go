@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/lint"
 	"github.com/palisade-net/palisade/internal/validation/clusterpolicy"
@@ -125,6 +126,6 @@ func lintSummary(fs []lint.Finding) string {
 	if len(fs) == 0 {
 		return "no findings"
 	}
-	return fmt.Sprintf("%s: %d %s, %d %s, %d info", plural(len(fs), "1 finding", fmt.Sprintf("%d findings", len(fs))),
-		n[lint.Error], plural(n[lint.Error], "error", "errors"), n[lint.Warning], plural(n[lint.Warning], "warning", "warnings"), n[lint.Info])
+	return fmt.Sprintf("%s: %d %s, %d %s, %d info", analysis.Plural(len(fs), "1 finding", fmt.Sprintf("%d findings", len(fs))),
+		n[lint.Error], analysis.Plural(n[lint.Error], "error", "errors"), n[lint.Warning], analysis.Plural(n[lint.Warning], "warning", "warnings"), n[lint.Info])
 }

@@ -15,8 +15,6 @@
 package dataplane
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -93,11 +91,6 @@ type builder struct {
 // longer wanted (nil: nothing is known, e.g. a dry run).
 type Existing struct {
 	Chains, Sets, Maps []string
-}
-
-func shortHash(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])[:12]
 }
 
 // Build writes the whole table into tx; with existing, what the table holds
@@ -233,7 +226,7 @@ func groupChain(dir policy.Direction, pols []policy.PodKey) string {
 	if dir == policy.Egress {
 		prefix = "eg-"
 	}
-	return prefix + shortHash(strings.Join(keys, ","))
+	return prefix + policy.ShortHash(strings.Join(keys, ","), 12)
 }
 
 func (b *builder) rule(chain, r string) {
@@ -599,7 +592,7 @@ func (b *builder) namedPortSets(name string, proto corev1.Protocol) (string, str
 	if b.refs != nil {
 		b.refs.named = append(b.refs.named, namedRef{name, proto})
 	}
-	h := shortHash(name + "/" + string(proto))
+	h := policy.ShortHash(name+"/"+string(proto), 12)
 	s4, s6 := "np4-"+h, "np6-"+h
 	if b.sets[s4] {
 		return s4, s6

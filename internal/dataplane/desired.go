@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -125,15 +126,6 @@ func (d *Desired) MapElem(m string, key, value []string) {
 	d.maps[m].elems[strings.Join(key, " . ")] = mapElem{key, value}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // writeFull writes everything: what exists is emptied first and the sets
 // and maps no longer wanted deleted, all in tx. It returns the chains no
 // longer wanted: tx empties them, and they are deleted in a later
@@ -166,13 +158,13 @@ func (d *Desired) writeFull(tx *knftables.Transaction, existing *Existing) (stal
 		if es == nil {
 			continue
 		}
-		for _, k := range sortedKeys(es.elems) {
+		for _, k := range slices.Sorted(maps.Keys(es.elems)) {
 			tx.Add(&knftables.Element{Set: name, Key: es.elems[k]})
 			ch.Elements++
 		}
 	}
 	for _, name := range d.mapOrder {
-		for _, k := range sortedKeys(d.maps[name].elems) {
+		for _, k := range slices.Sorted(maps.Keys(d.maps[name].elems)) {
 			e := d.maps[name].elems[k]
 			tx.Add(&knftables.Element{Map: name, Key: e.key, Value: e.value})
 			ch.Elements++

@@ -24,6 +24,7 @@ import (
 	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // Side is one version of the world.
@@ -137,10 +138,7 @@ func Compare(old, new Side, o Options) *Result {
 	var ivs []interval
 	var points []analysis.ProtoPort
 	if o.Port != 0 {
-		proto := o.Protocol
-		if proto == "" {
-			proto = corev1.ProtocolTCP
-		}
+		proto := validation.ProtocolOrTCP(o.Protocol)
 		ivs = []interval{{proto, o.Port, o.Port}}
 		points = []analysis.ProtoPort{{Protocol: proto, Port: o.Port}}
 	} else {
@@ -818,10 +816,7 @@ func intervals(old, new *cluster.Snapshot, only corev1.Protocol) []interval {
 		names := map[string]map[corev1.Protocol]bool{}
 		rulePorts := func(ps []networkingv1.NetworkPolicyPort) {
 			for _, p := range ps {
-				proto := corev1.ProtocolTCP
-				if p.Protocol != nil {
-					proto = *p.Protocol
-				}
+				proto := validation.PolicyPortProtocol(p.Protocol)
 				if cuts[proto] == nil {
 					cuts[proto] = map[int32]bool{}
 				}
@@ -869,10 +864,7 @@ func intervals(old, new *cluster.Snapshot, only corev1.Protocol) []interval {
 		for _, pod := range s.Pods {
 			for _, ctr := range pod.Spec.Containers {
 				for _, cp := range ctr.Ports {
-					proto := cp.Protocol
-					if proto == "" {
-						proto = corev1.ProtocolTCP
-					}
+					proto := validation.ProtocolOrTCP(cp.Protocol)
 					if names[cp.Name][proto] || cnpNamed {
 						cut(proto, cp.ContainerPort, cp.ContainerPort)
 					}

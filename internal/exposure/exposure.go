@@ -17,6 +17,7 @@ import (
 
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 // Report is every workload's exposure.
@@ -303,10 +304,7 @@ func describePorts(ps []networkingv1.NetworkPolicyPort) []string {
 	}
 	var out []string
 	for _, p := range ps {
-		proto := corev1.ProtocolTCP
-		if p.Protocol != nil {
-			proto = *p.Protocol
-		}
+		proto := validation.PolicyPortProtocol(p.Protocol)
 		switch {
 		case p.Port == nil:
 			out = append(out, string(proto)+" all ports")

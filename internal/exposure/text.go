@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/palisade-net/palisade/internal/analysis"
 )
 
 // Text writes the report for people: per workload, each direction's
@@ -14,7 +16,7 @@ func Text(w io.Writer, r *Report) error {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "%s [%s] (%d %s)\n", wl.Workload, wl.Kind, len(wl.Pods), plural(len(wl.Pods), "pod", "pods"))
+		fmt.Fprintf(&b, "%s [%s] (%d %s)\n", wl.Workload, wl.Kind, len(wl.Pods), analysis.Plural(len(wl.Pods), "pod", "pods"))
 		direction(&b, "ingress", "who could reach it", wl.Ingress)
 		direction(&b, "egress", "whom it could reach", wl.Egress)
 	}
@@ -38,7 +40,7 @@ func direction(b *strings.Builder, name, question string, d Direction) {
 	for _, x := range d.Exposures {
 		fmt.Fprintf(b, "    %s on %s", x.Peer.Description, strings.Join(x.Ports, ", "))
 		if x.Peer.Kind == "pods" {
-			fmt.Fprintf(b, " (%d %s today)", x.MatchingPods, plural(x.MatchingPods, "pod", "pods"))
+			fmt.Fprintf(b, " (%d %s today)", x.MatchingPods, analysis.Plural(x.MatchingPods, "pod", "pods"))
 		}
 		b.WriteString("\n")
 		fmt.Fprintf(b, "      opened by %s %s", x.Policy, x.Rule)
@@ -47,11 +49,4 @@ func direction(b *strings.Builder, name, question string, d Direction) {
 		}
 		b.WriteString("\n")
 	}
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

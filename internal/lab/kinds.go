@@ -2,7 +2,9 @@ package lab
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -320,7 +322,7 @@ func (m mapStore[T, P]) get(st *state.State, key string) metav1.Object {
 }
 func (m mapStore[T, P]) put(st *state.State, key string, o metav1.Object) { m(st)[key] = o.(P) }
 func (m mapStore[T, P]) remove(st *state.State, key string)               { delete(m(st), key) }
-func (m mapStore[T, P]) keys(st *state.State) []string                    { return state.SortedKeys(m(st)) }
+func (m mapStore[T, P]) keys(st *state.State) []string                    { return slices.Sorted(maps.Keys(m(st))) }
 func (m mapStore[T, P]) new() runtime.Object                              { return P(new(T)) }
 
 // List returns deep copies of the kind's objects in the lab's state, as get
@@ -386,21 +388,21 @@ func mirroredKinds() []Kind {
 // sandboxed) has nothing to judge and is left out.
 func PolicyObjects(st *state.State) policy.Objects {
 	var o policy.Objects
-	for _, k := range state.SortedKeys(st.Namespaces) {
+	for _, k := range slices.Sorted(maps.Keys(st.Namespaces)) {
 		o.Namespaces = append(o.Namespaces, st.Namespaces[k])
 	}
-	for _, k := range state.SortedKeys(st.Pods) {
+	for _, k := range slices.Sorted(maps.Keys(st.Pods)) {
 		if p := st.Pods[k]; len(p.Status.PodIPs) > 0 || p.Status.PodIP != "" {
 			o.Pods = append(o.Pods, p)
 		}
 	}
-	for _, k := range state.SortedKeys(st.Services) {
+	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
 		o.Services = append(o.Services, st.Services[k])
 	}
-	for _, k := range state.SortedKeys(st.Policies) {
+	for _, k := range slices.Sorted(maps.Keys(st.Policies)) {
 		o.Policies = append(o.Policies, st.Policies[k])
 	}
-	for _, k := range state.SortedKeys(st.ClusterPolicies) {
+	for _, k := range slices.Sorted(maps.Keys(st.ClusterPolicies)) {
 		o.ClusterPolicies = append(o.ClusterPolicies, st.ClusterPolicies[k])
 	}
 	for _, n := range st.Nodes {

@@ -6,12 +6,12 @@
 package lab
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/palisade-net/palisade/internal/policy"
 )
 
 // DefaultDir is where the lab keeps its state unless PALISADE_LAB_DIR says
@@ -125,17 +125,12 @@ func FabricNetns(labName string) string { return Prefix(labName) + "fabric" }
 // name length, and different for a pod recreated under the same name
 // (generation), so a dying namespace never collides with its successor.
 func PodNetns(labName, namespace, name string, generation int) string {
-	return Prefix(labName) + "p" + shortHash(fmt.Sprintf("%s/%s/%d", namespace, name, generation), 10)
+	return Prefix(labName) + "p" + policy.ShortHash(fmt.Sprintf("%s/%s/%d", namespace, name, generation), 10)
 }
 
 // HostVeth names the node-side end of a pod's veth (at most 15 bytes).
 func HostVeth(namespace, name string, generation int) string {
-	return "pv" + shortHash(fmt.Sprintf("%s/%s/%d", namespace, name, generation), 10)
-}
-
-func shortHash(s string, n int) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])[:n]
+	return "pv" + policy.ShortHash(fmt.Sprintf("%s/%s/%d", namespace, name, generation), 10)
 }
 
 // ValidName restricts lab names to what fits in namespace and file names.

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -48,7 +50,7 @@ func (c *Controller) allocClusterIP(svc *corev1.Service) {
 		}
 		// Hash-placed like the offline analysis, so the same service tends
 		// to keep its address across lab restarts.
-		h := shortHash(svc.Namespace+"/"+svc.Name, 8)
+		h := policy.ShortHash(svc.Namespace+"/"+svc.Name, 8)
 		var off uint64
 		fmt.Sscanf(h, "%x", &off)
 		size := uint64(1) << (p.Addr().BitLen() - p.Bits())
@@ -111,7 +113,7 @@ func ServiceEndpoints(st *state.State, svc *corev1.Service) map[string][]Endpoin
 // controller lists), in namespace ns ("" for all), with services.
 func endpointEngine(st *state.State, services []*corev1.Service, ns string) *policy.Engine {
 	o := policy.Objects{Services: services}
-	for _, k := range state.SortedKeys(st.Pods) {
+	for _, k := range slices.Sorted(maps.Keys(st.Pods)) {
 		p := st.Pods[k]
 		if (ns != "" && p.Namespace != ns) || st.Runtime[k] == nil || !isReady(p) || p.DeletionTimestamp != nil {
 			continue
@@ -127,7 +129,7 @@ func endpointEngine(st *state.State, services []*corev1.Service, ns string) *pol
 // written.
 func (c *Controller) syncServices(st *state.State) error {
 	services := make([]*corev1.Service, 0, len(st.Services))
-	for _, k := range state.SortedKeys(st.Services) {
+	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
 		services = append(services, st.Services[k])
 	}
 	e := endpointEngine(st, services, "")
@@ -157,14 +159,14 @@ func (c *Controller) syncServices(st *state.State) error {
 // atomically; the resolver notices the change.
 func (c *Controller) syncDNS(st *state.State) error {
 	var recs []kubedns.Record
-	for _, k := range state.SortedKeys(st.Services) {
+	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
 		svc := st.Services[k]
 		if len(svc.Spec.ClusterIPs) == 0 {
 			continue
 		}
 		recs = append(recs, kubedns.Record{Name: fmt.Sprintf("%s.%s.svc.cluster.local.", svc.Name, svc.Namespace), IPs: svc.Spec.ClusterIPs})
 	}
-	for _, k := range state.SortedKeys(st.Runtime) {
+	for _, k := range slices.Sorted(maps.Keys(st.Runtime)) {
 		p := st.Pods[k]
 		if p == nil || p.Spec.HostNetwork {
 			continue

@@ -2,6 +2,8 @@ package lab
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -68,7 +70,7 @@ func Objects(st *state.State, q Query) ([]runtime.Object, error) {
 // the counts of their pods.
 func replicaSets(st *state.State) []*appsv1.ReplicaSet {
 	var out []*appsv1.ReplicaSet
-	for _, k := range state.SortedKeys(st.Deployments) {
+	for _, k := range slices.Sorted(maps.Keys(st.Deployments)) {
 		d := st.Deployments[k]
 		exp, err := workload.ExpandAll(d, workload.Options{})
 		if err != nil || exp.ReplicaSet == nil {
@@ -87,7 +89,7 @@ func replicaSets(st *state.State) []*appsv1.ReplicaSet {
 		}
 		out = append(out, rs)
 	}
-	for _, k := range state.SortedKeys(st.ReplicaSets) {
+	for _, k := range slices.Sorted(maps.Keys(st.ReplicaSets)) {
 		out = append(out, st.ReplicaSets[k].DeepCopy())
 	}
 	return out

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/policy"
@@ -331,7 +332,7 @@ func (c *checker) annotations() {
 			c.findings = append(c.findings, Finding{Rule: RuleUnknownRuleID, Severity: Warning, File: src.File, Line: src.Line,
 				Object: objectName(ref), Field: "metadata.annotations[" + DisableAnnotation + "]", ref: ref,
 				Message: manifest.AbbrevMessage(fmt.Sprintf("%s %s no lint rule, so %s nothing ('palisade lint --help' lists the rules)",
-					quoteList(unknown), plural(len(unknown), "names", "name"), plural(len(unknown), "it disables", "they disable")))})
+					quoteList(unknown), analysis.Plural(len(unknown), "names", "name"), analysis.Plural(len(unknown), "it disables", "they disable")))})
 		}
 	}
 }
@@ -352,11 +353,6 @@ func cnpRef(name string) cluster.Ref { return cluster.Ref{Kind: "ClusterNetworkP
 
 func nsRef(name string) cluster.Ref { return cluster.Ref{Kind: "Namespace", Name: name} }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
+func count(n int, one, many string) string {
+	return fmt.Sprintf("%d %s", n, analysis.Plural(n, one, many))
 }
-
-func count(n int, one, many string) string { return fmt.Sprintf("%d %s", n, plural(n, one, many)) }

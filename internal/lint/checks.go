@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/policy"
 )
@@ -444,7 +445,7 @@ func (c *checker) noDefaultDeny() {
 		policy.SortKeys(open)
 		// An undeclared namespace is located where its first workload is.
 		at := c.snap.Origin[cluster.Ref{Kind: "Pod", Namespace: ns, Name: pods[0].Name}]
-		now := fmt.Sprintf("%d of them %s connections from anywhere, and so will", len(open), plural(len(open), "accepts", "accept"))
+		now := fmt.Sprintf("%d of them %s connections from anywhere, and so will", len(open), analysis.Plural(len(open), "accepts", "accept"))
 		if len(open) == 0 {
 			now = "other policies isolate all of them today, but not"
 		}

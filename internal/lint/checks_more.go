@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
+	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/policy"
 )
@@ -289,7 +290,7 @@ func (c *checker) dns() {
 			for i, k := range g.isolating {
 				names[i] = k.String()
 			}
-			by = fmt.Sprintf("egress is isolated by %s %s and no egress rule admits it", plural(len(names), "NetworkPolicy", "NetworkPolicies"), strings.Join(names, ", "))
+			by = fmt.Sprintf("egress is isolated by %s %s and no egress rule admits it", analysis.Plural(len(names), "NetworkPolicy", "NetworkPolicies"), strings.Join(names, ", "))
 		default:
 			continue
 		}

@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/palisade-net/palisade/internal/validation"
 )
 
 type describer struct {
@@ -80,10 +82,7 @@ func (d *describer) pod(p *corev1.Pod, f Facts) {
 			d.line(2, "Port:", "<none>")
 		}
 		for _, pt := range c.Ports {
-			proto := pt.Protocol
-			if proto == "" {
-				proto = corev1.ProtocolTCP
-			}
+			proto := validation.ProtocolOrTCP(pt.Protocol)
 			name := ""
 			if pt.Name != "" {
 				name = " (" + pt.Name + ")"
@@ -224,17 +223,10 @@ func (d *describer) deployment(dep *appsv1.Deployment, f Facts) {
 		d.line(2, c.Name+":", "")
 		d.line(3, "Image:", c.Image)
 		for _, pt := range c.Ports {
-			d.line(3, "Port:", fmt.Sprintf("%d/%s", pt.ContainerPort, orTCP(pt.Protocol)))
+			d.line(3, "Port:", fmt.Sprintf("%d/%s", pt.ContainerPort, validation.ProtocolOrTCP(pt.Protocol)))
 		}
 	}
 	d.events(f.Events)
-}
-
-func orTCP(p corev1.Protocol) corev1.Protocol {
-	if p == "" {
-		return corev1.ProtocolTCP
-	}
-	return p
 }
 
 // netpol follows kubectl's NetworkPolicy describer.
@@ -298,10 +290,7 @@ func (d *describer) ports(ps []networkingv1.NetworkPolicyPort) {
 		return
 	}
 	for _, p := range ps {
-		proto := corev1.ProtocolTCP
-		if p.Protocol != nil {
-			proto = *p.Protocol
-		}
+		proto := validation.PolicyPortProtocol(p.Protocol)
 		port := "<any>"
 		if p.Port != nil {
 			port = p.Port.String()

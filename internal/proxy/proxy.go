@@ -20,8 +20,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -168,7 +166,7 @@ func servicePort(d *dataplane.Desired, svcKey string, vip netip.Addr, proto stri
 		d.SetElem(f.noEndpoints(), key...)
 		return
 	}
-	chain := "svc-" + shortHash(strings.Join(append([]string{svcKey}, key...), "/"))
+	chain := "svc-" + policy.ShortHash(strings.Join(append([]string{svcKey}, key...), "/"), 12)
 	d.Chain(&knftables.Chain{Name: chain})
 	// The verdict map's arms as kube-proxy writes them: "0 : goto ep-a ,
 	// 1 : goto ep-b", every token apart (knftables' fake reads chain
@@ -176,7 +174,7 @@ func servicePort(d *dataplane.Desired, svcKey string, vip netip.Addr, proto stri
 	var arms []string
 	for i, ep := range backends {
 		to := netip.AddrPortFrom(ep.IP, uint16(ep.Port)).String()
-		epChain := "ep-" + shortHash(strings.Join([]string{chain, ep.Pod.String(), ep.IP.String(), strconv.Itoa(int(ep.Port))}, "/"))
+		epChain := "ep-" + policy.ShortHash(strings.Join([]string{chain, ep.Pod.String(), ep.IP.String(), strconv.Itoa(int(ep.Port))}, "/"), 12)
 		d.Chain(&knftables.Chain{Name: epChain})
 		d.Rule(epChain, knftables.Concat(f.nft, "saddr", ep.IP, "meta mark set meta mark |", dataplane.MasqueradeMark))
 		d.Rule(epChain, knftables.Concat("meta l4proto", proto, "dnat", f.nft, "to", to))
@@ -187,11 +185,6 @@ func servicePort(d *dataplane.Desired, svcKey string, vip netip.Addr, proto stri
 	}
 	d.Rule(chain, knftables.Concat("numgen random mod", len(backends), "vmap {", arms, "}"))
 	d.MapElem(f.serviceMap(), key, []string{"goto " + chain})
-}
-
-func shortHash(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])[:12]
 }
 
 // Proxy keeps one node namespace's service table.

@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,7 +40,7 @@ func Desired(st *state.State, tombstones map[string]bool) (map[string]*corev1.Po
 				owners[ref.Name] = true
 			}
 		}
-		for _, k := range state.SortedKeys(st.Pods) {
+		for _, k := range slices.Sorted(maps.Keys(st.Pods)) {
 			p := st.Pods[k]
 			if p.Annotations[AnnotationController] != tag {
 				continue
@@ -73,12 +75,12 @@ func Desired(st *state.State, tombstones map[string]bool) (map[string]*corev1.Po
 		}
 		return nil
 	}
-	for _, k := range state.SortedKeys(st.Deployments) {
+	for _, k := range slices.Sorted(maps.Keys(st.Deployments)) {
 		if err := expand("Deployment", k, st.Deployments[k]); err != nil {
 			return nil, err
 		}
 	}
-	for _, k := range state.SortedKeys(st.ReplicaSets) {
+	for _, k := range slices.Sorted(maps.Keys(st.ReplicaSets)) {
 		// A Deployment's ReplicaSet is expanded through its Deployment.
 		if rs := st.ReplicaSets[k]; metav1.GetControllerOfNoCopy(rs) == nil {
 			if err := expand("ReplicaSet", k, rs); err != nil {
@@ -86,22 +88,22 @@ func Desired(st *state.State, tombstones map[string]bool) (map[string]*corev1.Po
 			}
 		}
 	}
-	for _, k := range state.SortedKeys(st.StatefulSets) {
+	for _, k := range slices.Sorted(maps.Keys(st.StatefulSets)) {
 		if err := expand("StatefulSet", k, st.StatefulSets[k]); err != nil {
 			return nil, err
 		}
 	}
-	for _, k := range state.SortedKeys(st.DaemonSets) {
+	for _, k := range slices.Sorted(maps.Keys(st.DaemonSets)) {
 		if err := expand("DaemonSet", k, st.DaemonSets[k]); err != nil {
 			return nil, err
 		}
 	}
-	for _, k := range state.SortedKeys(st.Jobs) {
+	for _, k := range slices.Sorted(maps.Keys(st.Jobs)) {
 		if err := expand("Job", k, st.Jobs[k]); err != nil {
 			return nil, err
 		}
 	}
-	for _, k := range state.SortedKeys(st.Pods) {
+	for _, k := range slices.Sorted(maps.Keys(st.Pods)) {
 		if p := st.Pods[k]; p.Annotations[AnnotationController] == "" {
 			want[k] = p
 		}

@@ -3,8 +3,10 @@ package reconcile
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -87,7 +89,7 @@ func fuzzInput(data []byte) Input {
 	}
 	// Tombstones: names a workload would pick, and ones it would not.
 	if want, err := Desired(st, nil); err == nil {
-		for _, k := range state.SortedKeys(want) {
+		for _, k := range slices.Sorted(maps.Keys(want)) {
 			if r.n(3) == 0 {
 				in.Tombstones[k] = true
 			}

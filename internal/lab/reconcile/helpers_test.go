@@ -2,7 +2,9 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -133,4 +135,4 @@ func perform(st *state.State, p Plan, pids *int) {
 	}
 }
 
-func keys[V any](m map[string]V) []string { return state.SortedKeys(m) }
+func keys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -14,10 +14,10 @@
 package reconcile
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/palisade-net/palisade/internal/lab/state"
+	"github.com/palisade-net/palisade/internal/policy"
 )
 
 // AnnotationAttach marks a pod whose interactive container the CLI runs
@@ -140,12 +141,7 @@ type Status struct {
 // UID makes an object's UID: unique per creation (the time is part of it),
 // and showing the name's hash for the eye.
 func UID(kind, ns, name string, t time.Time) types.UID {
-	return types.UID(fmt.Sprintf("%s-%s", shortHash(fmt.Sprintf("%s/%s/%s/%d", kind, ns, name, t.UnixNano()), 8), shortHash(name, 4)))
-}
-
-func shortHash(s string, n int) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])[:n]
+	return types.UID(fmt.Sprintf("%s-%s", policy.ShortHash(fmt.Sprintf("%s/%s/%s/%d", kind, ns, name, t.UnixNano()), 8), policy.ShortHash(name, 4)))
 }
 
 // stamp is how the lab writes timestamps: to the second, as the API
@@ -157,7 +153,7 @@ func stamp(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.Seco
 func Namespace(name string, now time.Time) *corev1.Namespace {
 	return &corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/metadata.name": name}, CreationTimestamp: stamp(now), UID: UID("Namespace", "", name, now)},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelMetadataName: name}, CreationTimestamp: stamp(now), UID: UID("Namespace", "", name, now)},
 		Status:     corev1.NamespaceStatus{Phase: corev1.NamespaceActive},
 	}
 }
@@ -172,7 +168,7 @@ func Next(in Input) (Plan, error) {
 	}
 	p := Plan{Generation: in.Generation}
 	gone := map[string]bool{}
-	for _, k := range state.SortedKeys(st.Pods) {
+	for _, k := range slices.Sorted(maps.Keys(st.Pods)) {
 		if _, ok := want[k]; !ok {
 			p.Delete = append(p.Delete, k)
 			gone[k] = true
@@ -180,7 +176,7 @@ func Next(in Input) (Plan, error) {
 	}
 	sch := newScheduler(st, gone)
 	newNS := map[string]bool{}
-	for _, k := range state.SortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		pod, exists := st.Pods[k]
 		if !exists {
 			pod = want[k].DeepCopy()
@@ -211,7 +207,7 @@ func Next(in Input) (Plan, error) {
 		sch.place(node.Name, ips)
 		p.Sandboxes = append(p.Sandboxes, bind(k, pod, node, ips, p.Generation, in.Now))
 	}
-	for _, k := range state.SortedKeys(st.Runtime) {
+	for _, k := range slices.Sorted(maps.Keys(st.Runtime)) {
 		pod := st.Pods[k]
 		if pod == nil || gone[k] {
 			continue

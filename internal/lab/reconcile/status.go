@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,7 +28,7 @@ const (
 func Statuses(in Input) Status {
 	st := in.State
 	out := Status{Pods: map[string]corev1.PodStatus{}, Deployments: map[string]appsv1.DeploymentStatus{}, Jobs: map[string]batchv1.JobStatus{}}
-	for _, k := range state.SortedKeys(st.Pods) {
+	for _, k := range slices.Sorted(maps.Keys(st.Pods)) {
 		if rt := st.Runtime[k]; rt != nil {
 			out.Pods[k] = podStatus(st.Pods[k], rt, in.Observed, in.Now)
 		}
@@ -37,8 +39,8 @@ func Statuses(in Input) Status {
 		}
 		return &st.Pods[k].Status
 	}
-	podKeys := state.SortedKeys(st.Pods)
-	for _, dk := range state.SortedKeys(st.Deployments) {
+	podKeys := slices.Sorted(maps.Keys(st.Pods))
+	for _, dk := range slices.Sorted(maps.Keys(st.Deployments)) {
 		d := st.Deployments[dk]
 		total, ready := int32(0), int32(0)
 		for _, k := range podKeys {
@@ -54,7 +56,7 @@ func Statuses(in Input) Status {
 		s.ObservedGeneration = d.Generation
 		out.Deployments[dk] = s
 	}
-	for _, jk := range state.SortedKeys(st.Jobs) {
+	for _, jk := range slices.Sorted(maps.Keys(st.Jobs)) {
 		j := st.Jobs[jk]
 		var succeeded, failed, active int32
 		for _, k := range podKeys {
@@ -235,7 +237,7 @@ func Exited(pod *corev1.Pod, cr state.Container, code int32, now time.Time) stat
 // nothing.
 func Due(in Input) bool {
 	st := in.State
-	for _, key := range state.SortedKeys(st.Runtime) {
+	for _, key := range slices.Sorted(maps.Keys(st.Runtime)) {
 		pod := st.Pods[key]
 		if pod == nil {
 			continue

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -207,16 +206,6 @@ func (s *State) Save(dir string) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), File(dir))
-}
-
-// SortedKeys returns a map's keys in order, for stable output.
-func SortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Node returns the node by name.
