@@ -140,10 +140,7 @@ naming something the cluster does not hold).`,
 			return nil
 		},
 	}
-	in.analysis = true
-	in.register(cmd)
-	in.registerCNP(cmd)
-	in.registerLive(cmd)
+	in.registerAnalysis(cmd)
 	f := cmd.Flags()
 	f.StringArrayVar(&files, "assertions", nil, "assertions file or directory (Palisade's format or netassert v2); repeatable")
 	f.StringVar(&junit, "junit", "", "also write a JUnit XML report to this file")

@@ -109,10 +109,7 @@ Exit status: 0 allowed, 1 denied (any connection: mixed is denied too),
 			return nil
 		},
 	}
-	in.analysis = true
-	in.register(cmd)
-	in.registerCNP(cmd)
-	in.registerLive(cmd)
+	in.registerAnalysis(cmd)
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "", "source: [NS/]POD, [NS/]KIND/NAME (deploy, sts, ds, rs, job, cronjob, pod), node/NAME or IP")
 	f.StringVar(&to, "to", "", "destination: as --from, or [NS/]svc/NAME")

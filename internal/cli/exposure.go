@@ -51,10 +51,7 @@ analysis (a note says so when there are some).
 			return exposure.Text(s.out, r)
 		},
 	}
-	in.analysis = true
-	in.register(cmd)
-	in.registerCNP(cmd)
-	in.registerLive(cmd)
+	in.registerAnalysis(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
 	return cmd
 }

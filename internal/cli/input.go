@@ -245,6 +245,15 @@ type liveFlags struct {
 
 func (l *liveFlags) enabled() bool { return l.kubeconfig != "" || l.context != "" }
 
+// registerAnalysis gives an analysis command its whole input: -f files,
+// ClusterNetworkPolicies and a live cluster (--kubeconfig, --context).
+func (f *inputFlags) registerAnalysis(cmd *cobra.Command) {
+	f.analysis = true
+	f.register(cmd)
+	f.registerCNP(cmd)
+	f.registerLive(cmd)
+}
+
 // registerLive lets the command read a live cluster: --kubeconfig and
 // --context, alone or with -f (the files then come after the cluster's
 // objects, so a policy in a file replaces the cluster's of that name).

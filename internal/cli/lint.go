@@ -104,10 +104,7 @@ flags.`,
 			return nil
 		},
 	}
-	in.analysis = true
-	in.register(cmd)
-	in.registerCNP(cmd)
-	in.registerLive(cmd)
+	in.registerAnalysis(cmd)
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "text", "text, json or sarif")
 	f.StringSliceVar(&disable, "disable", nil, "rule ids not to report (comma-separated, repeatable)")

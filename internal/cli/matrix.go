@@ -187,10 +187,7 @@ colours of the Okabe-Ito palette with a glyph in every cell.`,
 			return nil
 		},
 	}
-	in.analysis = true
-	in.register(cmd)
-	in.registerCNP(cmd)
-	in.registerLive(cmd)
+	in.registerAnalysis(cmd)
 	f := cmd.Flags()
 	f.Int32Var(&port, "port", 0, "destination port (the pod's port: service ports are not translated here)")
 	f.StringVar(&proto, "protocol", "TCP", "TCP, UDP or SCTP")
