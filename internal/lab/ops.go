@@ -297,22 +297,12 @@ func (c *Controller) Delete(reqs []DeleteRequest) Response {
 			}
 			continue
 		}
-		sel, err := labels.Parse(r.Selector)
-		if err != nil {
-			return Response{Error: "error: " + err.Error()}
+		keys, names, errResp := c.selected(k, "delete", r.Selector, ns, r.AllNamespaces)
+		if errResp != nil {
+			return *errResp
 		}
-		if k.store == nil {
-			return Response{Error: fmt.Sprintf("error: the lab does not delete %s", k.Resource)}
-		}
-		for _, key := range k.store.keys(c.st) {
-			o := k.store.get(c.st, key)
-			if k.Namespaced && !r.AllNamespaces && o.GetNamespace() != ns {
-				continue
-			}
-			if !sel.Matches(labels.Set(o.GetLabels())) {
-				continue
-			}
-			targets = append(targets, target{k.Kind, key, o.GetName()})
+		for i, key := range keys {
+			targets = append(targets, target{k.Kind, key, names[i]})
 		}
 		if len(targets) == 0 && !r.IgnoreNotFound {
 			lines = append(lines, fmt.Sprintf("No resources found in %s namespace.", ns))
@@ -408,18 +398,9 @@ func (c *Controller) Label(r LabelRequest) Response {
 			keys = append(keys, key)
 		}
 	} else {
-		sel, err := labels.Parse(r.Selector)
-		if err != nil {
-			return Response{Error: "error: " + err.Error()}
-		}
-		if k.store == nil {
-			return Response{Error: fmt.Sprintf("error: the lab does not label %s", k.Resource)}
-		}
-		for _, key := range k.store.keys(c.st) {
-			o := k.store.get(c.st, key)
-			if (!k.Namespaced || o.GetNamespace() == ns) && sel.Matches(labels.Set(o.GetLabels())) {
-				keys = append(keys, key)
-			}
+		var errResp *Response
+		if keys, _, errResp = c.selected(k, "label", r.Selector, ns, false); errResp != nil {
+			return *errResp
 		}
 	}
 	// Check everything first: one refusal changes nothing.
@@ -478,4 +459,28 @@ func (c *Controller) Label(r LabelRequest) Response {
 
 func validateLabels(l labels.Set) field.ErrorList {
 	return metav1validation.ValidateLabels(l, field.NewPath("metadata", "labels"))
+}
+
+// selected are the keys and names of the objects of kind k that a label
+// selector picks, in namespace ns unless all; verb names the refusal when
+// the lab keeps no such objects.
+func (c *Controller) selected(k Kind, verb, selector, ns string, all bool) (keys, names []string, errResp *Response) {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return nil, nil, &Response{Error: "error: " + err.Error()}
+	}
+	if k.store == nil {
+		return nil, nil, &Response{Error: fmt.Sprintf("error: the lab does not %s %s", verb, k.Resource)}
+	}
+	for _, key := range k.store.keys(c.st) {
+		o := k.store.get(c.st, key)
+		if k.Namespaced && !all && o.GetNamespace() != ns {
+			continue
+		}
+		if sel.Matches(labels.Set(o.GetLabels())) {
+			keys = append(keys, key)
+			names = append(names, o.GetName())
+		}
+	}
+	return keys, names, nil
 }
