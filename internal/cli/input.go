@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +26,7 @@ import (
 	"github.com/palisade-net/palisade/internal/analysis"
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/kube"
+	"github.com/palisade-net/palisade/internal/lab"
 	"github.com/palisade-net/palisade/internal/lab/state"
 	"github.com/palisade-net/palisade/internal/manifest"
 	"github.com/palisade-net/palisade/internal/validation/clusterpolicy"
@@ -514,38 +513,26 @@ func workloadKind(o kubeObject) string {
 	return ""
 }
 
-// labObserved is the lab's state, as analysis reads a cluster's.
+// labObserved is the lab's state, as analysis reads a cluster's: listed
+// through the lab's kind table, as `get` lists it.
 func labObserved(st *state.State) *observed {
 	o := &observed{}
-	for _, k := range slices.Sorted(maps.Keys(st.Namespaces)) {
-		o.namespaces = append(o.namespaces, st.Namespaces[k].DeepCopy())
+	for _, obj := range lab.List(st, "Namespace") {
+		o.namespaces = append(o.namespaces, obj.(*corev1.Namespace))
 	}
-	for _, k := range slices.Sorted(maps.Keys(st.Pods)) {
-		o.pods = append(o.pods, st.Pods[k].DeepCopy())
+	for _, obj := range lab.List(st, "Pod") {
+		o.pods = append(o.pods, obj.(*corev1.Pod))
 	}
-	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
-		o.services = append(o.services, st.Services[k].DeepCopy())
+	for _, obj := range lab.List(st, "Service") {
+		o.services = append(o.services, obj.(*corev1.Service))
 	}
-	for _, k := range slices.Sorted(maps.Keys(st.Policies)) {
-		o.policies = append(o.policies, st.Policies[k].DeepCopy())
+	for _, obj := range lab.List(st, "NetworkPolicy") {
+		o.policies = append(o.policies, obj.(*networkingv1.NetworkPolicy))
 	}
-	for _, k := range slices.Sorted(maps.Keys(st.Deployments)) {
-		o.workloads = append(o.workloads, st.Deployments[k].DeepCopy())
-	}
-	for _, k := range slices.Sorted(maps.Keys(st.ReplicaSets)) {
-		o.workloads = append(o.workloads, st.ReplicaSets[k].DeepCopy())
-	}
-	for _, k := range slices.Sorted(maps.Keys(st.StatefulSets)) {
-		o.workloads = append(o.workloads, st.StatefulSets[k].DeepCopy())
-	}
-	for _, k := range slices.Sorted(maps.Keys(st.DaemonSets)) {
-		o.workloads = append(o.workloads, st.DaemonSets[k].DeepCopy())
-	}
-	for _, k := range slices.Sorted(maps.Keys(st.Jobs)) {
-		o.workloads = append(o.workloads, st.Jobs[k].DeepCopy())
-	}
-	for _, k := range slices.Sorted(maps.Keys(st.CronJobs)) {
-		o.workloads = append(o.workloads, st.CronJobs[k].DeepCopy())
+	for _, kind := range []string{"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"} {
+		for _, obj := range lab.List(st, kind) {
+			o.workloads = append(o.workloads, obj.(kubeObject))
+		}
 	}
 	return o
 }
