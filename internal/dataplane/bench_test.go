@@ -29,7 +29,7 @@ type benchNet struct {
 	clientIP, serverIP     netip.Addr
 }
 
-func newBenchNet(b *testing.B) *benchNet {
+func newBenchNet(b testing.TB) *benchNet {
 	b.Helper()
 	if os.Geteuid() != 0 {
 		b.Skip("needs root for network namespaces")

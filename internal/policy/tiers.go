@@ -93,20 +93,6 @@ func (e *Engine) TierRegions(key PodKey, tier Tier, dir Direction, family int) [
 			cuts[n] = true
 		}
 	}
-	portCuts := map[corev1.Protocol]map[int32]bool{}
-	portCut := func(proto corev1.Protocol, ports ...int32) {
-		if portCuts[proto] == nil {
-			portCuts[proto] = map[int32]bool{0: true}
-		}
-		for _, p := range ports {
-			if p >= 0 && p <= 65535 {
-				portCuts[proto][p] = true
-			}
-		}
-	}
-	for _, pr := range []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP} {
-		portCut(pr)
-	}
 	for _, r := range rules {
 		for _, pe := range r.peers {
 			switch {
@@ -132,62 +118,81 @@ func (e *Engine) TierRegions(key PodKey, tier Tier, dir Direction, family int) [
 				}
 			}
 		}
-		for _, pt := range r.ports {
-			switch {
-			case pt.name != "":
+		// A named port belongs to the destination: for egress that is the
+		// peer, whose address must then stand alone.
+		if dir == Egress {
+			for _, pt := range r.ports {
+				if pt.name == "" {
+					continue
+				}
 				for _, proto := range []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP} {
 					for _, t := range e.NamedPortTargets(pt.name, proto) {
-						portCut(proto, t.Port, t.Port+1)
-						// The port belongs to the destination: for egress
-						// that is the peer, which must be told apart.
-						if dir == Egress {
-							point(t.Addr)
-						}
+						point(t.Addr)
 					}
 				}
-			case pt.unknown, pt.start == 0 && pt.end == 0:
-			default:
-				portCut(pt.protocol, pt.start, pt.end+1)
 			}
 		}
 	}
 	addrs := sortedAddrs(cuts)
-	self := side{pod: p, node: p.node, ip: p.addr(family)}
-	type cell struct {
-		first, last uint16
-		decided     bool
-		accept      bool
-	}
 	protos := []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP, otherProtocol}
+	// row decides every port of every protocol for one peer: the rules
+	// whose peers select it, in order, as clusterTier walks them.
 	row := func(peer netip.Addr) [][]cell {
 		other := e.resolve(Endpoint{IP: peer}, family)
+		dstPod := p
+		if dir == Egress {
+			dstPod = other.pod
+		}
+		var matched []*cnpRule
+		for _, r := range rules {
+			if r.failClosed {
+				matched = append(matched, r)
+			} else if m, _ := e.cnpPeersMatch(r, other); m {
+				matched = append(matched, r)
+			}
+		}
+		if len(matched) == 0 {
+			return nil
+		}
 		out := make([][]cell, len(protos))
 		for pi, proto := range protos {
-			var ports []int32
-			if pc := portCuts[proto]; pc != nil {
-				ports = mapKeys(pc)
-				slices.Sort(ports)
-			} else {
-				ports = []int32{0}
+			pc := map[int32]bool{0: true}
+			cut := func(ports ...int32) {
+				for _, p := range ports {
+					if p >= 0 && p <= 65535 {
+						pc[p] = true
+					}
+				}
 			}
+			for _, r := range matched {
+				for _, pt := range r.ports {
+					switch {
+					case pt.name != "":
+						if n := dstPod.lookupPort(pt.name, proto); n != 0 {
+							cut(n, n+1)
+						}
+					case pt.unknown, pt.protocol != proto, pt.start == 0 && pt.end == 0:
+					default:
+						cut(pt.start, pt.end+1)
+					}
+				}
+			}
+			ports := mapKeys(pc)
+			slices.Sort(ports)
+			var cs []cell
 			for i, port := range ports {
 				end := int32(65535)
 				if i+1 < len(ports) {
 					end = ports[i+1] - 1
 				}
-				dstPod := p
-				if dir == Egress {
-					dstPod = other.pod
-				}
-				d, a := e.clusterTier(tier, dir, self, other, dstPod, Conn{Protocol: proto, Port: port}, nil)
-				cs := out[pi]
+				d, a := tierWalk(matched, proto, port, dstPod)
 				if n := len(cs); n > 0 && cs[n-1].decided == d && cs[n-1].accept == a {
 					cs[n-1].last = uint16(end)
 				} else {
 					cs = append(cs, cell{uint16(port), uint16(end), d, a})
 				}
-				out[pi] = cs
 			}
+			out[pi] = cs
 		}
 		return out
 	}
@@ -237,6 +242,35 @@ func (e *Engine) TierRegions(key PodKey, tier Tier, dir Direction, family int) [
 		emit(prevFirst, prevLast, prev)
 	}
 	return regions
+}
+
+type cell struct {
+	first, last uint16
+	decided     bool
+	accept      bool
+}
+
+// tierWalk is clusterTier's walk over rules whose peers already match:
+// the first whose ports admit the connection decides, a Pass stops the
+// tier undecided.
+func tierWalk(rules []*cnpRule, proto corev1.Protocol, port int32, dstPod *podInfo) (decided, accept bool) {
+	for _, r := range rules {
+		match := r.admitsPort(proto, port, dstPod)
+		action := r.ref.Action
+		if r.failClosed {
+			match, action = r.ref.Action != ActionAccept, ActionDeny
+		}
+		if !match {
+			continue
+		}
+		switch action {
+		case ActionAccept, ActionDeny:
+			return true, action == ActionAccept
+		case ActionPass:
+			return false, false
+		}
+	}
+	return false, false
 }
 
 func mapKeys[K comparable, V any](m map[K]V) []K {
