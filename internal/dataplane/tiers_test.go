@@ -212,6 +212,7 @@ func TestTiersPacketPathIsFlat(t *testing.T) {
 	if r1 != r1k {
 		t.Errorf("the rules differ with 1 and 1000 policies:\n%s\n---\n%s", r1, r1k)
 	}
+	t.Logf("elements: %d with 1 policy, %d with 1000", s1.Elements, s1k.Elements)
 	if s1k.Elements <= s1.Elements {
 		t.Errorf("1000 policies compiled to %d elements, 1 to %d", s1k.Elements, s1.Elements)
 	}
