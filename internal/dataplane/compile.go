@@ -76,9 +76,10 @@ type Options struct {
 type Stats struct {
 	Pods, Chains, Rules, Sets, Elements int
 	// Unsupported lists the ClusterNetworkPolicy rules of enforced pods
-	// the table cannot express (domainNames peers): they are left out, so
-	// the table enforces less than the engine predicts.
-	Unsupported []policy.ClusterRuleRef
+	// with peers the table matches only as far as the engine can
+	// (policy.TierGap): domainNames peers never, nodes peers by the Node
+	// objects the engine holds.
+	Unsupported []policy.TierGap
 }
 
 type builder struct {
@@ -390,8 +391,8 @@ func (b *builder) tierElements(pk policy.PodKey, ips []netip.Addr) {
 				}
 			}
 		}
-		b.stats.Unsupported = append(b.stats.Unsupported, b.e.TierUnsupported(pk)...)
 	}
+	b.stats.Unsupported = append(b.stats.Unsupported, b.e.TierGaps(pk)...)
 }
 
 // span is an interval element's field: a value, or first-last.

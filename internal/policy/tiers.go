@@ -33,19 +33,44 @@ var protoNumbers = map[corev1.Protocol]uint8{corev1.ProtocolTCP: 6, corev1.Proto
 // clause admits it, as in the engine.
 const otherProtocol corev1.Protocol = "other"
 
-// TierUnsupported lists the rules of a pod's tier that the regions cannot
-// express: domainNames peers, which need DNS answers.
-func (e *Engine) TierUnsupported(key PodKey) []ClusterRuleRef {
+// TierGap is a ClusterNetworkPolicy rule of a pod that the regions do not
+// express as the API means it.
+type TierGap struct {
+	Rule ClusterRuleRef
+	// Reason: GapDomainNames (the peer needs DNS answers: it matches
+	// nothing), or GapNodes (a nodes peer, which matches only the Node
+	// objects the engine holds: a caller that feeds none enforces it as
+	// matching nothing).
+	Reason string
+}
+
+const (
+	GapDomainNames = "domain-names"
+	GapNodes       = "nodes"
+)
+
+// TierGaps lists, for a pod, the rules of its ClusterNetworkPolicies with
+// peers the data plane cannot compile fully.
+func (e *Engine) TierGaps(key PodKey) []TierGap {
 	p := e.pods[key]
 	if p == nil {
 		return nil
 	}
-	var out []ClusterRuleRef
+	var out []TierGap
 	for _, ci := range p.cnps {
 		for _, rs := range [][]cnpRule{ci.in, ci.out} {
 			for _, r := range rs {
-				if len(r.domains) > 0 && !r.failClosed {
-					out = append(out, r.ref)
+				if r.failClosed {
+					continue // decided without its peers
+				}
+				if len(r.domains) > 0 {
+					out = append(out, TierGap{r.ref, GapDomainNames})
+				}
+				for _, pe := range r.peers {
+					if pe.nodes != nil {
+						out = append(out, TierGap{r.ref, GapNodes})
+						break
+					}
 				}
 			}
 		}
