@@ -200,3 +200,15 @@ func TestNoOtherAPIGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterNetworkPoliciesAbsent: an API server without the CRD answers
+// 404 for the resource, which is "not served", not an error.
+func TestClusterNetworkPoliciesAbsent(t *testing.T) {
+	c := apiServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	served, err := c.ClusterNetworkPoliciesServed(ctx)
+	if err != nil || served {
+		t.Fatalf("served %v, err %v; want false without the CRD", served, err)
+	}
+}
