@@ -50,7 +50,7 @@ type Clients struct {
 // (ListOptions, ...) registered in each so they encode as query parameters.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, networkingv1.AddToScheme, appsv1.AddToScheme, cnpv1beta1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, networkingv1.AddToScheme, appsv1.AddToScheme, cnpv1beta1.Install} {
 		if err := add(s); err != nil {
 			return nil, err
 		}
@@ -109,7 +109,7 @@ func New(cfg *rest.Config) (*Clients, error) {
 		return nil, err
 	}
 	pc := rest.CopyConfig(base)
-	pc.GroupVersion, pc.APIPath = &cnpv1beta1.SchemeGroupVersion, "/apis"
+	pc.GroupVersion, pc.APIPath = &schema.GroupVersion{Group: cnpv1beta1.GroupName, Version: "v1beta1"}, "/apis"
 	pc.ContentType, pc.AcceptContentTypes = "application/json", "application/json"
 	if out.policy, err = rest.RESTClientForConfigAndClient(pc, httpClient); err != nil {
 		return nil, err
