@@ -38,6 +38,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/vishvananda/netlink"
 
@@ -124,6 +125,9 @@ type Config struct {
 // in tests.
 type Source struct {
 	Pods, Namespaces, NetworkPolicies *cache.ListWatch
+	// ClusterNetworkPolicies (policy.networking.k8s.io) is nil when the
+	// cluster has no such CRD: the agent then enforces NetworkPolicy only.
+	ClusterNetworkPolicies *cache.ListWatch
 	// Node gets a Node object: the agent reads its own node's
 	// spec.podCIDRs when PodCIDRs is not given (nil: never).
 	Node func(ctx context.Context, name string) (*corev1.Node, error)
@@ -151,6 +155,7 @@ const (
 	kindPod       = "Pod"
 	kindNamespace = "Namespace"
 	kindPolicy    = "NetworkPolicy"
+	kindCluster   = "ClusterNetworkPolicy"
 	// syncKey is the queue's only key: a workqueue does not hold a key
 	// twice, so however many events arrive, at most one sync is waiting.
 	syncKey = "sync"
@@ -170,11 +175,15 @@ type Agent struct {
 	pods       cache.Indexer // of *podLite, so no typed lister
 	namespaces corelisters.NamespaceLister
 	policies   networkinglisters.NetworkPolicyLister
-	queue      workqueue.TypedRateLimitingInterface[string]
-	limiter    flowcontrol.RateLimiter // nil: unbounded
-	syncer     *dataplane.Syncer
-	opts       dataplane.Options
-	conntrack  *netlink.Handle // nil unless strict
+	cnps       cache.Indexer // nil: no ClusterNetworkPolicy CRD
+	// gaps are the ClusterNetworkPolicy rules of this node's pods the
+	// table cannot enforce as written (set after each sync).
+	gaps      atomic.Pointer[[]policy.TierGap]
+	queue     workqueue.TypedRateLimitingInterface[string]
+	limiter   flowcontrol.RateLimiter // nil: unbounded
+	syncer    *dataplane.Syncer
+	opts      dataplane.Options
+	conntrack *netlink.Handle // nil unless strict
 
 	ready     atomic.Bool                       // the first full sync is in force
 	datapath  atomic.Pointer[[]datapathProblem] // what the table cannot see; nil before the first look
@@ -288,10 +297,29 @@ func New(cfg Config) (*Agent, error) {
 	if err := podInf.AddIndexers(cache.Indexers{ipIndex: a.localIPs}); err != nil {
 		return nil, err
 	}
+	handlers := []struct {
+		inf  cache.SharedIndexInformer
+		kind string
+		same func(old, cur any) bool
+	}{}
+	if cfg.Source.ClusterNetworkPolicies != nil {
+		cnpInf, err := newInformer(&cnpv1beta1.ClusterNetworkPolicy{}, cfg.Source.ClusterNetworkPolicies)
+		if err != nil {
+			return nil, err
+		}
+		a.cnps = cnpInf.GetIndexer()
+		handlers = append(handlers, struct {
+			inf  cache.SharedIndexInformer
+			kind string
+			same func(old, cur any) bool
+		}{cnpInf, kindCluster, func(o, c any) bool {
+			return sameClusterPolicy(o.(*cnpv1beta1.ClusterNetworkPolicy), c.(*cnpv1beta1.ClusterNetworkPolicy))
+		}})
+	}
 	a.pods = podInf.GetIndexer()
 	a.namespaces = corelisters.NewNamespaceLister(nsInf.GetIndexer())
 	a.policies = networkinglisters.NewNetworkPolicyLister(npInf.GetIndexer())
-	for _, h := range []struct {
+	for _, h := range append([]struct {
 		inf  cache.SharedIndexInformer
 		kind string
 		same func(old, cur any) bool
@@ -301,7 +329,7 @@ func New(cfg Config) (*Agent, error) {
 		{npInf, kindPolicy, func(o, c any) bool {
 			return samePolicy(o.(*networkingv1.NetworkPolicy), c.(*networkingv1.NetworkPolicy))
 		}},
-	} {
+	}, handlers...) {
 		kind, same := h.kind, h.same
 		_, err := h.inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 			AddFunc: func(obj any, initial bool) {
@@ -380,6 +408,14 @@ func (a *Agent) notReady() string {
 	if !a.ready.Load() {
 		return "waiting for the first full sync"
 	}
+	if g := a.gaps.Load(); g != nil && len(*g) > 0 {
+		var b strings.Builder
+		b.WriteString("ClusterNetworkPolicy rules of this node's pods that the table cannot enforce as written:")
+		for _, gap := range *g {
+			b.WriteString("\n  " + gap.Rule.String() + ": " + gap.Reason)
+		}
+		return b.String()
+	}
 	if a.cfg.AllowInvisibleDatapath {
 		return ""
 	}
@@ -396,6 +432,28 @@ func (a *Agent) notReady() string {
 		b.WriteString("\n  " + p.String())
 	}
 	return b.String()
+}
+
+// noteGaps records the ClusterNetworkPolicy rules the last sync could not
+// compile as written, says so in the log when they change, and exports
+// their count by reason. While there is one the agent is not ready: the
+// node would enforce something other than what the policies say.
+func (a *Agent) noteGaps(gaps []policy.TierGap) {
+	var prev []policy.TierGap
+	if p := a.gaps.Load(); p != nil {
+		prev = *p
+	}
+	a.gaps.Store(&gaps)
+	count := map[string]int{}
+	for _, g := range gaps {
+		count[g.Reason]++
+		if !slices.Contains(prev, g) {
+			a.log.Error("a ClusterNetworkPolicy rule cannot be enforced as written; not ready", "rule", g.Rule.String(), "reason", g.Reason)
+		}
+	}
+	for _, r := range []string{policy.GapDomainNames, policy.GapNodes} {
+		a.metrics.cnpUnsupported.WithLabelValues(r).Set(float64(count[r]))
+	}
 }
 
 // lookAtDatapath checks the datapath, saying in the log and the metrics
@@ -674,6 +732,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	a.metrics.rules.Set(float64(st.Rules))
 	a.metrics.elements.Set(float64(st.Elements))
 	a.metrics.pods.Set(float64(st.Pods))
+	a.noteGaps(st.Unsupported)
 	report := SyncReport{Mode: mode, Took: took, Stats: st, FailClosed: failClosed}
 	for ref, t := range changes {
 		a.metrics.programmed.Observe(now.Sub(t).Seconds())
@@ -729,6 +788,11 @@ func (a *Agent) build() {
 	for _, np := range nps {
 		a.engine.UpsertPolicy(np)
 	}
+	if a.cnps != nil {
+		for _, obj := range a.cnps.List() {
+			a.engine.UpsertClusterPolicy(obj.(*cnpv1beta1.ClusterNetworkPolicy))
+		}
+	}
 }
 
 // apply brings one object's state from the cache into the engine; an
@@ -757,6 +821,12 @@ func (a *Agent) apply(ref objRef) {
 			a.engine.UpsertPolicy(np)
 		} else {
 			a.engine.DeletePolicy(ns, name)
+		}
+	case kindCluster:
+		if obj, ok, _ := a.cnps.GetByKey(ref.key); ok {
+			a.engine.UpsertClusterPolicy(obj.(*cnpv1beta1.ClusterNetworkPolicy))
+		} else {
+			a.engine.DeleteClusterPolicy(name)
 		}
 	}
 }

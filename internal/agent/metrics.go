@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/palisade-net/palisade/internal/policy"
 )
 
 // metrics live on a registry of the agent's own, so that two agents in one
@@ -27,6 +29,9 @@ type metrics struct {
 	cutErrors    prometheus.Counter
 	cutDuration  prometheus.Histogram
 	datapath     *prometheus.GaugeVec
+	// cnpUnsupported counts the ClusterNetworkPolicy rules of the node's
+	// pods the table cannot enforce as written.
+	cnpUnsupported *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -78,9 +83,16 @@ func newMetrics() *metrics {
 			Name: "palisade_agent_datapath_unsupported",
 			Help: "1 while pod traffic takes a path the policy table cannot see (the agent is then not ready), by reason: bridge-without-br-netfilter, bridge-nf-call-iptables-off, bridge-nf-call-ip6tables-off, kube-proxy-ipvs.",
 		}, []string{"reason"}),
+		cnpUnsupported: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "palisade_agent_clusternetworkpolicy_unsupported",
+			Help: "ClusterNetworkPolicy rules of this node's pods the table cannot enforce as written (the agent is then not ready), by reason: domain-names (needs DNS), nodes (the agent watches no Node objects).",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{policy.GapDomainNames, policy.GapNodes} {
+		m.cnpUnsupported.WithLabelValues(r) // present at 0 from the start
 	}
 	m.reg.MustRegister(m.syncDuration, m.programmed, m.rules, m.elements, m.pods, m.unsynced, m.denied, m.syncErrors,
-		m.cut, m.cutErrors, m.cutDuration, m.datapath,
+		m.cut, m.cutErrors, m.cutDuration, m.datapath, m.cnpUnsupported,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, d := range []string{"ingress", "egress"} {
 		m.denied.WithLabelValues(d) // present at 0 from the start, so rate() works

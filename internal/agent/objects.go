@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/validation"
@@ -38,6 +39,8 @@ func slim(obj any) (any, error) {
 		np := &networkingv1.NetworkPolicy{ObjectMeta: slimMeta(o.ObjectMeta), Spec: o.Spec}
 		validation.DefaultNetworkPolicy(np)
 		return np, nil
+	case *cnpv1beta1.ClusterNetworkPolicy:
+		return &cnpv1beta1.ClusterNetworkPolicy{ObjectMeta: slimMeta(o.ObjectMeta), Spec: o.Spec}, nil
 	}
 	return obj, nil // e.g. cache.DeletedFinalStateUnknown
 }
@@ -150,5 +153,11 @@ func samePod(a, b *podLite) bool {
 func sameNamespace(a, b *corev1.Namespace) bool { return labels.Equals(a.Labels, b.Labels) }
 
 func samePolicy(a, b *networkingv1.NetworkPolicy) bool {
+	return equality.Semantic.DeepEqual(a.Spec, b.Spec)
+}
+
+// sameClusterPolicy ignores status updates (conditions), which the
+// engine does not read.
+func sameClusterPolicy(a, b *cnpv1beta1.ClusterNetworkPolicy) bool {
 	return equality.Semantic.DeepEqual(a.Spec, b.Spec)
 }

@@ -202,6 +202,16 @@ node, tests); the API server is still reached from the agent's own.`,
 				Node: func(ctx context.Context, name string) (*corev1.Node, error) {
 					return c.Nodes().Get(ctx, name, metav1.GetOptions{})
 				}}
+			// ClusterNetworkPolicy is a CRD a cluster may not have: without
+			// it the agent enforces NetworkPolicy alone.
+			switch served, err := c.ClusterNetworkPoliciesServed(cmd.Context()); {
+			case err != nil:
+				log.Warn("cannot tell whether clusternetworkpolicies are served; enforcing NetworkPolicy only", "err", err)
+			case !served:
+				log.Info("no ClusterNetworkPolicy CRD (policy.networking.k8s.io/v1beta1); enforcing NetworkPolicy only")
+			default:
+				cfg.Source.ClusterNetworkPolicies = c.ClusterNetworkPolicies().ListWatch()
+			}
 			log.Info("starting", "node", cfg.NodeName, "api-server", rc.Host, "config", source,
 				"new-pods", cfg.NewPods, "pod-cidrs", podCIDRs, "audit", cfg.Audit, "strict", strict)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

@@ -29,7 +29,7 @@ type benchNet struct {
 	clientIP, serverIP     netip.Addr
 }
 
-func newBenchNet(b *testing.B) *benchNet {
+func newBenchNet(b testing.TB) *benchNet {
 	b.Helper()
 	if os.Geteuid() != 0 {
 		b.Skip("needs root for network namespaces")
@@ -122,7 +122,8 @@ func (n *benchNet) connect(b *testing.B, d time.Duration) []time.Duration {
 // BenchmarkNewConnections measures new TCP connections through a router
 // namespace with no ruleset, with a stateful accept-all table (the floor any
 // stateful firewall pays), and with Palisade's table where the server's
-// allow set holds 10 to 100,000 peers. Configurations are interleaved over
+// allow set holds 10 to 100,000 peers, and with 10 to 1,000
+// ClusterNetworkPolicies at as many priorities. Configurations are interleaved over
 // rounds; medians are reported.
 func BenchmarkNewConnections(b *testing.B) {
 	n := newBenchNet(b)
@@ -165,6 +166,24 @@ func BenchmarkNewConnections(b *testing.B) {
 			name  string
 			apply func() error
 		}{fmt.Sprintf("peers-%d", peers), func() error {
+			_ = exec.Command("ip", "netns", "exec", n.router, "nft", "delete", "table", "inet", Table).Run()
+			s.ForceFull()
+			_, err := s.Sync(ctx, e)
+			return err
+		}})
+	}
+	// Tiers: k ClusterNetworkPolicies at k priorities select the client,
+	// whose egress the last one accepts; the server's NetworkPolicy (10
+	// peers) still judges ingress. The packet path is the same lookups.
+	for _, k := range []int{10, 100, 1000} {
+		e := peersEngine(b, n, 10)
+		for _, c := range benchCNPs(k) {
+			e.UpsertClusterPolicy(c)
+		}
+		configs = append(configs, struct {
+			name  string
+			apply func() error
+		}{fmt.Sprintf("cnps-%d", k), func() error {
 			_ = exec.Command("ip", "netns", "exec", n.router, "nft", "delete", "table", "inet", Table).Run()
 			s.ForceFull()
 			_, err := s.Sync(ctx, e)

@@ -73,6 +73,11 @@ type Options struct {
 // Stats counts what a build produced, for metrics and progress.
 type Stats struct {
 	Pods, Chains, Rules, Sets, Elements int
+	// Unsupported lists the ClusterNetworkPolicy rules of enforced pods
+	// with peers the table matches only as far as the engine can
+	// (policy.TierGap): domainNames peers never, nodes peers by the Node
+	// objects the engine holds.
+	Unsupported []policy.TierGap
 }
 
 type builder struct {
@@ -145,6 +150,9 @@ func compute(e *policy.Engine, opts Options, cache *buildCache, prev *Desired) (
 				b.stats.Elements++
 			}
 		}
+		if len(e.ClusterSubjects(pk)) > 0 {
+			b.tierElements(pk, info.IPs)
+		}
 		in, out := e.Isolation(pk)
 		if len(in)+len(out) == 0 {
 			continue
@@ -165,7 +173,9 @@ func compute(e *policy.Engine, opts Options, cache *buildCache, prev *Desired) (
 				if ip.Is6() {
 					fam = "6"
 				}
-				elements = append(elements, mapEntry{d.m + fam, ip.String(), "jump " + chain})
+				// goto: the group chain's return then ends the direction
+				// (see tiers), so the Baseline tier is not reached.
+				elements = append(elements, mapEntry{d.m + fam, ip.String(), "goto " + chain})
 			}
 		}
 	}
@@ -265,8 +275,8 @@ func (b *builder) base() {
 	b.rule("forward", "ip saddr . ip daddr @"+hairpinSet+"4 accept")
 	b.rule("forward", "ip6 saddr . ip6 daddr @"+hairpinSet+"6 accept")
 	b.unsynced()
-	b.rule("forward", "ip saddr vmap @egress-pods4")
-	b.rule("forward", "ip6 saddr vmap @egress-pods6")
+	b.tiers()
+	b.rule("forward", "jump egress")
 	// Per-pod counters live in dynamic sets the packet path fills itself
 	// (one element per pod, created on its first packet): no object per
 	// pod for a sync to write. Reaching here, the source's egress side
@@ -276,9 +286,114 @@ func (b *builder) base() {
 			Flags: []knftables.SetFlag{knftables.DynamicFlag}, Size: knftables.PtrTo(uint64(65535))})
 	}
 	b.counted("forward", false, policy.Egress)
-	b.rule("forward", "ip daddr vmap @ingress-pods4")
-	b.rule("forward", "ip6 daddr vmap @ingress-pods6")
+	b.rule("forward", "jump ingress")
 	b.counted("forward", false, policy.Ingress)
+}
+
+// tierMap names the interval verdict map of a ClusterNetworkPolicy tier
+// for one direction and family: admin-eg4, baseline-in6...
+func tierMap(tier policy.Tier, dir policy.Direction, ip6 bool) string {
+	n := "admin-"
+	if tier == policy.TierBaseline {
+		n = "baseline-"
+	}
+	if dir == policy.Egress {
+		n += "eg"
+	} else {
+		n += "in"
+	}
+	if ip6 {
+		return n + "6"
+	}
+	return n + "4"
+}
+
+// denyChain is where a ClusterNetworkPolicy Deny sends a connection.
+func denyChain(dir policy.Direction) string {
+	if dir == policy.Egress {
+		return "cnp-deny-eg"
+	}
+	return "cnp-deny-in"
+}
+
+// tiers writes the chains that judge one direction in the order of the
+// API: the Admin tier's map, the NetworkPolicy map, the Baseline tier's
+// map. Each is one lookup whatever the number of policies: the engine has
+// already resolved priorities and rule order into disjoint regions of
+// (pod . peer . protocol . port). An Accept returns to forward (the other
+// direction is judged next), a Deny goes to the deny chain, a Pass or no
+// match has no element and falls through. The NetworkPolicy map goes to
+// its group chain, so that chain's return also ends the direction and the
+// Baseline tier is reached only by pods no NetworkPolicy isolates.
+func (b *builder) tiers() {
+	for _, dir := range []policy.Direction{policy.Egress, policy.Ingress} {
+		chain, np, self, peer := "egress", "egress-pods", "saddr", "daddr"
+		if dir == policy.Ingress {
+			chain, np, self, peer = "ingress", "ingress-pods", "daddr", "saddr"
+		}
+		b.d.Chain(&knftables.Chain{Name: chain, Comment: knftables.PtrTo(dir.String() + ": Admin tier, NetworkPolicy, Baseline tier")})
+		deny := denyChain(dir)
+		b.d.Chain(&knftables.Chain{Name: deny, Comment: knftables.PtrTo(dir.String() + " denied by a ClusterNetworkPolicy")})
+		b.stats.Chains += 2
+		for _, tier := range []policy.Tier{policy.TierAdmin, policy.TierBaseline} {
+			for _, ip6 := range []bool{false, true} {
+				typ := "ipv4_addr . ipv4_addr . inet_proto . inet_service : verdict"
+				if ip6 {
+					typ = "ipv6_addr . ipv6_addr . inet_proto . inet_service : verdict"
+				}
+				b.d.Map(&knftables.Map{Name: tierMap(tier, dir, ip6), Type: typ, Flags: []knftables.SetFlag{knftables.IntervalFlag}})
+			}
+		}
+		for _, tier := range []policy.Tier{policy.TierAdmin, policy.TierBaseline} {
+			if tier == policy.TierBaseline {
+				b.rule(chain, "ip "+self+" vmap @"+np+"4")
+				b.rule(chain, "ip6 "+self+" vmap @"+np+"6")
+			}
+			for _, fam := range []string{"ip", "ip6"} {
+				b.rule(chain, knftables.Concat(fam, self, ".", fam, peer, ". meta l4proto . th dport vmap @"+tierMap(tier, dir, fam == "ip6")))
+			}
+		}
+		verdict := "drop"
+		if b.opts.Audit {
+			verdict = "return"
+		}
+		b.counted(deny, true, dir)
+		b.rule(deny, knftables.Concat("counter", b.logTo(dir, ReasonPolicy), verdict))
+	}
+}
+
+// tierElements writes a pod's regions of both ClusterNetworkPolicy tiers.
+func (b *builder) tierElements(pk policy.PodKey, ips []netip.Addr) {
+	for _, ip := range ips {
+		fam := 4
+		if ip.Is6() {
+			fam = 6
+		}
+		for _, tier := range []policy.Tier{policy.TierAdmin, policy.TierBaseline} {
+			for _, dir := range []policy.Direction{policy.Egress, policy.Ingress} {
+				m := tierMap(tier, dir, ip.Is6())
+				for _, r := range b.e.TierRegions(pk, tier, dir, fam) {
+					value := "return"
+					if !r.Accept {
+						value = "goto " + denyChain(dir)
+					}
+					b.d.MapElem(m, []string{ip.String(), span(r.PeerFirst.String(), r.PeerLast.String()),
+						span(strconv.Itoa(int(r.ProtoFirst)), strconv.Itoa(int(r.ProtoLast))),
+						span(strconv.Itoa(int(r.PortFirst)), strconv.Itoa(int(r.PortLast)))}, []string{value})
+					b.stats.Elements++
+				}
+			}
+		}
+	}
+	b.stats.Unsupported = append(b.stats.Unsupported, b.e.TierGaps(pk)...)
+}
+
+// span is an interval element's field: a value, or first-last.
+func span(first, last string) string {
+	if first == last {
+		return first
+	}
+	return first + "-" + last
 }
 
 // counted adds the rules that count a new connection, by the pod's

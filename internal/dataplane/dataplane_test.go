@@ -74,11 +74,16 @@ spec:
 	for _, want := range []string{
 		"add rule inet palisade-policy forward ct state established,related accept",
 		"add rule inet palisade-policy forward ct state invalid drop",
-		"add rule inet palisade-policy forward ip saddr vmap @egress-pods4",
-		"add rule inet palisade-policy forward ip daddr vmap @ingress-pods4",
+		"add rule inet palisade-policy forward jump egress",
+		"add rule inet palisade-policy forward jump ingress",
+		// Per direction: Admin tier, NetworkPolicy, Baseline tier, each one lookup.
+		"add rule inet palisade-policy egress ip saddr . ip daddr . meta l4proto . th dport vmap @admin-eg4\nadd rule inet palisade-policy egress ip6 saddr . ip6 daddr . meta l4proto . th dport vmap @admin-eg6\n" +
+			"add rule inet palisade-policy egress ip saddr vmap @egress-pods4\nadd rule inet palisade-policy egress ip6 saddr vmap @egress-pods6\n" +
+			"add rule inet palisade-policy egress ip saddr . ip daddr . meta l4proto . th dport vmap @baseline-eg4\n",
+		"add rule inet palisade-policy ingress ip daddr . ip saddr . meta l4proto . th dport vmap @admin-in4",
 		// The web pod on this node jumps to its group chain; the remote one is another node's job.
-		"add element inet palisade-policy ingress-pods4 { 10.0.0.1 : jump in-",
-		"add element inet palisade-policy egress-pods4 { 10.0.0.2 : jump eg-",
+		"add element inet palisade-policy ingress-pods4 { 10.0.0.1 : goto in-",
+		"add element inet palisade-policy egress-pods4 { 10.0.0.2 : goto eg-",
 		// Peers: a matcher set, and an ipBlock with its holes (the nested except is dropped: nft refuses overlaps).
 		"ip saddr @m4-",
 		"ip saddr 10.0.0.0/8 ip saddr != { 10.0.5.0/24 }",
@@ -98,7 +103,8 @@ spec:
 	if strings.Contains(script, "10.0.1.3 : jump") {
 		t.Error("a pod of another node is enforced here")
 	}
-	if st.Pods != 2 || st.Chains != 3 {
+	// forward, two groups, and per direction the tier chain and its deny chain.
+	if st.Pods != 2 || st.Chains != 7 {
 		t.Errorf("stats %+v", st)
 	}
 	// Every rule line is valid for the fake's parser too.
@@ -131,7 +137,7 @@ func TestSyncLeavesNothingStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := fake.Dump()
-	if !strings.Contains(before, "10.0.0.1 : jump in-") {
+	if !strings.Contains(before, "10.0.0.1 : goto in-") {
 		t.Fatalf("first sync did not isolate web:\n%s", before)
 	}
 	if _, err := s.Sync(ctx, engine(t)); err != nil {
@@ -428,7 +434,7 @@ func TestHairpinSet(t *testing.T) {
 	script, _ := DryRun(e, Options{Node: "n1"})
 	hp4 := strings.Index(script, "forward ip saddr . ip daddr @hairpin4 accept")
 	hp6 := strings.Index(script, "forward ip6 saddr . ip6 daddr @hairpin6 accept")
-	maps := strings.Index(script, "forward ip saddr vmap @egress-pods4")
+	maps := strings.Index(script, "forward jump egress")
 	if hp4 < 0 || hp6 < 0 || maps < 0 || hp4 > maps || hp6 > maps {
 		t.Errorf("the hairpin rules are missing or come after the policy maps:\n%s", script)
 	}

@@ -41,7 +41,7 @@ func TestFailedTransactionKeepsRules(t *testing.T) {
 		return string(out)
 	}
 	before := list()
-	if !strings.Contains(before, "10.0.0.1 : jump in-") {
+	if !strings.Contains(before, "10.0.0.1 : goto in-") {
 		t.Fatalf("first sync:\n%s", before)
 	}
 	table, err := nft.New(ns, knftables.InetFamily, Table)
@@ -60,7 +60,7 @@ func TestFailedTransactionKeepsRules(t *testing.T) {
 	if _, err := s.Sync(ctx, engine(t)); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(list(), "jump in-") {
+	if strings.Contains(list(), "goto in-") {
 		t.Error("the next good sync did not apply")
 	}
 }

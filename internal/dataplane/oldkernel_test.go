@@ -56,7 +56,7 @@ func TestStaleChainsDeletedLater(t *testing.T) {
 			if _, err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(k.Dump(), "10.0.0.1 : jump in-") {
+			if !strings.Contains(k.Dump(), "10.0.0.1 : goto in-") {
 				t.Fatalf("first sync did not isolate web:\n%s", k.Dump())
 			}
 			if mode == "full" {
@@ -86,7 +86,7 @@ func TestStaleChainsDeletedLater(t *testing.T) {
 				}
 			}
 			after := k.Dump()
-			if strings.Contains(after, "chain in-") || strings.Contains(after, "jump in-") {
+			if strings.Contains(after, "chain in-") || strings.Contains(after, "goto in-") {
 				t.Errorf("stale chain left:\n%s", after)
 			}
 			want := knftables.NewFake(knftables.InetFamily, Table)
@@ -136,7 +136,7 @@ func TestStaleChainRetried(t *testing.T) {
 	if _, err := s.Sync(ctx, engine(t, webPolicy)); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(k.Dump(), "10.0.0.1 : jump in-") || !regexp.MustCompile(`add rule inet palisade-policy in-\S+ `).MatchString(k.Dump()) {
+	if !strings.Contains(k.Dump(), "10.0.0.1 : goto in-") || !regexp.MustCompile(`add rule inet palisade-policy in-\S+ `).MatchString(k.Dump()) {
 		t.Errorf("the chain wanted again is gone or empty:\n%s", k.Dump())
 	}
 }

@@ -1,6 +1,7 @@
 // Package kube is Palisade's Kubernetes API client: client-go's REST client
-// over a scheme of only the three API groups Palisade reads and writes
-// (core/v1, networking.k8s.io/v1, apps/v1).
+// over a scheme of only the API groups Palisade reads and writes
+// (core/v1, networking.k8s.io/v1, apps/v1, and the
+// policy.networking.k8s.io/v1beta1 custom resource ClusterNetworkPolicy).
 //
 // client-go's typed clients are not used on purpose. Each of them imports
 // client-go's global scheme, which registers every API group of Kubernetes,
@@ -19,6 +20,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -28,6 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/flowcontrol"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 )
 
 // Protobuf is the content type Clients speak by default: a list of ten
@@ -37,14 +40,17 @@ const Protobuf = "application/vnd.kubernetes.protobuf"
 // Clients talks to one API server about the resources Palisade uses.
 type Clients struct {
 	core, networking, apps rest.Interface
-	params                 runtime.ParameterCodec
+	// policy is policy.networking.k8s.io/v1beta1 (ClusterNetworkPolicy), a
+	// custom resource: JSON only, custom resources have no protobuf.
+	policy rest.Interface
+	params runtime.ParameterCodec
 }
 
 // NewScheme is a scheme of the three groups, with the meta/v1 options
 // (ListOptions, ...) registered in each so they encode as query parameters.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, networkingv1.AddToScheme, appsv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, networkingv1.AddToScheme, appsv1.AddToScheme, cnpv1beta1.Install} {
 		if err := add(s); err != nil {
 			return nil, err
 		}
@@ -102,6 +108,12 @@ func New(cfg *rest.Config) (*Clients, error) {
 	if out.apps, err = group(appsv1.SchemeGroupVersion, "/apis"); err != nil {
 		return nil, err
 	}
+	pc := rest.CopyConfig(base)
+	pc.GroupVersion, pc.APIPath = &schema.GroupVersion{Group: cnpv1beta1.GroupName, Version: "v1beta1"}, "/apis"
+	pc.ContentType, pc.AcceptContentTypes = "application/json", "application/json"
+	if out.policy, err = rest.RESTClientForConfigAndClient(pc, httpClient); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -151,6 +163,28 @@ func (c *Clients) NetworkPolicies(ns string) Client[*networkingv1.NetworkPolicy,
 	return Client[*networkingv1.NetworkPolicy, *networkingv1.NetworkPolicyList]{c.networking, c.params, "networkpolicies", ns, true,
 		func() *networkingv1.NetworkPolicy { return &networkingv1.NetworkPolicy{} },
 		func() *networkingv1.NetworkPolicyList { return &networkingv1.NetworkPolicyList{} }}
+}
+
+// ClusterNetworkPolicies are cluster-scoped. The resource exists only where
+// the CRD is installed: see ClusterNetworkPoliciesServed.
+func (c *Clients) ClusterNetworkPolicies() Client[*cnpv1beta1.ClusterNetworkPolicy, *cnpv1beta1.ClusterNetworkPolicyList] {
+	return Client[*cnpv1beta1.ClusterNetworkPolicy, *cnpv1beta1.ClusterNetworkPolicyList]{c.policy, c.params, "clusternetworkpolicies", "", false,
+		func() *cnpv1beta1.ClusterNetworkPolicy { return &cnpv1beta1.ClusterNetworkPolicy{} },
+		func() *cnpv1beta1.ClusterNetworkPolicyList { return &cnpv1beta1.ClusterNetworkPolicyList{} }}
+}
+
+// ClusterNetworkPoliciesServed asks the API server whether it serves
+// clusternetworkpolicies (v1beta1): false, with no error, when the CRD is
+// not installed.
+func (c *Clients) ClusterNetworkPoliciesServed(ctx context.Context) (bool, error) {
+	_, err := c.ClusterNetworkPolicies().List(ctx, metav1.ListOptions{Limit: 1})
+	switch {
+	case err == nil:
+		return true, nil
+	case apierrors.IsNotFound(err):
+		return false, nil
+	}
+	return false, err
 }
 
 // Deployments of namespace ns ("" for all).

@@ -170,8 +170,9 @@ func TestVerbsAgainstAPIServer(t *testing.T) {
 	}
 }
 
-// TestNoOtherAPIGroups: the scheme carries the three groups Palisade uses
-// and nothing else; that is the point of the package.
+// TestNoOtherAPIGroups: the scheme carries the groups Palisade uses (the
+// three built-in ones and ClusterNetworkPolicy's, whose types the policy
+// core links anyway) and nothing else; that is the point of the package.
 func TestNoOtherAPIGroups(t *testing.T) {
 	s, err := NewScheme()
 	if err != nil {
@@ -183,7 +184,7 @@ func TestNoOtherAPIGroups(t *testing.T) {
 	}
 	for g := range groups {
 		switch g {
-		case "", "networking.k8s.io", "apps":
+		case "", "networking.k8s.io", "apps", "policy.networking.k8s.io":
 		default:
 			t.Errorf("scheme registers group %q", g)
 		}
@@ -198,5 +199,17 @@ func TestNoOtherAPIGroups(t *testing.T) {
 		if p == "k8s.io/client-go/kubernetes/scheme" || strings.HasPrefix(p, "github.com/google/gnostic-models") {
 			t.Errorf("the palisade-agent binary links %s (client-go's typed clients, or the analysis' validation?): tens of MiB resident in every agent", p)
 		}
+	}
+}
+
+// TestClusterNetworkPoliciesAbsent: an API server without the CRD answers
+// 404 for the resource, which is "not served", not an error.
+func TestClusterNetworkPoliciesAbsent(t *testing.T) {
+	c := apiServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	served, err := c.ClusterNetworkPoliciesServed(ctx)
+	if err != nil || served {
+		t.Fatalf("served %v, err %v; want false without the CRD", served, err)
 	}
 }

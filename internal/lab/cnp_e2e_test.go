@@ -18,14 +18,51 @@ spec:
 
 // TestGetClusterNetworkPolicy: a ClusterNetworkPolicy goes through the
 // lab's kubectl verbs like any kind (apply, get by its names and its short
-// name, describe, delete); the lab says its data plane does not enforce it;
+// name, describe, delete); its data plane enforces it, checked with real
+// packets (admitted, denied by the Admin Deny, admitted again after delete);
 // an invalid one is refused with the API server's message and nothing of
 // the request is applied.
 func TestGetClusterNetworkPolicy(t *testing.T) {
 	l := newLab(t)
+	l.apply(`apiVersion: v1
+kind: Namespace
+metadata: {name: db}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: server, namespace: db}
+spec:
+  containers:
+  - {name: s, image: registry.k8s.io/e2e-test-images/agnhost:2.53, args: [porter], env: [{name: SERVE_PORT_80, value: hello}], ports: [{containerPort: 80}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec: {containers: [{name: c, image: busybox:1.36, command: [sleep, "3600"]}]}
+`)
+	l.must("wait", "--for=condition=Ready", "pods", "--all", "-A", "--timeout=20s")
+	ip := l.field("get", "pod", "server", "-n", "db", "-o", "jsonpath={.status.podIP}")
+	reach := func() bool {
+		_, _, code := l.run("exec", "client", "--", "wget", "-qO-", "--timeout=2", "http://"+ip+":80/")
+		return code == 0
+	}
+	if !reach() {
+		t.Fatal("default/client cannot reach db/server before any policy")
+	}
+	denyDB := strings.NewReplacer("deny-kube-system", "deny-db", "kube-system", "db").Replace(e2eCNP)
+	if out, errs, code := l.runIn(denyDB, "apply", "-f", "-"); code != 0 || strings.Contains(errs, "Warning") {
+		t.Fatalf("apply deny-db: exit %d %q %q", code, out, errs)
+	}
+	if reach() {
+		t.Error("the Admin Deny of deny-db is not enforced: default/client reached db/server")
+	}
+	l.must("delete", "cnp", "deny-db")
+	if !reach() {
+		t.Error("after deleting deny-db, default/client still cannot reach db/server")
+	}
+
 	out, errs, code := l.runIn(e2eCNP, "apply", "-f", "-")
-	if code != 0 || out != "clusternetworkpolicy.policy.networking.k8s.io/deny-kube-system created\n" ||
-		!strings.Contains(errs, "Warning: ClusterNetworkPolicy is not enforced by the lab's data plane yet") {
+	if code != 0 || out != "clusternetworkpolicy.policy.networking.k8s.io/deny-kube-system created\n" || strings.Contains(errs, "Warning") {
 		t.Fatalf("apply: exit %d %q %q", code, out, errs)
 	}
 	for _, kind := range []string{"clusternetworkpolicies", "cnp", "clusternetworkpolicy.policy.networking.k8s.io"} {
@@ -38,7 +75,7 @@ func TestGetClusterNetworkPolicy(t *testing.T) {
 		t.Errorf("get -o jsonpath: %q", got)
 	}
 	desc := l.must("describe", "cnp", "deny-kube-system")
-	for _, want := range []string{"Name:         deny-kube-system", "API Version:  policy.networking.k8s.io/v1beta1", "Tier:", "NotEnforced"} {
+	for _, want := range []string{"Name:         deny-kube-system", "API Version:  policy.networking.k8s.io/v1beta1", "Tier:"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("describe lacks %q:\n%s", want, desc)
 		}
@@ -51,7 +88,7 @@ func TestGetClusterNetworkPolicy(t *testing.T) {
 		!strings.Contains(errs, "nothing was applied") {
 		t.Errorf("invalid CNP: exit %d %q", code, errs)
 	}
-	if got := l.must("get", "cnp,netpol", "-o", "name"); got != "clusternetworkpolicy.policy.networking.k8s.io/deny-kube-system\n" {
+	if got := l.must("get", "cnp,netpol", "-A", "-o", "name"); got != "clusternetworkpolicy.policy.networking.k8s.io/deny-kube-system\n" {
 		t.Errorf("after a refused apply:\n%s", got)
 	}
 

@@ -193,8 +193,12 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 			it.obj.SetGeneration(1)
 		}
 		lines = append(lines, fmt.Sprintf("%s/%s %s", k.Qualified(), it.obj.GetName(), verb))
-		if k.notEnforced != "" {
-			warned = k.notEnforced
+		notEnforced := ""
+		if k.notEnforced != nil {
+			notEnforced = k.notEnforced(it.obj)
+		}
+		if notEnforced != "" {
+			warned = notEnforced
 		}
 		if verb == "unchanged" {
 			continue
@@ -207,8 +211,8 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 		// the API server's optimistic concurrency requires.
 		it.obj.SetResourceVersion(strconv.FormatInt(c.clock().UnixNano(), 10))
 		k.store.put(c.st, it.key, it.obj)
-		if k.notEnforced != "" {
-			c.event(it.obj, corev1.EventTypeWarning, "NotEnforced", k.notEnforced)
+		if notEnforced != "" {
+			c.event(it.obj, corev1.EventTypeWarning, "NotEnforced", notEnforced)
 		}
 	}
 	if warned != "" {

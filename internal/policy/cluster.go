@@ -448,6 +448,12 @@ func (e *Engine) cnpMatches(r *cnpRule, other side, dstPod *podInfo, c Conn) (ma
 	if !r.admitsPort(validation.ProtocolOrTCP(c.Protocol), c.Port, dstPod) {
 		return false, false
 	}
+	return e.cnpPeersMatch(r, other)
+}
+
+// cnpPeersMatch is cnpMatches without the port: whether a peer of the rule
+// selects other.
+func (e *Engine) cnpPeersMatch(r *cnpRule, other side) (match, unevaluated bool) {
 	for _, pe := range r.peers {
 		switch {
 		case pe.m != nil:

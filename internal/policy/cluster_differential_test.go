@@ -200,6 +200,7 @@ func differentialCluster(t *testing.T, c *chooser) {
 		}
 	}
 	compareCluster(t, e, ref)
+	compareRegions(t, e, ref)
 }
 
 func compareCluster(t *testing.T, e *policy.Engine, ref *reference.Cluster) {
