@@ -31,6 +31,12 @@ type decoder struct {
 	// (indexes into "items", nested) to the object being decoded in it.
 	doc  *docRef
 	item []int
+
+	// reference turns the fast path off (tests compare both). fast is set
+	// while an object is decoded without its node tree, and bail when that
+	// met something only the tree can place: the caller then decodes it
+	// again with the tree.
+	reference, fast, bail bool
 }
 
 func newDecoder(opts Options) *decoder {
@@ -123,6 +129,9 @@ func (d *decoder) decodeDoc(file string, c chunk, syntaxErr *Error) {
 	if t := bytes.TrimSpace(js); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		return // an empty document, or only comments: kubectl skips it
 	}
+	if d.decodeFast(file, c, js, nil) {
+		return
+	}
 	root, src := d.begin(file, c)
 	if root == nil && !c.json {
 		src = Source{File: file, Line: firstContentLine(c), Column: 1}
@@ -136,6 +145,28 @@ func (d *decoder) decodeDoc(file string, c chunk, syntaxErr *Error) {
 		o.node = nil
 	}
 	d.doc = nil
+}
+
+// decodeFast decodes a document (or split List item) of the simple subset
+// (see simpleRoot) without its node tree, and keeps the outcome only if it
+// is one object and nothing to say about it: every error and note wants
+// positions, so such documents are decoded again the ordinary way, which
+// then has the tree. It reports whether the object was kept.
+func (d *decoder) decodeFast(file string, c chunk, js []byte, defaults *schema.GroupVersionKind) bool {
+	if d.reference || c.json || c.col != 1 {
+		return false
+	}
+	line, col, ok := simpleRoot(c.text())
+	if !ok {
+		return false
+	}
+	sub := &decoder{opts: d.opts, res: &Result{}, fast: true, doc: &docRef{c: c}}
+	sub.decodeObject(file, js, nil, Source{File: file, Line: c.line + line - 1, Column: col}, defaults)
+	if sub.bail || len(sub.errs) > 0 || len(sub.res.Notes) > 0 || len(sub.res.Objects) != 1 {
+		return false
+	}
+	d.res.Objects = append(d.res.Objects, sub.res.Objects[0])
+	return true
 }
 
 // parseNode builds the document's node tree for positions, or returns nil.
@@ -344,7 +375,7 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 		Src:        src,
 		node:       node,
 	}
-	if node != nil {
+	if node != nil || d.fast {
 		o.doc, o.item = d.doc, d.item
 	}
 	if clusterScoped[gvk.Kind] {
@@ -437,6 +468,10 @@ func (d *decoder) decodeList(file string, js []byte, node *yaml.Node, src Source
 		itemDefaults = &itemGVK
 	default:
 		return false
+	}
+	if d.fast {
+		d.bail = true // items are placed by the node tree
+		return true
 	}
 	var list struct {
 		Items []json.RawMessage `json:"items"`
