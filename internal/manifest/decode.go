@@ -250,13 +250,13 @@ func yamlSyntaxError(file string, c chunk, convErr error) *Error {
 
 // peek reads what names an object in messages, from JSON that may not decode
 // into its type.
-func peek(js []byte) (kind, ns, name string) {
+func peek(js []byte) (kind, ns, name string, ok bool) {
 	var top struct {
 		Kind     json.RawMessage `json:"kind"`
 		Metadata json.RawMessage `json:"metadata"`
 	}
 	if json.Unmarshal(js, &top) != nil {
-		return "", "", ""
+		return "", "", "", true
 	}
 	_ = json.Unmarshal(top.Kind, &kind)
 	var md struct {
@@ -267,7 +267,7 @@ func peek(js []byte) (kind, ns, name string) {
 		_ = json.Unmarshal(md.Name, &name)
 		_ = json.Unmarshal(md.Namespace, &ns)
 	}
-	return kind, ns, name
+	return kind, ns, name, true
 }
 
 // decodeObject decodes one object (or List) from JSON. node is its mapping
@@ -287,15 +287,24 @@ func (d *decoder) begin(file string, c chunk) (*yaml.Node, Source) {
 }
 
 func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Source, defaults *schema.GroupVersionKind) {
-	kind, ns, name := peek(js)
-	ref := ""
-	if kind != "" {
-		ref = objectRef(kind, ns, name)
+	// What names the object is read only for a message: reading it is a
+	// parse of the whole JSON, and most objects have nothing to report.
+	var kind, ns, name string
+	peeked := false
+	look := func() {
+		if !peeked {
+			kind, ns, name, peeked = peek(js)
+		}
 	}
 	// The same interpretation the codec makes, so that messages for missing
 	// kind or apiVersion are the ones kubectl prints.
 	gvk, err := jsonserializer.DefaultMetaFactory.Interpret(js)
 	if err != nil {
+		look()
+		ref := ""
+		if kind != "" {
+			ref = objectRef(kind, ns, name)
+		}
 		d.fail(&Error{Src: src, Object: ref, Msg: err.Error()})
 		return
 	}
@@ -311,7 +320,6 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 		d.fail(&Error{Src: src, Msg: runtime.NewMissingKindErr(string(js)).Error()})
 		return
 	}
-	ref = objectRef(gvk.Kind, ns, name)
 	if gvk.Version == "" {
 		d.fail(&Error{Src: src, Msg: runtime.NewMissingVersionErr(string(js)).Error()})
 		return
@@ -325,15 +333,20 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 		known, served = true, gvs
 	}
 	if !known || !builtinGroup(gvk.Group) {
-		d.note(Note{Kind: NoteSkipped, Src: src, Object: ref,
+		look()
+		d.note(Note{Kind: NoteSkipped, Src: src, Object: objectRef(gvk.Kind, ns, name),
 			Msg: fmt.Sprintf("skipped: Palisade does not use kind %q in version %q", gvk.Kind, gvk.GroupVersion().String())})
 		return
 	}
-	if !clusterScoped[gvk.Kind] && ns == "" {
-		ref = objectRef(gvk.Kind, d.opts.namespace(), name)
+	ref := func() string {
+		look()
+		if !clusterScoped[gvk.Kind] && ns == "" {
+			return objectRef(gvk.Kind, d.opts.namespace(), name)
+		}
+		return objectRef(gvk.Kind, ns, name)
 	}
 	if !slices.Contains(served, gvk.GroupVersion()) {
-		d.fail(&Error{Src: src, Object: ref,
+		d.fail(&Error{Src: src, Object: ref(),
 			Msg: fmt.Sprintf("no matches for kind %q in version %q", gvk.Kind, gvk.GroupVersion().String())})
 		return
 	}
@@ -348,14 +361,14 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 			err = fmt.Errorf("expected an object")
 		}
 		if err != nil {
-			d.fail(&Error{Src: src, Object: ref, Msg: err.Error()})
+			d.fail(&Error{Src: src, Object: ref(), Msg: err.Error()})
 			return
 		}
 		obj = u
 	} else if obj, _, err = deserializer.Decode(js, gvk, nil); err != nil {
 		se, strict := runtime.AsStrictDecodingError(err)
 		if !strict || obj == nil {
-			d.fail(typeError(file, js, node, src, ref, *gvk, err))
+			d.fail(typeError(file, js, node, src, ref(), *gvk, err))
 			return
 		}
 		strictErrs = se.Errors()
@@ -364,7 +377,7 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 	obj.GetObjectKind().SetGroupVersionKind(*gvk)
 	acc, err := meta.Accessor(obj)
 	if err != nil {
-		d.fail(&Error{Src: src, Object: ref, Msg: err.Error()})
+		d.fail(&Error{Src: src, Object: ref(), Msg: err.Error()})
 		return
 	}
 	o := &Object{
