@@ -31,6 +31,12 @@ type decoder struct {
 	// (indexes into "items", nested) to the object being decoded in it.
 	doc  *docRef
 	item []int
+
+	// reference turns the fast path off (tests compare both). fast is set
+	// while an object is decoded without its node tree, and bail when that
+	// met something only the tree can place: the caller then decodes it
+	// again with the tree.
+	reference, fast, bail bool
 }
 
 func newDecoder(opts Options) *decoder {
@@ -123,6 +129,9 @@ func (d *decoder) decodeDoc(file string, c chunk, syntaxErr *Error) {
 	if t := bytes.TrimSpace(js); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		return // an empty document, or only comments: kubectl skips it
 	}
+	if d.decodeFast(file, c, js, nil) {
+		return
+	}
 	root, src := d.begin(file, c)
 	if root == nil && !c.json {
 		src = Source{File: file, Line: firstContentLine(c), Column: 1}
@@ -136,6 +145,28 @@ func (d *decoder) decodeDoc(file string, c chunk, syntaxErr *Error) {
 		o.node = nil
 	}
 	d.doc = nil
+}
+
+// decodeFast decodes a document (or split List item) of the simple subset
+// (see simpleRoot) without its node tree, and keeps the outcome only if it
+// is one object and nothing to say about it: every error and note wants
+// positions, so such documents are decoded again the ordinary way, which
+// then has the tree. It reports whether the object was kept.
+func (d *decoder) decodeFast(file string, c chunk, js []byte, defaults *schema.GroupVersionKind) bool {
+	if d.reference || c.json || c.col != 1 {
+		return false
+	}
+	line, col, ok := simpleRoot(c.text())
+	if !ok {
+		return false
+	}
+	sub := &decoder{opts: d.opts, res: &Result{}, fast: true, doc: &docRef{c: c}}
+	sub.decodeObject(file, js, nil, Source{File: file, Line: c.line + line - 1, Column: col}, defaults)
+	if sub.bail || len(sub.errs) > 0 || len(sub.res.Notes) > 0 || len(sub.res.Objects) != 1 {
+		return false
+	}
+	d.res.Objects = append(d.res.Objects, sub.res.Objects[0])
+	return true
 }
 
 // parseNode builds the document's node tree for positions, or returns nil.
@@ -219,13 +250,13 @@ func yamlSyntaxError(file string, c chunk, convErr error) *Error {
 
 // peek reads what names an object in messages, from JSON that may not decode
 // into its type.
-func peek(js []byte) (kind, ns, name string) {
+func peek(js []byte) (kind, ns, name string, ok bool) {
 	var top struct {
 		Kind     json.RawMessage `json:"kind"`
 		Metadata json.RawMessage `json:"metadata"`
 	}
 	if json.Unmarshal(js, &top) != nil {
-		return "", "", ""
+		return "", "", "", true
 	}
 	_ = json.Unmarshal(top.Kind, &kind)
 	var md struct {
@@ -236,7 +267,7 @@ func peek(js []byte) (kind, ns, name string) {
 		_ = json.Unmarshal(md.Name, &name)
 		_ = json.Unmarshal(md.Namespace, &ns)
 	}
-	return kind, ns, name
+	return kind, ns, name, true
 }
 
 // decodeObject decodes one object (or List) from JSON. node is its mapping
@@ -256,15 +287,24 @@ func (d *decoder) begin(file string, c chunk) (*yaml.Node, Source) {
 }
 
 func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Source, defaults *schema.GroupVersionKind) {
-	kind, ns, name := peek(js)
-	ref := ""
-	if kind != "" {
-		ref = objectRef(kind, ns, name)
+	// What names the object is read only for a message: reading it is a
+	// parse of the whole JSON, and most objects have nothing to report.
+	var kind, ns, name string
+	peeked := false
+	look := func() {
+		if !peeked {
+			kind, ns, name, peeked = peek(js)
+		}
 	}
 	// The same interpretation the codec makes, so that messages for missing
 	// kind or apiVersion are the ones kubectl prints.
 	gvk, err := jsonserializer.DefaultMetaFactory.Interpret(js)
 	if err != nil {
+		look()
+		ref := ""
+		if kind != "" {
+			ref = objectRef(kind, ns, name)
+		}
 		d.fail(&Error{Src: src, Object: ref, Msg: err.Error()})
 		return
 	}
@@ -280,7 +320,6 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 		d.fail(&Error{Src: src, Msg: runtime.NewMissingKindErr(string(js)).Error()})
 		return
 	}
-	ref = objectRef(gvk.Kind, ns, name)
 	if gvk.Version == "" {
 		d.fail(&Error{Src: src, Msg: runtime.NewMissingVersionErr(string(js)).Error()})
 		return
@@ -294,15 +333,20 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 		known, served = true, gvs
 	}
 	if !known || !builtinGroup(gvk.Group) {
-		d.note(Note{Kind: NoteSkipped, Src: src, Object: ref,
+		look()
+		d.note(Note{Kind: NoteSkipped, Src: src, Object: objectRef(gvk.Kind, ns, name),
 			Msg: fmt.Sprintf("skipped: Palisade does not use kind %q in version %q", gvk.Kind, gvk.GroupVersion().String())})
 		return
 	}
-	if !clusterScoped[gvk.Kind] && ns == "" {
-		ref = objectRef(gvk.Kind, d.opts.namespace(), name)
+	ref := func() string {
+		look()
+		if !clusterScoped[gvk.Kind] && ns == "" {
+			return objectRef(gvk.Kind, d.opts.namespace(), name)
+		}
+		return objectRef(gvk.Kind, ns, name)
 	}
 	if !slices.Contains(served, gvk.GroupVersion()) {
-		d.fail(&Error{Src: src, Object: ref,
+		d.fail(&Error{Src: src, Object: ref(),
 			Msg: fmt.Sprintf("no matches for kind %q in version %q", gvk.Kind, gvk.GroupVersion().String())})
 		return
 	}
@@ -317,14 +361,14 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 			err = fmt.Errorf("expected an object")
 		}
 		if err != nil {
-			d.fail(&Error{Src: src, Object: ref, Msg: err.Error()})
+			d.fail(&Error{Src: src, Object: ref(), Msg: err.Error()})
 			return
 		}
 		obj = u
 	} else if obj, _, err = deserializer.Decode(js, gvk, nil); err != nil {
 		se, strict := runtime.AsStrictDecodingError(err)
 		if !strict || obj == nil {
-			d.fail(typeError(file, js, node, src, ref, *gvk, err))
+			d.fail(typeError(file, js, node, src, ref(), *gvk, err))
 			return
 		}
 		strictErrs = se.Errors()
@@ -333,7 +377,7 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 	obj.GetObjectKind().SetGroupVersionKind(*gvk)
 	acc, err := meta.Accessor(obj)
 	if err != nil {
-		d.fail(&Error{Src: src, Object: ref, Msg: err.Error()})
+		d.fail(&Error{Src: src, Object: ref(), Msg: err.Error()})
 		return
 	}
 	o := &Object{
@@ -344,7 +388,7 @@ func (d *decoder) decodeObject(file string, js []byte, node *yaml.Node, src Sour
 		Src:        src,
 		node:       node,
 	}
-	if node != nil {
+	if node != nil || d.fast {
 		o.doc, o.item = d.doc, d.item
 	}
 	if clusterScoped[gvk.Kind] {
@@ -437,6 +481,10 @@ func (d *decoder) decodeList(file string, js []byte, node *yaml.Node, src Source
 		itemDefaults = &itemGVK
 	default:
 		return false
+	}
+	if d.fast {
+		d.bail = true // items are placed by the node tree
+		return true
 	}
 	var list struct {
 		Items []json.RawMessage `json:"items"`

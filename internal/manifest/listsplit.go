@@ -202,6 +202,10 @@ func (d *decoder) decodeSplitList(file string, c chunk) bool {
 		js[i] = j
 	}
 	for i, it := range items {
+		if d.decodeFast(file, it, js[i], defaults) {
+			js[i] = nil
+			continue
+		}
 		root, src := d.begin(file, it)
 		first := len(d.res.Objects)
 		d.decodeObject(file, js[i], root, src, defaults)

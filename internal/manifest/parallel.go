@@ -35,6 +35,7 @@ func (d *decoder) decodeChunks(file string, chunks []chunk) {
 			defer wg.Done()
 			for i := range next {
 				sub := newDecoder(d.opts)
+				sub.reference = d.reference
 				sub.decodeDoc(file, chunks[i], nil)
 				subs[i] = sub
 			}
