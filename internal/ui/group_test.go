@@ -1,7 +1,12 @@
 package ui
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 const cartDeployment = `apiVersion: v1
@@ -133,5 +138,99 @@ func TestMatrixGroupsReplicas(t *testing.T) {
 				t.Errorf("cart → cart: %s, want all", got)
 			}
 		})
+	}
+}
+
+// manyWorkloads is 59 two-replica Deployments with long names in one
+// namespace: with the assumed DNS pod, 60 workload rows of 119 pods.
+func manyWorkloads() string {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
+	for i := range 59 {
+		name := fmt.Sprintf("checkout-recommendation-service-%02d", i)
+		fmt.Fprintf(&b, `---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %s, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: %s}}
+  template:
+    metadata: {labels: {app: %s}}
+    spec: {containers: [{name: c, image: x, ports: [{containerPort: 80}]}]}
+`, name, name, name)
+	}
+	b.WriteString(`---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: only-00, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: checkout-recommendation-service-01}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: checkout-recommendation-service-00}}}]}]
+`)
+	return b.String()
+}
+
+// TestBrowserMatrixGroupsAndStaysLegible: the matrix shows workloads with
+// their pod counts, each cell with a glyph, and at 60 rows no two column
+// headers or row labels overlap and the headers stay on screen when the
+// matrix scrolls.
+func TestBrowserMatrixGroupsAndStaysLegible(t *testing.T) {
+	exe := chromium(t)
+	url := serve(t, Options{Load: loadManifests(t, manyWorkloads())})
+	ctx := browserContext(t, exe, time.Minute)
+	if err := chromedp.Run(ctx, chromedp.Navigate(url), chromedp.WaitVisible(`html[data-ready="true"]`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Run(ctx,
+		chromedp.Click(`.tabs [data-tab="matrix"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#matrix svg .cell`, chromedp.ByQuery),
+	); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, artefacts(t), "07-matrix-60-workloads.png")
+	rows := evalJS[[]string](t, ctx, `[...document.querySelectorAll('#matrix .row-label title')].map(e => e.textContent)`)
+	if len(rows) != 60 || rows[0] != "kube-system/pod/kube-dns (1)" || rows[1] != "shop/deploy/checkout-recommendation-service-00 (2)" {
+		t.Fatalf("%d rows, first %q", len(rows), rows[:min(2, len(rows))])
+	}
+	if n := evalJS[int](t, ctx, `[...document.querySelectorAll('#matrix .cell')].filter(g => !['✓','◐','✗'].includes(g.querySelector('text')?.textContent)).length`); n != 0 {
+		t.Errorf("%d cells without a glyph", n)
+	}
+	// The policy admits service-00's pods into service-01: allowed, the
+	// others (but 01 itself) denied.
+	for _, c := range []struct{ from, to, want string }{{"02", "01", "none"}, {"00", "01", "all"}, {"01", "02", "all"}} {
+		got := evalJS[string](t, ctx, `document.querySelector('#matrix .cell[data-row^="shop/deploy/checkout-recommendation-service-`+c.from+`"][data-col^="shop/deploy/checkout-recommendation-service-`+c.to+`"]').dataset.mark`)
+		if got != c.want {
+			t.Errorf("%s → %s: %q, want %s", c.from, c.to, got, c.want)
+		}
+	}
+	overlaps := evalJS[[]string](t, ctx, `(() => {
+		const out = [];
+		for (const sel of ['#matrix .col-label', '#matrix .row-label']) {
+			const boxes = [...document.querySelectorAll(sel)].map(e => [e.textContent, e.getBoundingClientRect()]);
+			for (let i = 1; i < boxes.length; i++) {
+				const [na, a] = boxes[i-1], [nb, b] = boxes[i];
+				if (a.width === 0 || a.height === 0) out.push(na + ': empty');
+				// Rotated labels' boxes are slanted rectangles' bounds: neighbours
+				// must be apart along the axis they advance on.
+				const gap = sel.includes('col') ? b.left - a.left : b.top - a.bottom;
+				const need = sel.includes('col') ? 12 : -0.5;
+				if (gap < need) out.push(na + ' / ' + nb + ': ' + gap.toFixed(1));
+			}
+		}
+		return out;
+	})()`)
+	if len(overlaps) > 0 {
+		t.Errorf("labels overlap: %v", overlaps[:min(5, len(overlaps))])
+	}
+	// Scrolled to the bottom, the headers are still at the top of the box.
+	stuck := evalJS[bool](t, ctx, `(() => {
+		const box = document.querySelector('#matrix .matrix-scroll');
+		box.scrollTop = box.scrollHeight;
+		const h = document.querySelector('#matrix .matrix-head').getBoundingClientRect();
+		return box.scrollTop > 0 && Math.abs(h.top - box.getBoundingClientRect().top) < 2;
+	})()`)
+	if !stuck {
+		t.Error("column headers scrolled away")
 	}
 }
