@@ -137,6 +137,15 @@ func TestMatrixGroupsReplicas(t *testing.T) {
 			if got := m.Cells[cart][cart]; got != "all" {
 				t.Errorf("cart → cart: %s, want all", got)
 			}
+			if r.Picture == nil {
+				return // no policy to draw
+			}
+			// The picture of the db policy draws cart as one node of 3 pods,
+			// some of which may connect.
+			n := findNode(r.Picture.Ingress, "wl:shop/deploy/cart")
+			if n == nil || n.Label != "deploy/cart" || n.Pods != 3 || n.Uniform {
+				t.Errorf("picture node of cart: %+v, want deploy/cart of 3 pods, not uniform", n)
+			}
 		})
 	}
 }
