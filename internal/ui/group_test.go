@@ -227,6 +227,15 @@ func TestBrowserMatrixGroupsAndStaysLegible(t *testing.T) {
 				if (gap < need) out.push(na + ' / ' + nb + ': ' + gap.toFixed(1));
 			}
 		}
+		// Rotated headers are parallel lines one column apart; their
+		// distance across the lines must hold the font.
+		const cols = [...document.querySelectorAll('#matrix .col-label')];
+		for (let i = 1; i < cols.length; i++) {
+			const angle = Number(/rotate\((-?[0-9.]+)/.exec(cols[i].getAttribute('transform'))[1]);
+			const step = Number(cols[i].getAttribute('x')) - Number(cols[i-1].getAttribute('x'));
+			const across = step * Math.abs(Math.sin(angle * Math.PI / 180));
+			if (across < Number(cols[i].getAttribute('font-size'))) out.push(cols[i].textContent + ': ' + across.toFixed(1) + 'px apart');
+		}
 		return out;
 	})()`)
 	if len(overlaps) > 0 {
