@@ -176,7 +176,7 @@ func TestClassesAgreeWithBruteForce(t *testing.T) {
 
 	// The namespace heatmap against the core's full matrix.
 	for _, port := range []int32{8080, 9091, 53} {
-		m := a.matrix(ev, corev1.ProtocolTCP, port, "", "")
+		m := a.matrix(ev, corev1.ProtocolTCP, port, "", "", analysis.ByPod)
 		if m.Level != "namespace" {
 			t.Fatalf("level %s for %d pods", m.Level, n)
 		}

@@ -533,7 +533,15 @@ func (s *Server) serveMatrix(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, ev.analysis(base).matrix(ev, proto, port, q.Get("rows"), q.Get("cols")))
+	by := q.Get("by")
+	if by == "" {
+		by = analysis.ByWorkload
+	}
+	if by != analysis.ByWorkload && by != analysis.ByPod {
+		writeError(w, http.StatusBadRequest, "by must be %s or %s", analysis.ByWorkload, analysis.ByPod)
+		return
+	}
+	writeJSON(w, http.StatusOK, ev.analysis(base).matrix(ev, proto, port, q.Get("rows"), q.Get("cols"), by))
 }
 
 type labApplyRequest struct {

@@ -476,7 +476,7 @@ func TestMatrixPodLevelIsTheCoreMatrix(t *testing.T) {
 	text := s.session().Text + "---\n" + allowDB
 	r := s.evaluate(text, 0)
 	var m MatrixView
-	if code := s.json("GET", "/api/matrix?state="+r.State+"&port=5432", nil, &m); code != 200 {
+	if code := s.json("GET", "/api/matrix?by=pod&state="+r.State+"&port=5432", nil, &m); code != 200 {
 		t.Fatalf("HTTP %d", code)
 	}
 	ev := s.srv.state(r.State)

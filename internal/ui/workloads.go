@@ -79,8 +79,12 @@ func FromSnapshot(snap *cluster.Snapshot, written []*networkingv1.NetworkPolicy,
 	if w.Policies == nil {
 		w.Policies = snap.Policies
 	}
-	for ref, o := range snap.Origin {
-		if ref.Kind == "Pod" && o.Kind != "Pod" {
+	// The outermost owner is what a user applied: a Deployment over its
+	// ReplicaSet, whether the pods were expanded from manifests or came in a
+	// dump with ownerReferences (whose pods' Origin is the pod itself).
+	for ref, owners := range snap.Owners {
+		if ref.Kind == "Pod" && len(owners) > 0 {
+			o := owners[len(owners)-1]
 			w.Workload[policy.PodKey{Namespace: ref.Namespace, Name: ref.Name}] = workloadName(o.Kind, o.Name)
 		}
 	}

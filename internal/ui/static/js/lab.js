@@ -4,7 +4,7 @@
 
 import { h, clear, plural } from "./dom.js";
 import { post, ApiError } from "./api.js";
-import { drawGrid } from "./matrix.js";
+import { ALLOWED, DENIED, GLYPH, drawGrid } from "./matrix.js";
 
 function list(title, items) {
   if (!items.length) return null;
@@ -109,7 +109,8 @@ export function setupLab(root, { lab, getText, onApplied, onExplain, onProblems 
           const got = r.matrix[i][j];
           const want = r.expected[i][j];
           return {
-            fill: got ? "rgb(26,127,55)" : "rgb(207,34,46)",
+            fill: got ? ALLOWED : DENIED,
+            glyph: got ? GLYPH.all : GLYPH.none,
             title: `${r.pods[i]} → ${r.pods[j]}: measured ${got ? "allowed" : "denied"}, predicted ${want ? "allowed" : "denied"}`,
             mark: got !== want,
           };

@@ -278,7 +278,7 @@ async function showMatrix() {
   try {
     const m = await get("/api/matrix", params);
     note.textContent = stateID === "in-force" ? "Policies in force." :
-      "Edited policies; cells the edit changes are outlined in amber." + (state.last && !state.last.valid ? " (The text is invalid now: this is the last valid edit.)" : "");
+      "Edited policies; cells the edit changes are outlined in blue." + (state.last && !state.last.valid ? " (The text is invalid now: this is the last valid edit.)" : "");
     clear(root).append(drawMatrix(m, {
       onNamespaces: (r, c) => {
         state.matrixNS = [r, c];

@@ -18,8 +18,11 @@ const BOX_W = 260;
 const TOP = 64;
 const FONT = "system-ui, -apple-system, 'Segoe UI', sans-serif";
 const C = {
-  allow: "#1a7f37",
-  deny: "#cf222e",
+  // Okabe-Ito, as the matrix: apart under colour-vision deficiencies; a
+  // glyph and the dash of partial edges say the same without colour.
+  allow: "#009E73",
+  deny: "#D55E00",
+  mixed: "#E69F00",
   muted: "#59636e",
   border: "#d0d7de",
   node: "#f6f8fa",
@@ -114,9 +117,9 @@ export function drawPicture(pic, { expanded, onExplain, onPod, onToggle }) {
   const legendY = H - 14;
   svg.append(
     s("line", { x1: LEFT_X, y1: legendY - 4, x2: LEFT_X + 26, y2: legendY - 4, stroke: C.allow, "stroke-width": 2.5 }),
-    text(LEFT_X + 32, legendY, "allowed, labelled with its ports", { fill: C.muted, "font-size": 11 }),
-    s("line", { x1: LEFT_X + 230, y1: legendY - 4, x2: LEFT_X + 256, y2: legendY - 4, stroke: C.allow, "stroke-width": 2.5, "stroke-dasharray": "6 4" }),
-    text(LEFT_X + 262, legendY, "only some pod pairs", { fill: C.muted, "font-size": 11 }),
+    text(LEFT_X + 32, legendY, "✓ allowed, labelled with its ports", { fill: C.muted, "font-size": 11 }),
+    s("line", { x1: LEFT_X + 230, y1: legendY - 4, x2: LEFT_X + 256, y2: legendY - 4, stroke: C.mixed, "stroke-width": 2.5, "stroke-dasharray": "6 4" }),
+    text(LEFT_X + 262, legendY, "◐ only some pod pairs", { fill: C.muted, "font-size": 11 }),
     s("rect", { x: LEFT_X + 400, y: legendY - 10, width: 22, height: 12, rx: 3, fill: C.nodeDenied, stroke: C.border, "stroke-dasharray": "4 3" }),
     text(LEFT_X + 428, legendY, "nothing allowed", { fill: C.muted, "font-size": 11 }),
     text(W - 16, legendY, "verdicts by Palisade's policy core · click an edge or a peer for why", { fill: C.muted, "font-size": 11, "text-anchor": "end" }),
@@ -152,7 +155,7 @@ function drawEdges(svg, placed, side, boxY, boxH, onExplain) {
       labelX = x2 - 6;
       anchor = "end";
     }
-    const label = n.portsText + (n.uniform ? "" : " (some pods)");
+    const label = (n.uniform ? "✓ " : "◐ ") + n.portsText + (n.uniform ? "" : " (some pods)");
     const g = s("g", { class: "edge clickable", "data-id": n.id, "data-side": side, "data-ports": n.portsText, tabindex: 0 },
       s("title", {}, `${n.label}: ${label}`),
       s("path", { d, fill: "none", stroke: "transparent", "stroke-width": 12 }),
@@ -160,12 +163,12 @@ function drawEdges(svg, placed, side, boxY, boxH, onExplain) {
         class: "edge-line",
         d,
         fill: "none",
-        stroke: C.allow,
+        stroke: n.uniform ? C.allow : C.mixed,
         "stroke-width": 2.5,
         "stroke-dasharray": n.uniform ? null : "6 4",
         "marker-end": "url(#arrow-allow)",
       }),
-      text(labelX, midY - 5, truncate(label, 28), { fill: C.allow, "font-size": 11, "font-weight": 600, "text-anchor": anchor, stroke: "#ffffff", "stroke-width": 3, "paint-order": "stroke" }),
+      text(labelX, midY - 5, truncate(label, 30), { fill: n.uniform ? C.allow : C.mixed, "font-size": 11, "font-weight": 600, "text-anchor": anchor, stroke: "#ffffff", "stroke-width": 3, "paint-order": "stroke" }),
     );
     const explain = () => n.example && onExplain(n.example, g);
     g.addEventListener("click", explain);
