@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -175,5 +177,24 @@ func TestCheckJSON(t *testing.T) {
 	if !r.Allowed || len(r.Connections) != 1 || r.Connections[0].Ingress.Reason != "allowed-by-rule" ||
 		len(r.Connections[0].Ingress.AllowedBy) != 1 || r.Connections[0].Ingress.AllowedBy[0].Source != "testdata/netpol/policies.yaml:18" {
 		t.Errorf("unexpected %s", out)
+	}
+}
+
+// TestBadChannelSaysErrorOnce: a refused --crd-channel is one "error:" line,
+// exit 2, whichever command reads the input.
+func TestBadChannelSaysErrorOnce(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "ns.yaml")
+	if err := os.WriteFile(f, []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"validate", "-f", f, "--crd-channel", "bogus"},
+		{"check", "-f", f, "--crd-channel", "bogus", "--from", "a/x", "--to", "a/y", "--port", "1"},
+		{"lint", "-f", f, "--crd-channel", "bogus"},
+	} {
+		code, _, errs := run(t, "", args...)
+		if want := "error: --crd-channel must be experimental or standard, not \"bogus\"\n"; code != 2 || errs != want {
+			t.Errorf("%v: exit %d, stderr %q; want 2, %q", args, code, errs, want)
+		}
 	}
 }

@@ -67,6 +67,16 @@ func (f *inputFlags) registerCNP(cmd *cobra.Command) {
 		"network-policy-api CRD channel ClusterNetworkPolicies are validated with: experimental or standard")
 }
 
+// asExit keeps an error that already says how to exit (a flag refused by
+// read), and makes any other one unreadable input.
+func asExit(err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return fail(exitBadUsage, "error: %v", err)
+}
+
 func (f *inputFlags) checkChannel() error {
 	if f.cnp && f.crdChannel != string(clusterpolicy.ChannelExperimental) && f.crdChannel != string(clusterpolicy.ChannelStandard) {
 		return fail(exitBadUsage, "error: --crd-channel must be experimental or standard, not %q", f.crdChannel)
@@ -147,7 +157,7 @@ func (f *inputFlags) load(cmd *cobra.Command, s *streams) (*manifest.Result, err
 		return nil, loadFailure(s, list)
 	}
 	if err != nil {
-		return nil, fail(exitBadUsage, "error: %v", err)
+		return nil, asExit(err)
 	}
 	if err := f.noObjects(cmd, res); err != nil {
 		return nil, err

@@ -81,7 +81,7 @@ when the problem is the whole object or file.`,
 					return loadFailure(s, list)
 				}
 			} else if err != nil {
-				return fail(exitBadUsage, "error: %v", err)
+				return asExit(err)
 			}
 			if len(strict) == 0 {
 				if err := in.noObjects(cmd, res); err != nil {
