@@ -2,32 +2,20 @@ package dataplane
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/knftables"
 
-	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/nft"
+	"github.com/palisade-net/palisade/internal/testenv"
 )
 
 // TestFailedTransactionKeepsRules: a transaction the kernel refuses changes
 // nothing; the previous rules stay in force and a later sync succeeds.
 func TestFailedTransactionKeepsRules(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft is not installed (hack/test.sh installs nftables)")
-	}
-	ns := fmt.Sprintf("pltest-%d-dp", os.Getpid())
-	if err := plumbing.CreateNetns(ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = plumbing.DeleteNetns(ns) })
+	ns := testenv.NftNetns(t, "pltest-dp")
 	s, err := NewSyncer(ns, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -247,36 +247,16 @@ func (d *describer) netpol(np *networkingv1.NetworkPolicy) {
 		ingress = ingress || t == networkingv1.PolicyTypeIngress
 		egress = egress || t == networkingv1.PolicyTypeEgress
 	}
-	if ingress {
-		fmt.Fprintln(d.w, "  Allowing ingress traffic:")
-		if len(np.Spec.Ingress) == 0 {
-			fmt.Fprintln(d.w, "    <none> (Selected pods are isolated for ingress connectivity)")
-		}
-		for i, r := range np.Spec.Ingress {
-			if i > 0 {
-				fmt.Fprintln(d.w, "    ----------")
-			}
-			d.ports(r.Ports)
-			d.peers("From", r.From)
-		}
-	} else {
-		fmt.Fprintln(d.w, "  Not affecting ingress traffic")
+	ingressRules := make([]netpolRule, len(np.Spec.Ingress))
+	for i, r := range np.Spec.Ingress {
+		ingressRules[i] = netpolRule{r.Ports, r.From}
 	}
-	if egress {
-		fmt.Fprintln(d.w, "  Allowing egress traffic:")
-		if len(np.Spec.Egress) == 0 {
-			fmt.Fprintln(d.w, "    <none> (Selected pods are isolated for egress connectivity)")
-		}
-		for i, r := range np.Spec.Egress {
-			if i > 0 {
-				fmt.Fprintln(d.w, "    ----------")
-			}
-			d.ports(r.Ports)
-			d.peers("To", r.To)
-		}
-	} else {
-		fmt.Fprintln(d.w, "  Not affecting egress traffic")
+	d.netpolDirection("ingress", "From", ingress, ingressRules)
+	egressRules := make([]netpolRule, len(np.Spec.Egress))
+	for i, r := range np.Spec.Egress {
+		egressRules[i] = netpolRule{r.Ports, r.To}
 	}
+	d.netpolDirection("egress", "To", egress, egressRules)
 	var types []string
 	for _, t := range np.Spec.PolicyTypes {
 		types = append(types, string(t))
@@ -329,5 +309,30 @@ func (d *describer) peers(dir string, ps []networkingv1.NetworkPolicyPeer) {
 			fmt.Fprintf(d.w, "        CIDR: %s\n", p.IPBlock.CIDR)
 			fmt.Fprintf(d.w, "        Except: %s\n", strings.Join(p.IPBlock.Except, ", "))
 		}
+	}
+}
+
+// netpolRule is an ingress or an egress rule: its ports and its peers.
+type netpolRule struct {
+	ports []networkingv1.NetworkPolicyPort
+	peers []networkingv1.NetworkPolicyPeer
+}
+
+// netpolDirection prints one direction of a NetworkPolicy as kubectl does.
+func (d *describer) netpolDirection(dir, peerLabel string, affected bool, rules []netpolRule) {
+	if !affected {
+		fmt.Fprintf(d.w, "  Not affecting %s traffic\n", dir)
+		return
+	}
+	fmt.Fprintf(d.w, "  Allowing %s traffic:\n", dir)
+	if len(rules) == 0 {
+		fmt.Fprintf(d.w, "    <none> (Selected pods are isolated for %s connectivity)\n", dir)
+	}
+	for i, r := range rules {
+		if i > 0 {
+			fmt.Fprintln(d.w, "    ----------")
+		}
+		d.ports(r.ports)
+		d.peers(peerLabel, r.peers)
 	}
 }

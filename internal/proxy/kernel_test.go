@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -11,8 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/palisade-net/palisade/internal/dataplane"
-	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/policy"
+	"github.com/palisade-net/palisade/internal/testenv"
 )
 
 // TestKernelPartialSync: nftables itself accepts the table and each
@@ -20,17 +18,7 @@ import (
 // the result would show), endpoints leaving, coming back and a service
 // going, and the stale chains are gone afterwards.
 func TestKernelPartialSync(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft is not installed")
-	}
-	ns := fmt.Sprintf("pxtest-proxy-%d", os.Getpid())
-	if err := plumbing.CreateNetns(ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = plumbing.DeleteNetns(ns) })
+	ns := testenv.NftNetns(t, "pxtest-proxy")
 	p, err := New(ns)
 	if err != nil {
 		t.Fatal(err)
