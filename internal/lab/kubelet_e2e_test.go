@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // streamsKubectl is the kubectl the streaming test drives: the one
@@ -87,9 +90,16 @@ func TestKubectlStreamsOnAPILab(t *testing.T) {
 	nodes := must("", nil, "get", "pods", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.nodeName} {end}`)
 	t.Logf("pods on nodes: %s", nodes)
 	for _, n := range a.nodes {
-		port := must("", nil, "get", "node", n.Name, "-o", "jsonpath={.status.daemonEndpoints.kubeletEndpoint.port}")
+		port := must("", nil, "get", "node", n.Name, "-o", "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}")
 		if p, err := strconv.Atoi(port); err != nil || p <= 0 {
 			t.Errorf("node %s: kubelet port %q, want the port its kubelet API listens on", n.Name, port)
+			continue
+		}
+		// Only the API server's certificate opens it.
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		if resp, err := c.Get("https://127.0.0.1:" + port + "/healthz"); err == nil {
+			resp.Body.Close()
+			t.Errorf("node %s: the kubelet API answered a client without a certificate (%d)", n.Name, resp.StatusCode)
 		}
 	}
 
@@ -120,10 +130,21 @@ func TestKubectlStreamsOnAPILab(t *testing.T) {
 				t.Errorf("%s: kubectl exec ... exit 3: %v, want exit code 3 and stderr shown:\n%s", tc.name, err, out)
 			}
 		}
-		// -t: a terminal in the pod (kubectl needs a terminal of its own
-		// for -it; -t alone asks the kubelet for one).
-		if out := must("", nil, "exec", "-t", "logger", "--", "sh", "-c", "test -t 0 && echo tty"); strings.TrimSpace(out) != "tty" {
-			t.Errorf("kubectl exec -t: %q, want the command to have a terminal", out)
+		// -it, as a user types it: kubectl on a terminal of its own (a pty
+		// here), the command on one in the pod, sized as kubectl's.
+		ptmx, pts := testPTY(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c := cmd(ctx, nil, "exec", "-it", "logger", "--", "sh", "-c", "test -t 0 && stty size && echo tty-ok")
+		c.Stdin, c.Stdout, c.Stderr = pts, pts, pts
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pts.Close()
+		out, _ := io.ReadAll(ptmx) // EIO once kubectl has exited
+		if err := c.Wait(); err != nil || !strings.Contains(string(out), "tty-ok") || !strings.Contains(string(out), "33 101") {
+			t.Errorf("kubectl exec -it: %v %q, want a 33x101 terminal in the pod", err, out)
 		}
 	})
 
@@ -227,4 +248,27 @@ func streamFor(t *testing.T, cmd func(context.Context, []string, ...string) *exe
 		_ = c.Wait()
 	})
 	return b
+}
+
+// testPTY opens a pseudo-terminal 101 columns by 33 rows, for a kubectl
+// that must believe it runs on a terminal.
+func testPTY(t *testing.T) (ptmx, pts *os.File) {
+	t.Helper()
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skip("no /dev/ptmx:", err)
+	}
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	peer, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	if err := unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 101}); err != nil {
+		t.Fatal(err)
+	}
+	ptmx, pts = os.NewFile(uintptr(fd), "ptmx"), os.NewFile(peer, "pts")
+	t.Cleanup(func() { ptmx.Close(); pts.Close() })
+	return ptmx, pts
 }
