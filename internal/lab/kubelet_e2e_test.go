@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,11 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/palisade-net/palisade/internal/lab"
+	"github.com/palisade-net/palisade/internal/lab/kubeletapi"
 )
 
 // streamsKubectl is the kubectl the streaming test drives: the one
@@ -121,6 +127,9 @@ func TestKubectlStreamsOnAPILab(t *testing.T) {
 			}
 			slices.Sort(took)
 			t.Logf("%s: kubectl exec logger -- true: median %v (min %v, max %v)", tc.name, took[2], took[0], took[4])
+			if tc.name == "spdy" {
+				t.Logf("the kubelet API alone (client-go SPDY, as the API server dials it): exec true: median %v", directExec(t, a, kc))
+			}
 			if out := must("hello stdin\nline two\n", tc.env, "exec", "-i", "logger", "--", "cat"); out != "hello stdin\nline two\n" {
 				t.Errorf("%s: kubectl exec -i logger -- cat: %q", tc.name, out)
 			}
@@ -271,4 +280,37 @@ func testPTY(t *testing.T) (ptmx, pts *os.File) {
 	ptmx, pts = os.NewFile(uintptr(fd), "ptmx"), os.NewFile(peer, "pts")
 	t.Cleanup(func() { ptmx.Close(); pts.Close() })
 	return ptmx, pts
+}
+
+// directExec measures an exec round trip on the kubelet API of the
+// logger pod's node, without kubectl and the API server: client-go's SPDY
+// executor with the API server's kubelet-client certificate.
+func directExec(t *testing.T, a *agentLab, kc func(string, []string, ...string) (string, error)) time.Duration {
+	t.Helper()
+	node, err := kc("", nil, "get", "pod", "logger", "-o", "jsonpath={.spec.nodeName}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := kc("", nil, "get", "node", node, "-o", "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki := kubeletapi.PKI{Dir: lab.Paths{Dir: a.dir}.KubeletPKIDir()}
+	cfg := &rest.Config{Host: "https://127.0.0.1:" + port, TLSClientConfig: rest.TLSClientConfig{
+		CAFile: pki.Path(kubeletapi.CAFile), CertFile: pki.Path(kubeletapi.ClientCertFile), KeyFile: pki.Path(kubeletapi.ClientKeyFile)}}
+	u := &url.URL{Scheme: "https", Host: "127.0.0.1:" + port, Path: "/exec/default/logger/logger", RawQuery: "command=true&output=1&error=1"}
+	var took []time.Duration
+	for range 5 {
+		ex, err := remotecommand.NewSPDYExecutor(cfg, "POST", u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := ex.StreamWithContext(context.Background(), remotecommand.StreamOptions{Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+			t.Fatalf("exec on the kubelet API: %v", err)
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	return took[2]
 }
