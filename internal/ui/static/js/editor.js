@@ -56,6 +56,35 @@ export class Editor {
     this.renumber();
   }
 
+  // replaceText puts the text an edit by clicking wrote, keeping the
+  // scroll position; the page evaluated it already, so no input event.
+  replaceText(text) {
+    const top = this.ta.scrollTop;
+    this.ta.value = text;
+    this.renumber();
+    this.ta.scrollTop = top;
+    this.syncScroll();
+  }
+
+  // placeCursor puts the cursor at a line's start, and the line in view,
+  // without taking the focus from what was clicked.
+  placeCursor(line) {
+    const v = this.ta.value;
+    let off = 0;
+    for (let n = 1; n < line; n++) {
+      const i = v.indexOf("\n", off);
+      if (i === -1) break;
+      off = i + 1;
+    }
+    this.ta.setSelectionRange(off, off);
+    this.lastCursorLine = line;
+    const top = (line - 1) * LINE;
+    if (top < this.ta.scrollTop || top > this.ta.scrollTop + this.ta.clientHeight - 2 * LINE) {
+      this.ta.scrollTop = Math.max(0, top - LINE);
+      this.syncScroll();
+    }
+  }
+
   // append adds a document at the end and puts the cursor in it. Like
   // setText it edits the value directly: Chromium's editing commands
   // insert many lines one input event at a time, and slowly.
