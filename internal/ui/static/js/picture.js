@@ -90,7 +90,7 @@ const MODES = {
 };
 
 // Peer kinds a column's title box adds a rule for.
-const ADD = { namespace: ["pods", "＋ allow pods of this namespace"], namespaces: ["namespaces", "＋ allow other namespaces"], outside: ["cidr", "＋ allow a CIDR"] };
+const ADD = { namespace: ["pods", "add a rule: pods of this namespace (podSelector)"], namespaces: ["namespaces", "add a rule: pods of other namespaces (namespaceSelector)"], outside: ["cidr", "add a rule: addresses outside the cluster (ipBlock)"] };
 
 export function drawPicture(pic, { expanded, onExplain, onPod, onToggle, model, width, onAddRule, onEditRule, onRemoveRule }) {
   W = Math.max(MIN_W, Math.floor(width || 1120));
@@ -110,7 +110,7 @@ export function drawPicture(pic, { expanded, onExplain, onPod, onToggle, model, 
   const listed = Math.min(pic.selected.length, 14);
   const boxH = Math.max(150, 84 + listed * 18 + (pic.selectedCount > listed ? 18 : 0));
   const contentBottom = Math.max(left.bottom, right.bottom, top + boxH + 20);
-  const H = contentBottom + 44;
+  const H = contentBottom + 56;
   const boxY = Math.max(top, Math.round((contentBottom - boxH) / 2));
 
   const svg = s("svg", {
@@ -143,10 +143,13 @@ export function drawPicture(pic, { expanded, onExplain, onPod, onToggle, model, 
       const [words, colour] = MODES[model[dir].mode];
       svg.append(text(x, 58, `${model[dir].mode === "none" ? "○" : model[dir].mode === "deny" ? "✕" : "✓"} ${words}`,
         { fill: C[colour], "font-weight": 600, "data-role": `${dir}-mode`, "data-mode": model[dir].mode }));
-      chips[dir].forEach((c, i) => svg.append(drawChip(c, dir, x, 68 + i * (CHIP_H + 4), onEditRule, onRemoveRule)));
+      // Chips reach towards the middle: they sit above the columns and the box.
+      const cw = Math.min(520, Math.floor(W / 2) - 40);
+      const cx = dir === "ingress" ? LEFT_X : W - 16 - cw;
+      chips[dir].forEach((c, i) => svg.append(drawChip(c, dir, cx, 68 + i * (CHIP_H + 4), cw, onEditRule, onRemoveRule)));
       if (model[dir].mode !== "none" && dir === "egress") {
         const y = 68 + chips[dir].length * (CHIP_H + 4);
-        svg.append(addBox(x, y, NODE_W, CHIP_H, "＋ allow DNS to the cluster resolver", { "data-role": "add-rule", "data-side": dir, "data-kind": "dns" }, () => onAddRule(dir, "dns")));
+        svg.append(addBox(W - 16 - 280, y, 280, CHIP_H, "+ add a rule: DNS to the cluster resolver", { "data-role": "add-rule", "data-side": dir, "data-kind": "dns" }, () => onAddRule(dir, "dns")));
       }
     }
   }
@@ -161,7 +164,7 @@ export function drawPicture(pic, { expanded, onExplain, onPod, onToggle, model, 
   if (pic.ingress.closed) svg.append(closedBar(BOX_X - 8, boxY, boxH, "ingress closed"));
   if (pic.egress.closed) svg.append(closedBar(BOX_X + BOX_W + 2, boxY, boxH, "egress closed"));
 
-  const legendY = H - 14;
+  const legendY = H - 32;
   svg.append(
     s("line", { x1: LEFT_X, y1: legendY - 4, x2: LEFT_X + 26, y2: legendY - 4, stroke: C.allow, "stroke-width": 2.5 }),
     text(LEFT_X + 32, legendY, "✓ allowed, labelled with its ports", { fill: C.muted }),
@@ -169,18 +172,18 @@ export function drawPicture(pic, { expanded, onExplain, onPod, onToggle, model, 
     text(LEFT_X + 282, legendY, "◐ only some pod pairs", { fill: C.muted }),
     s("rect", { x: LEFT_X + 440, y: legendY - 10, width: 22, height: 12, rx: 3, fill: C.nodeDenied, stroke: C.border, "stroke-dasharray": "4 3" }),
     text(LEFT_X + 468, legendY, "✕ nothing allowed", { fill: C.muted }),
-    text(W - 16, legendY, "verdicts by Palisade's policy core · click an edge or a peer for why", { fill: C.muted, "text-anchor": "end" }),
+    text(LEFT_X, legendY + 18, "verdicts by Palisade's policy core · click an edge or a peer for why", { fill: C.muted }),
   );
   return svg;
 }
 
 function columnTitle(t, side, editable, onAddRule) {
   const g = s("g", { "data-role": "column", "data-side": side, "data-kind": t.col.kind });
-  g.append(text(t.x, t.y + 17, truncate(t.col.title.toUpperCase(), 24), { fill: C.muted, "font-weight": 600, "letter-spacing": ".04em" }, s("title", {}, t.col.title)));
-  const add = ADD[t.col.kind];
-  if (editable && add) {
-    const w = 150;
-    g.append(addBox(t.x + NODE_W - w, t.y + 1, w, 24, add[1].replace(/^＋ allow /, "＋ allow "), { "data-role": "add-rule", "data-side": side, "data-kind": add[0] },
+  const add = editable && ADD[t.col.kind];
+  g.append(text(t.x, t.y + 17, truncate(t.col.title.toUpperCase(), add ? 19 : 30), { fill: C.muted, "font-weight": 600, "letter-spacing": ".04em" }, s("title", {}, t.col.title)));
+  if (add) {
+    const w = 96;
+    g.append(addBox(t.x + NODE_W - w, t.y + 1, w, 24, "+ add rule", { "data-role": "add-rule", "data-side": side, "data-kind": add[0] },
       () => onAddRule(side, add[0]), add[1]));
   }
   return g;
@@ -198,13 +201,13 @@ function addBox(x, y, w, hgt, label, attrs, act, title) {
 }
 
 // drawChip is one peer of one rule of the drawn policy, with ✎ and ×.
-function drawChip(c, dir, x, y, onEdit, onRemove) {
+function drawChip(c, dir, x, y, cw, onEdit, onRemove) {
   const { rule, peer } = c;
   const words = `${dir === "ingress" ? "from" : "to"} ${peer.text} · ${rule.portsText}`;
   const g = s("g", { class: "ctl rule", "data-role": "rule", "data-side": dir, "data-rule": rule.index, "data-peer": peer.index },
     s("title", {}, `${dir}[${rule.index}]: ${words}`),
-    s("rect", { x, y, width: NODE_W, height: CHIP_H, rx: 5, fill: "#f0fff4", stroke: C.allow }),
-    text(x + 8, y + CHIP_H / 2 + 4, truncate(`✓ ${words}`, 31), { fill: C.text }));
+    s("rect", { x, y, width: cw, height: CHIP_H, rx: 5, fill: "#f0fff4", stroke: C.allow }),
+    text(x + 8, y + CHIP_H / 2 + 4, truncate(`✓ ${words}`, Math.floor((cw - 64) / 6.6)), { fill: C.text }));
   const button = (bx, glyph, role, label, act) => {
     const b = s("g", { class: "clickable", tabindex: 0, "data-role": role, "aria-label": label },
       s("title", {}, label),
@@ -215,8 +218,8 @@ function drawChip(c, dir, x, y, onEdit, onRemove) {
     return b;
   };
   g.append(
-    button(x + NODE_W - 52, "✎", "edit-rule", "edit this rule", () => onEdit(dir, rule, peer)),
-    button(x + NODE_W - 26, "×", "remove-rule", "remove this peer from the rule", () => onRemove(dir, rule, peer)),
+    button(x + cw - 52, "✎", "edit-rule", "edit this rule", () => onEdit(dir, rule, peer)),
+    button(x + cw - 26, "×", "remove-rule", "remove this peer from the rule", () => onRemove(dir, rule, peer)),
   );
   return g;
 }
