@@ -273,7 +273,7 @@ function renderPicture() {
   const model = state.last.model;
   const svg = drawPicture(pic, {
     model: state.last.valid ? model : null,
-    width: root.clientWidth - 4,
+    width: state.pictureWidth,
     onAddRule: (dir, kind) => builder.openForm(dir, kind),
     onEditRule: (dir, rule, peer) => builder.openForm(dir, peer.kind, rule, peer),
     onRemoveRule: (dir, rule, peer) => edit({ op: "removeRule", dir, rule: rule.index, peer: peer.index }),
@@ -309,6 +309,18 @@ function renderChangesTab() {
 let activeEl = null;
 
 const builder = new Builder({ edit });
+
+// The picture is drawn at the pane's width, which is watched rather than
+// read while drawing: a read would lay out the page (the editor's
+// thousands of lines included) in the middle of handling an edit.
+state.pictureWidth = 1120;
+new ResizeObserver((entries) => {
+  const w = Math.floor(entries[entries.length - 1].contentRect.width) - 4;
+  if (w > 0 && Math.abs(w - state.pictureWidth) > 8) {
+    state.pictureWidth = w;
+    if (state.last) renderPicture();
+  }
+}).observe($("#picture"));
 
 async function explain(ex, stateID, el) {
   if (activeEl) activeEl.classList.remove("active");
