@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -615,16 +617,36 @@ func (r ruleList) remove(i, j int) {
 	}
 }
 
+// parseSelector reads a selector as kubectl -l takes it: k=v, k!=v,
+// k in (a,b), k notin (a,b), k, !k.
 func parseSelector(text, field string) (*metav1.LabelSelector, error) {
-	sel, err := metav1.ParseToLabelSelector(strings.TrimSpace(text))
+	reqs, err := labels.ParseToRequirements(strings.TrimSpace(text))
 	if err != nil {
 		return nil, editErrorf("%s: %v", field, err)
 	}
-	if len(sel.MatchLabels) == 0 {
-		sel.MatchLabels = nil
-	}
-	if len(sel.MatchExpressions) == 0 {
-		sel.MatchExpressions = nil
+	sel := &metav1.LabelSelector{}
+	for _, r := range reqs {
+		vals := r.Values().List()
+		var op metav1.LabelSelectorOperator
+		switch r.Operator() {
+		case selection.Equals, selection.DoubleEquals:
+			if sel.MatchLabels == nil {
+				sel.MatchLabels = map[string]string{}
+			}
+			sel.MatchLabels[r.Key()] = vals[0]
+			continue
+		case selection.NotEquals, selection.NotIn:
+			op = metav1.LabelSelectorOpNotIn
+		case selection.In:
+			op = metav1.LabelSelectorOpIn
+		case selection.Exists:
+			op = metav1.LabelSelectorOpExists
+		case selection.DoesNotExist:
+			op = metav1.LabelSelectorOpDoesNotExist
+		default:
+			return nil, editErrorf("%s: %s is not an operator a label selector has", field, r.Operator())
+		}
+		sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: r.Key(), Operator: op, Values: vals})
 	}
 	return sel, nil
 }
