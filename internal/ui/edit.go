@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"go.yaml.in/yaml/v4"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,8 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	sigsyaml "sigs.k8s.io/yaml"
-
-	"go.yaml.in/yaml/v4"
 
 	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/validation"
@@ -220,7 +219,9 @@ type EditError struct{ Msg string }
 
 func (e *EditError) Error() string { return e.Msg }
 
-func editErrorf(format string, args ...any) error { return &EditError{Msg: fmt.Sprintf(format, args...)} }
+func editErrorf(format string, args ...any) error {
+	return &EditError{Msg: fmt.Sprintf(format, args...)}
+}
 
 // written is a policy's document as the user wrote it.
 type written struct {
@@ -488,7 +489,7 @@ func editPolicy(np *networkingv1.NetworkPolicy, op EditOp, wd *world) error {
 		n := rules.len()
 		switch {
 		case op.Rule < 0:
-			rules.set(n+1)
+			rules.set(n + 1)
 			rules.setRule(n, peer, -1, ports)
 		case op.Rule < n:
 			if err := rules.setRule(op.Rule, peer, op.Peer, ports); err != nil {
