@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	goruntime "runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -300,7 +301,7 @@ func TestBrowserClickLatency(t *testing.T) {
 	// Each click makes a state not seen before, so none is answered from
 	// the server's cache of recent ones: rules on new ports added, then
 	// removed from the first.
-	const adds, removes = 12, 8
+	const adds, removes = 8, 6
 	for i := range adds {
 		if err := chromedp.Run(ctx,
 			clickSVG(`g[data-role="add-rule"][data-side="ingress"][data-kind="pods"]`),
@@ -332,19 +333,36 @@ func TestBrowserClickLatency(t *testing.T) {
 	sorted := append([]float64(nil), lat...)
 	sort.Float64s(sorted)
 	p50, p90 := sorted[len(sorted)/2], sorted[len(sorted)*9/10]
-	b, _ := json.MarshalIndent(map[string]any{"pods": 1000, "policies": 200, "clicks": len(lat), "clickToFrameMs": map[string]float64{"p50": p50, "p90": p90, "max": sorted[len(sorted)-1]}}, "", "  ")
-	_ = os.WriteFile(filepath.Join(dir, "click-latency.json"), b, 0o644)
 	median := func(xs []float64) float64 {
 		s := append([]float64(nil), xs...)
 		sort.Float64s(s)
 		return s[len(s)/2]
 	}
+	b, _ := json.MarshalIndent(map[string]any{"pods": 1000, "policies": 200, "clicks": len(lat), "loadAverage": loadAverage(),
+		"clickToFrameMs": map[string]float64{"p50": p50, "p90": p90, "max": sorted[len(sorted)-1]},
+		"serverMs": median(server), "roundTripMs": median(trip), "renderMs": median(draw)}, "", "  ")
+	_ = os.WriteFile(filepath.Join(dir, "click-latency.json"), b, 0o644)
 	t.Logf("click → frame on 1k pods / 200 policies: p50 %.1f ms, p90 %.1f ms, max %.1f ms over %d clicks (p50: server %.1f ms, round trip %.1f ms, drawing %.1f ms)",
 		p50, p90, sorted[len(sorted)-1], len(lat), median(server), median(trip), median(draw))
 	screenshot(t, ctx, dir, "21-1k-pods-clicked.png")
 	// The budget is 100 ms; as in TestBrowserLatency the bound is looser
-	// so that a loaded machine does not fail the build.
-	if p50 > 250 {
+	// so that a loaded machine does not fail the build. On a machine with
+	// more runnable work than twice its CPUs the page's own time says
+	// nothing; the figures are kept, the bound is not applied.
+	if load, cpus := loadAverage(), goruntime.NumCPU(); load > float64(2*cpus) {
+		t.Logf("bound not applied: load average %.1f on %d CPUs", load, cpus)
+	} else if p50 > 250 {
 		t.Errorf("median click → frame %.1f ms, budget 100 ms", p50)
 	}
+}
+
+// loadAverage is the one-minute load average (0 where there is none).
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	fmt.Sscan(string(b), &l)
+	return l
 }
