@@ -340,7 +340,7 @@ func TestBrowserClickLatency(t *testing.T) {
 	}
 	b, _ := json.MarshalIndent(map[string]any{"pods": 1000, "policies": 200, "clicks": len(lat), "loadAverage": loadAverage(),
 		"clickToFrameMs": map[string]float64{"p50": p50, "p90": p90, "max": sorted[len(sorted)-1]},
-		"serverMs": median(server), "roundTripMs": median(trip), "renderMs": median(draw)}, "", "  ")
+		"serverMs":       median(server), "roundTripMs": median(trip), "renderMs": median(draw)}, "", "  ")
 	_ = os.WriteFile(filepath.Join(dir, "click-latency.json"), b, 0o644)
 	t.Logf("click → frame on 1k pods / 200 policies: p50 %.1f ms, p90 %.1f ms, max %.1f ms over %d clicks (p50: server %.1f ms, round trip %.1f ms, drawing %.1f ms)",
 		p50, p90, sorted[len(sorted)-1], len(lat), median(server), median(trip), median(draw))
