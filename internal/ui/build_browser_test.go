@@ -236,6 +236,23 @@ func TestBrowserTutorial04ByClicking(t *testing.T) {
 		}
 	}
 	t.Logf("the clicks wrote:\n%s", downloaded)
+
+	// Edit the rule from the picture: ✎ opens the form on it, a port is
+	// added; × then removes it, and ingress is back to default deny.
+	if err := chromedp.Run(ctx, clickSVG(`g[data-role="rule"][data-side="ingress"] [data-role="edit-rule"]`), chromedp.WaitVisible(`#rule-form #rf-pod`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if got := evalJS[string](t, ctx, `document.querySelector('#rf-pod').value + ' ' + document.querySelector('#rf-title').textContent`); got != "app=frontend Edit ingress rule 0" {
+		t.Errorf("the form opened as %q", got)
+	}
+	if err := chromedp.Run(ctx, chromedp.Click(`#rf-add-port`, chromedp.ByQuery), chromedp.SetValue(`#rf-port-rows .rf-port`, "8080", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	step("the edited rule", chromedp.Click(`#rf-save`, chromedp.ByQuery),
+		`document.querySelector('g[data-role="rule"][data-side="ingress"]').textContent.includes('TCP 8080') && document.querySelector('#yaml').value.includes('port: 8080')`, "20-rule-edited.png")
+	step("the removed rule", clickSVG(`g[data-role="rule"][data-side="ingress"] [data-role="remove-rule"]`),
+		`!document.querySelector('g[data-role="rule"]') && document.querySelector('[data-role="ingress-mode"]').dataset.mode === 'deny'`, "21-rule-removed.png")
+	step("undo the removal", chromedp.Click(`#undo`, chromedp.ByQuery), `!!document.querySelector('g[data-role="rule"]')`, "22-undo-removal.png")
 	readable(t, ctx, dir)
 }
 
@@ -279,7 +296,7 @@ func readable(t *testing.T, ctx context.Context, dir string) {
 	if covered {
 		t.Error("the Why panel covers the edge it explains")
 	}
-	screenshot(t, ctx, dir, "20-why-beside.png")
+	screenshot(t, ctx, dir, "23-why-beside.png")
 }
 
 // TestBrowserClickLatency measures, in the page, the time from a click
@@ -344,7 +361,7 @@ func TestBrowserClickLatency(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(dir, "click-latency.json"), b, 0o644)
 	t.Logf("click → frame on 1k pods / 200 policies: p50 %.1f ms, p90 %.1f ms, max %.1f ms over %d clicks (p50: server %.1f ms, round trip %.1f ms, drawing %.1f ms)",
 		p50, p90, sorted[len(sorted)-1], len(lat), median(server), median(trip), median(draw))
-	screenshot(t, ctx, dir, "21-1k-pods-clicked.png")
+	screenshot(t, ctx, dir, "24-1k-pods-clicked.png")
 	// The budget is 100 ms; as in TestBrowserLatency the bound is looser
 	// so that a loaded machine does not fail the build. On a machine with
 	// more runnable work than twice its CPUs the page's own time says

@@ -63,7 +63,10 @@ function travel(from, to) {
   history.current = from.pop();
   history.lastKind = "";
   state.origin = "undo";
-  editor.setText(history.current);
+  // Only the span that differs is replaced, and the editor keeps its
+  // scroll; the input event has the page evaluate it.
+  editor.replaceText(history.current);
+  editor.ta.dispatchEvent(new Event("input", { bubbles: true }));
   updateHistoryButtons();
 }
 const undo = () => travel(history.past, history.future);

@@ -156,11 +156,13 @@ export function drawPicture(pic, { expanded, onExplain, onPod, onToggle, model, 
   for (const t of left.titles) svg.append(columnTitle(t, "ingress", editable, onAddRule));
   for (const t of right.titles) svg.append(columnTitle(t, "egress", editable, onAddRule));
 
+  // The box first: edge labels longer than the gap to it stay legible
+  // over it, on their white halo.
+  svg.append(drawBox(pic, boxY, boxH, onPod));
   drawEdges(svg, left.placed, "ingress", boxY, boxH, onExplain);
   drawEdges(svg, right.placed, "egress", boxY, boxH, onExplain);
   for (const p of left.placed) svg.append(drawNode(p, "ingress", expanded, onExplain, onToggle));
   for (const p of right.placed) svg.append(drawNode(p, "egress", expanded, onExplain, onToggle));
-  svg.append(drawBox(pic, boxY, boxH, onPod));
   if (pic.ingress.closed) svg.append(closedBar(BOX_X - 8, boxY, boxH, "ingress closed"));
   if (pic.egress.closed) svg.append(closedBar(BOX_X + BOX_W + 2, boxY, boxH, "egress closed"));
 
