@@ -254,6 +254,13 @@ func TestBrowserTutorial04ByClicking(t *testing.T) {
 		`!document.querySelector('g[data-role="rule"]') && document.querySelector('[data-role="ingress-mode"]').dataset.mode === 'deny'`, "21-rule-removed.png")
 	step("undo the removal", chromedp.Click(`#undo`, chromedp.ByQuery), `!!document.querySelector('g[data-role="rule"]')`, "22-undo-removal.png")
 	readable(t, ctx, dir)
+
+	// Reset and a template are undone like any other change.
+	before := evalJS[string](t, ctx, `document.querySelector('#yaml').value`)
+	step("reset", chromedp.Click(`#reset`, chromedp.ByQuery), `!document.querySelector('#yaml').value.includes('backend-allow-ingress-frontend')`, "24-reset.png")
+	step("undo the reset", chromedp.Click(`#undo`, chromedp.ByQuery), fmt.Sprintf(`document.querySelector('#yaml').value === %q`, before), "25-undo-reset.png")
+	step("a template", pick(`#template`, "default-deny-egress"), `document.querySelector('#yaml').value.includes('default-deny-egress')`, "26-template.png")
+	step("undo the template", chromedp.Click(`#undo`, chromedp.ByQuery), fmt.Sprintf(`document.querySelector('#yaml').value === %q`, before), "27-undo-template.png")
 }
 
 // readable checks the picture's text: at least 12 px as shown, and 4.5:1
@@ -361,7 +368,7 @@ func TestBrowserClickLatency(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(dir, "click-latency.json"), b, 0o644)
 	t.Logf("click → frame on 1k pods / 200 policies: p50 %.1f ms, p90 %.1f ms, max %.1f ms over %d clicks (p50: server %.1f ms, round trip %.1f ms, drawing %.1f ms)",
 		p50, p90, sorted[len(sorted)-1], len(lat), median(server), median(trip), median(draw))
-	screenshot(t, ctx, dir, "24-1k-pods-clicked.png")
+	screenshot(t, ctx, dir, "28-1k-pods-clicked.png")
 	// The budget is 100 ms; as in TestBrowserLatency the bound is looser
 	// so that a loaded machine does not fail the build. On a machine with
 	// more runnable work than twice its CPUs the page's own time says
