@@ -233,12 +233,19 @@ function renderProblems(problems) {
 }
 
 function renderDocs(resp) {
-  const key = JSON.stringify([resp.docs, resp.removed, resp.focus]);
+  // Lines are left out of the key, and looked up on a click: an edit that
+  // moves the documents below it must not rebuild a list of hundreds.
+  const key = JSON.stringify([resp.docs.map((d) => [d.policy, d.status, d.selects]), resp.removed, resp.focus]);
   if (key === state.docsKey) return;
   state.docsKey = key;
   const ul = clear($("#docs"));
-  for (const d of resp.docs) {
-    ul.append(h("li", { class: d.policy === resp.focus ? "focus" : "", onclick: () => editor.jumpTo(d.line) },
+  for (const [i, d] of resp.docs.entries()) {
+    const jump = () => {
+      const docs = state.last.docs;
+      const now = docs[i] && docs[i].policy === d.policy ? docs[i] : docs.find((x) => x.policy === d.policy);
+      if (now) editor.jumpTo(now.line);
+    };
+    ul.append(h("li", { class: d.policy === resp.focus ? "focus" : "", onclick: jump },
       h("code", {}, d.policy),
       h("span", { class: `tag ${d.status}` }, d.status),
       d.selects >= 0 ? h("span", { class: "note" }, `selects ${plural(d.selects, "pod", "pods")}`) : null));
