@@ -24,7 +24,7 @@ const (
 // address, protocol, port, connect or not) of every subtest must hold.
 func TestOffline(t *testing.T) {
 	d := NewOffline()
-	Run(t, d, kubernetes.TimeoutConfig{})
+	Run(t, d, kubernetes.TimeoutConfig{}, nil)
 	byProto := map[string]int{}
 	subtests := map[string]bool{}
 	for _, p := range d.Pokes {
@@ -61,10 +61,10 @@ func TestOwnNodeExemption(t *testing.T) {
 	s.Applier.MustApplyWithCleanup(t, d, s.TimeoutConfig, "base/admin_tier/experimental-egress-selector-rules.yaml", true)
 	centaur := kubernetes.GetPod(t, d, "network-policy-conformance-forbidden-forrest", "centaur-1", 0)
 	cmd := []string{"/agnhost", "connect", "--timeout=1s", "--protocol=tcp", centaur.Status.PodIP + ":34346"}
-	if _, stderr, _ := d.RunCommandFromPod("network-policy-conformance-gryffindor", "harry-potter-1", cmd); stderr != "" {
+	if _, stderr, _ := d.RunCommandFromPod("network-policy-conformance-gryffindor", "harry-potter-1", "harry-potter-client", cmd); stderr != "" {
 		t.Errorf("harry-potter-1 to its own node's centaur-1 tcp/34346: %q; the own-node exemption no longer applies to a nodes-peer Deny, so TestOffline may schedule freely", stderr)
 	}
-	if _, stderr, _ := d.RunCommandFromPod("network-policy-conformance-gryffindor", "harry-potter-0", cmd); !strings.Contains(stderr, "TIMEOUT") {
+	if _, stderr, _ := d.RunCommandFromPod("network-policy-conformance-gryffindor", "harry-potter-0", "harry-potter-client", cmd); !strings.Contains(stderr, "TIMEOUT") {
 		t.Errorf("harry-potter-0 (another node) to centaur-1 tcp/34346: %q, want the Deny's TIMEOUT", stderr)
 	}
 }

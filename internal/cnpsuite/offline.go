@@ -393,7 +393,7 @@ func (o *Offline) Delete(_ context.Context, obj client.Object) error {
 // RunCommandFromPod answers `/agnhost connect --timeout=T --protocol=P
 // HOST:PORT` as agnhost would: nothing on success, REFUSED when the
 // destination serves nothing on that port, TIMEOUT when a policy drops it.
-func (o *Offline) RunCommandFromPod(ns, pod string, cmd []string) (string, string, error) {
+func (o *Offline) RunCommandFromPod(ns, pod, _ string, cmd []string) (string, string, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(cmd) != 5 || cmd[0] != "/agnhost" || cmd[1] != "connect" || !strings.HasPrefix(cmd[3], "--protocol=") {

@@ -43,23 +43,39 @@ func DefaultTimeoutConfig() TimeoutConfig {
 		RequestTimeout: 3 * time.Second, PokeTimeout: 10 * time.Second, PokeInterval: 500 * time.Millisecond}
 }
 
-// Exec runs a command in a pod's first container, as upstream's
+// Exec runs a command in a container of a pod, as upstream's
 // RunCommandFromPod does through the API server. Upstream passes a
 // clientset; here the driver is the clientset.
 type Exec interface {
-	RunCommandFromPod(namespace, pod string, cmd []string) (stdout, stderr string, err error)
+	RunCommandFromPod(namespace, pod, container string, cmd []string) (stdout, stderr string, err error)
 }
 
-// RunCommandFromPod is upstream's, through the driver.
+// RunCommandFromPod is upstream's, through the driver, with upstream's
+// choice of container (the StatefulSets' "<set>-client").
 func RunCommandFromPod(c Exec, _ *rest.Config, podNamespace, podName string, cmd []string) (string, string, error) {
-	return c.RunCommandFromPod(podNamespace, podName, cmd)
+	containerName := podName[:len(podName)-1] + "client"
+	return c.RunCommandFromPod(podNamespace, podName, containerName, cmd)
+}
+
+// Skipper is a driver that cannot measure some expectations (SCTP where
+// the kernel has no SCTP sockets): SkipPoke says why, and PokeServer then
+// logs the expectation as skipped instead of checking it.
+type Skipper interface {
+	SkipPoke(Poke) string
 }
 
 // PokeServer is upstream's: poll until the expected result, then once more.
 func PokeServer(t *testing.T, client Exec, kubeConfig *rest.Config, clientNamespace, clientPod, protocol, targetHost string, targetPort int32, timeoutConfig TimeoutConfig, shouldConnect bool) {
 	t.Helper()
+	poke := Poke{t.Name(), clientNamespace, clientPod, protocol, targetHost, targetPort, shouldConnect}
 	if p, ok := client.(Poker); ok {
-		p.Poked(Poke{t.Name(), clientNamespace, clientPod, protocol, targetHost, targetPort, shouldConnect})
+		p.Poked(poke)
+	}
+	if s, ok := client.(Skipper); ok {
+		if why := s.SkipPoke(poke); why != "" {
+			t.Logf("SKIP %s/%s -> %s %s/%d (connect=%v): %s", clientNamespace, clientPod, targetHost, protocol, targetPort, shouldConnect, why)
+			return
+		}
 	}
 	require.Eventually(t, func() bool {
 		return doPokeServer(t, client, kubeConfig, clientNamespace, clientPod, protocol, targetHost, targetPort, timeoutConfig.RequestTimeout, shouldConnect)
