@@ -81,7 +81,8 @@ func installCRD(t *testing.T, dc dynamic.Interface, ch CRDChannel, probe string)
 // network-policy-api's CRD of the case's channel installed, as a dry-run
 // create, and requires the very response Palisade predicts: the status
 // message, every cause (type, field path, message, in order) and the
-// Warning headers. It skips without the binaries.
+// Warning headers. It skips without the binaries; about 30 s, most of it
+// starting kube-apiserver and etcd.
 func TestInvalidMatchesAPIServer(t *testing.T) {
 	if len(invalidClusterNetworkPolicies) < 30 {
 		t.Fatalf("only %d cases", len(invalidClusterNetworkPolicies))
