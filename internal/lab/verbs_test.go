@@ -54,7 +54,9 @@ func TestPatch(t *testing.T) {
 			}},
 		{name: "json ops", typ: PatchJSON, patch: `[{"op":"remove","path":"/spec/ingress/0/ports/1"},{"op":"add","path":"/metadata/annotations","value":{"x":"y"}}]`,
 			line: "networkpolicy.networking.k8s.io/p patched",
-			check: func(p *networkingv1.NetworkPolicy) bool { return len(p.Spec.Ingress[0].Ports) == 1 && p.Annotations["x"] == "y" }},
+			check: func(p *networkingv1.NetworkPolicy) bool {
+				return len(p.Spec.Ingress[0].Ports) == 1 && p.Annotations["x"] == "y"
+			}},
 		{name: "json missing path", typ: PatchJSON, patch: `[{"op":"remove","path":"/spec/nope"}]`, err: "The request is invalid: "},
 		{name: "malformed", typ: PatchMerge, patch: `{`, err: "Error from server (BadRequest): "},
 		{name: "invalid result", typ: PatchMerge, patch: `{"spec":{"ingress":[{"ports":[{"port":70000}]}]}}`,
