@@ -145,7 +145,7 @@ list.`,
 					for _, o := range objs {
 						found = found || o.(interface{ GetName() string }).GetName() == n
 					}
-					if !found && !watch {
+					if !found {
 						return fail(exitNo, "%s", k.NotFound(n))
 					}
 				}
