@@ -2,7 +2,6 @@ package lab
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -68,6 +67,14 @@ type PatchRequest struct {
 	// (annotate without --overwrite).
 	NoOverwrite map[string]string `json:"noOverwrite,omitempty"`
 }
+
+// kubectlError is an error in kubectl's (or the API server's) own words,
+// capitals and all.
+type kubectlError string
+
+func (e kubectlError) Error() string { return string(e) }
+
+func kubectlErrorf(format string, a ...any) error { return kubectlError(fmt.Sprintf(format, a...)) }
 
 // GroupResource is "deployments.apps", how the API server names a kind in
 // its errors.
@@ -156,7 +163,7 @@ func patchObject(k Kind, obj runtime.Object, typ string, patch []byte) ([]byte, 
 	case PatchStrategic, "":
 		if k.decode != nil {
 			// A custom resource has no Go type to read merge keys from.
-			return nil, errors.New("Error from server (UnsupportedMediaType): the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+			return nil, kubectlError("Error from server (UnsupportedMediaType): the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
 		}
 		out, err = strategicpatch.StrategicMergePatch(orig, patch, k.store.new())
 	case PatchMerge:
@@ -174,9 +181,9 @@ func patchObject(k Kind, obj runtime.Object, typ string, patch []byte) ([]byte, 
 		// have is the request's fault (422), a malformed patch a bad request.
 		msg := err.Error()
 		if strings.Contains(msg, "doc is missing") || strings.Contains(msg, "Unable to remove nonexistent key") || strings.Contains(msg, "testing value") {
-			return nil, fmt.Errorf("The request is invalid: %s", msg)
+			return nil, kubectlErrorf("The request is invalid: %s", msg)
 		}
-		return nil, fmt.Errorf("Error from server (BadRequest): %s", msg)
+		return nil, kubectlErrorf("Error from server (BadRequest): %s", msg)
 	}
 	return out, nil
 }
@@ -215,7 +222,7 @@ func CheckFieldSelector(k Kind, labelSel string, sel fields.Selector) error {
 			msg = fmt.Sprintf("%q is not a known field selector: only %q, %q", r.Field, "metadata.name", "metadata.namespace")
 		}
 		gvr := k.GroupVersionKind().GroupVersion().WithResource(k.Resource)
-		return fmt.Errorf("Error from server (BadRequest): Unable to find %q that match label selector %q, field selector %q: %s", gvr.String(), labelSel, sel.String(), msg)
+		return kubectlErrorf("Error from server (BadRequest): Unable to find %q that match label selector %q, field selector %q: %s", gvr.String(), labelSel, sel.String(), msg)
 	}
 	return nil
 }
@@ -331,7 +338,7 @@ func RolloutStatus(st *state.State, k Kind, ns, name string) (msg string, done b
 		return "", false, fmt.Errorf("error: no status viewer has been implemented for %s", k.Kind)
 	}
 	if obj == nil {
-		return "", false, errors.New(k.NotFound(name))
+		return "", false, kubectlError(k.NotFound(name))
 	}
 	nodeNames := make([]string, len(st.Nodes))
 	for i, n := range st.Nodes {

@@ -206,6 +206,10 @@ func TestRolloutStatus(t *testing.T) {
 			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType, RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To[int32](0)}},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "db"}},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}}}
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "agent", Generation: 1},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "agent"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}}}
 	// pods makes n pods of obj's current template (ready ones first) and
 	// old ones of another template.
 	pods := func(obj runtime.Object, tag string, current, ready, old int) map[string]*corev1.Pod {
@@ -243,6 +247,9 @@ func TestRolloutStatus(t *testing.T) {
 		{name: "done", obj: deploy, current: 2, ready: 2, want: `deployment "web" successfully rolled out`, done: true},
 		{name: "unobserved", obj: deploy, generationUnobserved: true, want: `Waiting for deployment spec update to be observed...`},
 		{name: "sts waiting", obj: sts, current: 2, ready: 1, want: `Waiting for 1 pods to be ready...`},
+		{name: "ds old", obj: ds, current: 0, ready: 1, old: 1, want: `Waiting for daemon set "agent" rollout to finish: 0 out of 1 new pods have been updated...`},
+		{name: "ds not available", obj: ds, current: 1, ready: 0, want: `Waiting for daemon set "agent" rollout to finish: 0 of 1 updated pods are available...`},
+		{name: "ds done", obj: ds, current: 1, ready: 1, want: `daemon set "agent" successfully rolled out`, done: true},
 		{name: "sts done", obj: sts, current: 2, ready: 2, want: `partitioned roll out complete: 2 new pods have been updated...`, done: true},
 	}
 	for _, tc := range tests {
@@ -261,6 +268,11 @@ func TestRolloutStatus(t *testing.T) {
 				k, _ = LookupKind("deploy")
 				name = "web"
 				st.Pods = pods(d, "Deployment/default/web", tc.current, tc.ready, tc.old)
+			case *appsv1.DaemonSet:
+				st.DaemonSets["default/agent"] = o
+				k, _ = LookupKind("ds")
+				name = "agent"
+				st.Pods = pods(o, "DaemonSet/default/agent", tc.current, tc.ready, tc.old)
 			case *appsv1.StatefulSet:
 				st.StatefulSets["default/db"] = o
 				k, _ = LookupKind("sts")

@@ -58,16 +58,26 @@ func ParseCustomColumns(spec string) ([]Column, error) {
 	return cols, nil
 }
 
+// kubectl's words, full stop included.
+var (
+	errTemplateHeader = templateError("invalid template, missing header line. Expected format is one line of space separated headers, one line of space separated column specs.")
+	errTemplateSpec   = templateError("invalid template, missing spec line. Expected format is one line of space separated headers, one line of space separated column specs.")
+)
+
+type templateError string
+
+func (e templateError) Error() string { return string(e) }
+
 // ParseCustomColumnsFile reads kubectl's -o custom-columns-file template:
 // a line of headers and a line of paths, both whitespace separated.
 func ParseCustomColumnsFile(r io.Reader) ([]Column, error) {
 	sc := bufio.NewScanner(r)
 	if !sc.Scan() {
-		return nil, fmt.Errorf("invalid template, missing header line. Expected format is one line of space separated headers, one line of space separated column specs.")
+		return nil, errTemplateHeader
 	}
 	headers := strings.Fields(sc.Text())
 	if !sc.Scan() {
-		return nil, fmt.Errorf("invalid template, missing spec line. Expected format is one line of space separated headers, one line of space separated column specs.")
+		return nil, errTemplateSpec
 	}
 	specs := strings.Fields(sc.Text())
 	if len(headers) != len(specs) {
