@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,6 +138,10 @@ func (c *Controller) Patch(r PatchRequest) Response {
 		if err != nil {
 			return Response{Error: err.Error()}
 		}
+		if r.Verb == "restarted" && sameJSON(old, patched) {
+			// The annotation holds seconds: kubectl's patch would be empty.
+			return Response{Error: fmt.Sprintf("error: failed to create patch for %s: if restart has already been triggered within the past second, please wait before attempting to trigger another", old.GetName())}
+		}
 		req.Objects = append(req.Objects, WireObject{Kind: k.Kind, Data: patched})
 	}
 	verb := r.Verb
@@ -148,6 +153,14 @@ func (c *Controller) Patch(r PatchRequest) Response {
 		req.verbs["unchanged"] = "patched (no change)"
 	}
 	return c.Apply(req)
+}
+
+// sameJSON says whether an object and a JSON document hold the same
+// fields, whatever their order.
+func sameJSON(obj any, doc []byte) bool {
+	a, _ := json.Marshal(obj)
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(doc, &y) == nil && reflect.DeepEqual(x, y)
 }
 
 // patchObject is the API server's patch handler: the stored object as

@@ -65,6 +65,8 @@ func TestPatch(t *testing.T) {
 			line: "networkpolicy.networking.k8s.io/p patched (server dry run)", check: func(p *networkingv1.NetworkPolicy) bool { return p.Labels["tier"] == "" }},
 		{name: "annotate", typ: PatchMerge, patch: `{"metadata":{"annotations":{"a":"b"}}}`, verb: "annotated", line: "networkpolicy.networking.k8s.io/p annotated",
 			check: func(p *networkingv1.NetworkPolicy) bool { return p.Annotations["a"] == "b" }},
+		{name: "restart in the same second", typ: PatchMerge, patch: `{"metadata":{"labels":{"team":"a"}}}`, verb: "restarted",
+			err: "error: failed to create patch for p: if restart has already been triggered within the past second, please wait before attempting to trigger another"},
 		{name: "annotate without overwrite", typ: PatchMerge, patch: `{"metadata":{"annotations":{"old":"new"}}}`, verb: "annotated", noOverwrite: map[string]string{"old": "new"},
 			err: "error: --overwrite is false but found the following declared annotation(s): 'old' already has a value (v)"},
 	}
