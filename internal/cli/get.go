@@ -92,7 +92,7 @@ list.`,
 			}
 			timeout, err := parseRequestTimeout(requestTimeout)
 			if err != nil {
-				return fail(exitBadUsage, "error: %v", err)
+				return err
 			}
 			watch = watch || watchOnly
 			client := lab.NewClient(lab.Dir())

@@ -70,7 +70,7 @@ prints what would happen ("... created (dry run)"), changing nothing.`,
 			"  palisade " + verb + " -f examples/01-restricting-network-connectivity/ --dry-run=server",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			mode, err := dryRunMode(dryRun)
+			mode, err := dryRunMode(s, dryRun)
 			if err != nil {
 				return err
 			}

@@ -32,8 +32,9 @@ func dryRunFlag(cmd *cobra.Command, v *string) {
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "unchanged"
 }
 
-// dryRunMode is kubectl's GetDryRunStrategy.
-func dryRunMode(v string) (string, error) {
+// dryRunMode is kubectl's GetDryRunStrategy; a bare --dry-run is client,
+// with kubectl's deprecation warning on stderr.
+func dryRunMode(s *streams, v string) (string, error) {
 	switch v {
 	case "", "none", "false":
 		return "", nil
@@ -42,7 +43,8 @@ func dryRunMode(v string) (string, error) {
 	case "server":
 		return lab.DryRunServer, nil
 	case "unchanged":
-		return "", fail(exitNo, `error: --dry-run flag without a value was specified. A value must be set: "none", "server", or "client".`)
+		fmt.Fprintln(s.err, "W"+time.Now().Format("0102 15:04:05.000000")+" helpers.go:714] --dry-run is deprecated and can be replaced with --dry-run=client.")
+		return lab.DryRunClient, nil
 	}
 	return "", fail(exitNo, `error: Invalid dry-run value (%s). Must be "none", "server", or "client".`, v)
 }
@@ -98,7 +100,7 @@ merge or json patches only.`,
 			if err != nil {
 				return err
 			}
-			mode, err := dryRunMode(dryRun)
+			mode, err := dryRunMode(s, dryRun)
 			if err != nil {
 				return err
 			}
@@ -148,7 +150,10 @@ then create or stop pods until the workload has that many. With
   palisade scale statefulset db --replicas=0
   palisade scale --current-replicas=2 --replicas=4 deployment web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !cmd.Flags().Changed("replicas") || replicas < 0 {
+			if !cmd.Flags().Changed("replicas") {
+				return fail(exitNo, `error: required flag(s) "replicas" not set`)
+			}
+			if replicas < 0 {
 				return fail(exitNo, "error: The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0")
 			}
 			kind, names, err := parseTargets(args)
@@ -168,7 +173,7 @@ then create or stop pods until the workload has that many. With
 				// The API server has no scale subresource for the others.
 				return fail(exitNo, "Error from server (NotFound): the server could not find the requested resource")
 			}
-			mode, err := dryRunMode(dryRun)
+			mode, err := dryRunMode(s, dryRun)
 			if err != nil {
 				return err
 			}
@@ -237,7 +242,7 @@ KEY- removes one. A key that has another value already is refused unless
   palisade annotate pod client description-`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
-				return fail(exitBadUsage, "error: one or more resources must be specified as <resource> <name> or <resource>/<name>")
+				return fail(exitNo, "error: at least one annotation update is required")
 			}
 			var kind string
 			var names, rest []string
@@ -271,7 +276,7 @@ KEY- removes one. A key that has another value already is refused unless
 			if len(names) == 0 && !all && selector == "" {
 				return fail(exitNo, "error: resource(s) were provided, but no name was specified")
 			}
-			mode, err := dryRunMode(dryRun)
+			mode, err := dryRunMode(s, dryRun)
 			if err != nil {
 				return err
 			}
@@ -330,7 +335,7 @@ their names and are not replaced when the template changes.`,
 			if k.Kind != "Deployment" {
 				return fail(exitNo, "error: the lab restarts deployments only: its %s pods are not replaced when their template changes", strings.ToLower(k.Kind))
 			}
-			mode, err := dryRunMode(dryRun)
+			mode, err := dryRunMode(s, dryRun)
 			if err != nil {
 				return err
 			}
@@ -420,8 +425,10 @@ first running pod of the deployment. LOCAL_PORT defaults to REMOTE_PORT;
 		Example: `  palisade port-forward pod/client 8080:80
   palisade port-forward svc/web 8080:8080
   palisade port-forward deployment/web :80`,
-		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return fail(exitNo, "error: TYPE/NAME and list of ports are required for port-forward\nSee '%s -h' for help and examples", cmd.CommandPath())
+			}
 			if address != "localhost" && address != "127.0.0.1" {
 				return fail(exitBadUsage, "error: the lab forwards from 127.0.0.1 only, not %q", address)
 			}

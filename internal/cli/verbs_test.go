@@ -15,7 +15,7 @@ func TestLabVerbsRefuseBadUsage(t *testing.T) {
 		code   int
 		errHas string
 	}{
-		{[]string{"scale", "deploy/web"}, 1, "error: The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0"},
+		{[]string{"scale", "deploy/web"}, 1, `error: required flag(s) "replicas" not set`},
 		{[]string{"scale", "--replicas=-1", "deploy/web"}, 1, "error: The --replicas=COUNT flag is required"},
 		{[]string{"scale", "--replicas=2", "pod/x"}, 1, "Error from server (NotFound): the server could not find the requested resource"},
 		{[]string{"scale", "--replicas=2", "deploy"}, 2, "error: resource(s) were provided, but no name was specified"},
@@ -26,8 +26,8 @@ func TestLabVerbsRefuseBadUsage(t *testing.T) {
 		{[]string{"patch", "deploy", "web", "-p", "{}", "--patch-file", "x"}, 1, "error: cannot specify --patch and --patch-file together"},
 		{[]string{"patch", "widgets", "web", "-p", "{}"}, 1, `error: the server doesn't have a resource type "widgets"`},
 		{[]string{"apply", "-f", "x.yaml", "--dry-run=bogus"}, 1, `error: Invalid dry-run value (bogus). Must be "none", "server", or "client".`},
-		{[]string{"apply", "--dry-run", "-f", "x.yaml"}, 1, `error: --dry-run flag without a value was specified. A value must be set: "none", "server", or "client".`},
-		{[]string{"annotate", "pod"}, 2, "error: one or more resources must be specified"},
+		{[]string{"apply", "--dry-run", "-f", "nothere.yaml"}, 2, `--dry-run is deprecated and can be replaced with --dry-run=client.`},
+		{[]string{"annotate", "pod"}, 1, "error: at least one annotation update is required"},
 		{[]string{"annotate", "pod", "x"}, 1, "error: at least one annotation update is required"},
 		{[]string{"annotate", "pod", "x", "y"}, 1, "error: at least one annotation update is required"},
 		{[]string{"annotate", "pod", "a=b"}, 1, "error: resource(s) were provided, but no name was specified"},
@@ -38,10 +38,10 @@ func TestLabVerbsRefuseBadUsage(t *testing.T) {
 		{[]string{"get", "pods", "-o", "custom-columns=NAME"}, 1, "error: unexpected custom-columns spec: NAME, expected <header>:<json-path-expr>"},
 		{[]string{"get", "pods", "-o", "custom-columns-file=/nonexistent"}, 1, "error: error reading template /nonexistent"},
 		{[]string{"get", "pods", "--field-selector", "a"}, 1, "Error from server (BadRequest): invalid selector"},
-		{[]string{"get", "pods", "-w", "--request-timeout", "soon"}, 2, "error: invalid timeout value"},
+		{[]string{"get", "pods", "-w", "--request-timeout", "soon"}, 1, "error: Invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)"},
 		{[]string{"diff", "-f", "x.yaml", "a", "b"}, 2, `unknown command "a" for "palisade diff"`},
 		{[]string{"port-forward", "pod/x", "80", "--address", "0.0.0.0"}, 2, `error: the lab forwards from 127.0.0.1 only, not "0.0.0.0"`},
-		{[]string{"port-forward", "pod/x"}, 2, "requires at least 2 arg(s)"},
+		{[]string{"port-forward", "pod/x"}, 1, "error: TYPE/NAME and list of ports are required for port-forward\nSee 'palisade port-forward -h' for help and examples"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
