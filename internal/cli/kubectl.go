@@ -47,7 +47,7 @@ func printResponse(s *streams, r lab.Response) error {
 
 func newApply(s *streams, create bool) *cobra.Command {
 	var in inputFlags
-	var dryRun string
+	var dryRun, output string
 	verb := "apply"
 	short := "Apply manifests to the lab (create or update)"
 	if create {
@@ -65,14 +65,19 @@ applied. Deployments, StatefulSets, DaemonSets and Jobs get their pods;
 services get a cluster IP and DNS name.
 
 --dry-run=client or --dry-run=server validates everything the same way and
-prints what would happen ("... created (dry run)"), changing nothing.`,
+prints what would happen ("... created (dry run)"), changing nothing; with
+-o yaml it prints the objects as they would be stored.`,
 		Example: "  palisade " + verb + " -f examples/01-restricting-network-connectivity/\n" +
-			"  palisade " + verb + " -f examples/01-restricting-network-connectivity/ --dry-run=server",
+			"  palisade " + verb + " -f examples/01-restricting-network-connectivity/ --dry-run=server\n" +
+			"  palisade " + verb + " -f examples/01-restricting-network-connectivity/ --dry-run=client -o yaml",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			mode, err := dryRunMode(s, dryRun)
 			if err != nil {
 				return err
+			}
+			if output != "" && output != "yaml" && output != "json" && output != "name" {
+				return fail(exitBadUsage, "error: unable to match a printer suitable for the output format %q, allowed formats are: json,name,yaml", output)
 			}
 			res, err := in.load(cmd, s)
 			if err != nil {
@@ -89,7 +94,7 @@ prints what would happen ("... created (dry run)"), changing nothing.`,
 				}
 				return fail(exitNo, "error: %d invalid %s; nothing was applied", len(errs), analysis.Plural(len(errs), "field", "fields"))
 			}
-			req := lab.ApplyRequest{Create: create, DryRun: mode}
+			req := lab.ApplyRequest{Create: create, DryRun: mode, Echo: output != ""}
 			for _, o := range res.Objects {
 				w, err := lab.Encode(o.Kind, o.Obj)
 				if err != nil {
@@ -105,11 +110,15 @@ prints what would happen ("... created (dry run)"), changing nothing.`,
 			if err != nil {
 				return labError(err)
 			}
-			return printResponse(s, r)
+			if output == "" || r.Error != "" {
+				return printResponse(s, r)
+			}
+			return printApplied(s, r, output)
 		},
 	}
 	in.register(cmd)
 	dryRunFlag(cmd, &dryRun)
+	cmd.Flags().StringVarP(&output, "output", "o", "", "yaml, json or name: print the objects as stored (with --dry-run: as they would be)")
 	// The lab serves ClusterNetworkPolicies, validated as its store does.
 	in.cnp, in.crdChannel = true, string(clusterpolicy.ChannelExperimental)
 	if create {

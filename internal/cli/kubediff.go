@@ -130,3 +130,33 @@ func writeYAML(path string, o runtime.Object) error {
 	defer f.Close()
 	return (&printers.YAMLPrinter{}).PrintObj(o, f)
 }
+
+// printApplied is apply -o: the objects as the lab stored them (or, in a
+// dry run, would), one document each, as kubectl prints them.
+func printApplied(s *streams, r lab.Response, output string) error {
+	for _, l := range r.Lines {
+		if strings.HasPrefix(l, "warning: ") || strings.HasPrefix(l, "Warning: ") {
+			fmt.Fprintln(s.err, l)
+		}
+	}
+	objs := r.Objects
+	var p printers.ResourcePrinter = &printers.YAMLPrinter{}
+	if output == "json" {
+		p = &printers.JSONPrinter{}
+	}
+	for _, w := range objs {
+		obj, err := w.Decode()
+		if err != nil {
+			return fail(exitNo, "error: %v", err)
+		}
+		if output == "name" {
+			k, _ := lab.KindOf(w.Kind)
+			fmt.Fprintf(s.out, "%s/%s\n", k.Qualified(), obj.GetName())
+			continue
+		}
+		if err := p.PrintObj(obj.(runtime.Object), s.out); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -68,6 +68,8 @@ type ApplyRequest struct {
 	// DryRun ("client" or "server") validates and answers as if applied,
 	// with the objects as they would be stored, and changes nothing.
 	DryRun string `json:"dryRun,omitempty"`
+	// Echo answers with the objects as stored (apply -o).
+	Echo bool `json:"echo,omitempty"`
 	// verbs rename the words of the printed lines (patch, scale, ...).
 	verbs map[string]string
 }
@@ -223,6 +225,11 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 			warned = notEnforced
 		}
 		if verb == "unchanged" {
+			if req.Echo {
+				if w, err := Encode(it.kind, it.old.(runtime.Object)); err == nil {
+					dry = append(dry, w)
+				}
+			}
 			continue
 		}
 		if k.prepare != nil {
@@ -233,6 +240,11 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 		// the API server's optimistic concurrency requires.
 		it.obj.SetResourceVersion(strconv.FormatInt(c.clock().UnixNano(), 10))
 		k.store.put(c.st, it.key, it.obj)
+		if req.Echo {
+			if w, err := Encode(it.kind, it.obj.(runtime.Object)); err == nil {
+				dry = append(dry, w)
+			}
+		}
 		if notEnforced != "" {
 			c.event(it.obj, corev1.EventTypeWarning, "NotEnforced", notEnforced)
 		}
@@ -248,7 +260,7 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 	if err := c.reconcile(); err != nil {
 		lines = append(lines, "warning: "+err.Error())
 	}
-	return Response{Lines: lines}
+	return Response{Lines: lines, Objects: dry}
 }
 
 // dryRun completes an object as the update would store it, without

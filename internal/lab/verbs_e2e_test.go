@@ -29,6 +29,9 @@ func TestLabKubectlVerbs(t *testing.T) {
 			t.Errorf("apply --dry-run=%s: exit %d %q %s", mode, code, out, errs)
 		}
 	}
+	if out, errs, code := l.runIn(web, "apply", "-f", "-", "--dry-run=client", "-o", "yaml"); code != 0 || !strings.HasPrefix(out, "apiVersion: apps/v1\nkind: Deployment\n") || !strings.Contains(out, "\n---\napiVersion: v1\nkind: Service\n") {
+		t.Errorf("apply --dry-run=client -o yaml: exit %d\n%s%s", code, out, errs)
+	}
 	if out, errs, _ := l.run("get", "deploy"); out != "" || !strings.Contains(errs, "No resources found") {
 		t.Fatalf("a dry run stored something: %q %q", out, errs)
 	}

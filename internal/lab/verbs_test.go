@@ -133,6 +133,9 @@ func TestApplyDryRun(t *testing.T) {
 			if c.st.Policies["default/p"].Spec.Ingress[0].Ports[1].Port.IntValue() != 443 {
 				t.Error("a dry run changed the stored policy")
 			}
+			if r := c.Apply(ApplyRequest{Objects: []WireObject{wire(t, labPolicy)}, Echo: true}); r.Error != "" || len(r.Objects) != 1 || r.Lines[0] != "networkpolicy.networking.k8s.io/p unchanged" {
+				t.Errorf("apply -o of an unchanged object: %+v", r)
+			}
 			bad := strings.Replace(labPolicy, "port: 443", "port: 0", 1)
 			if r := c.Apply(ApplyRequest{Objects: []WireObject{wire(t, bad)}, DryRun: tc.mode}); !strings.Contains(r.Error, "is invalid") {
 				t.Errorf("invalid object in a dry run: %+v", r)
