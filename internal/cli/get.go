@@ -67,8 +67,12 @@ list.`,
 			}
 			var fsel fields.Selector
 			if fieldSelector != "" {
-				var err error
-				if fsel, err = fields.ParseSelector(fieldSelector); err != nil {
+				first, _, _ := strings.Cut(strings.Split(args[0], ",")[0], "/")
+				if k, err := lab.LookupKind(first); err == nil {
+					if fsel, err = lab.ParseFieldSelector(k, selector, fieldSelector); err != nil {
+						return fail(exitNo, "%v", err)
+					}
+				} else if fsel, err = fields.ParseSelector(fieldSelector); err != nil {
 					return fail(exitNo, "Error from server (BadRequest): %v", err)
 				}
 			}

@@ -19,7 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	sigsyaml "sigs.k8s.io/yaml"
+	"k8s.io/apimachinery/pkg/util/yaml"
+
 
 	"github.com/palisade-net/palisade/internal/lab"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
@@ -119,7 +120,7 @@ merge or json patches only.`,
 					return fail(exitNo, "error: unable to read patch file: %v", err)
 				}
 			}
-			j, err := sigsyaml.YAMLToJSON(body)
+			j, err := yaml.ToJSON(body)
 			if err != nil {
 				return fail(exitNo, "error: unable to parse %q: %v", string(body), err)
 			}
@@ -165,12 +166,17 @@ then create or stop pods until the workload has that many. With
 				return fail(exitNo, "error: %v", err)
 			}
 			if len(names) == 0 && !all && selector == "" {
-				return fail(exitBadUsage, "error: resource(s) were provided, but no name was specified")
+				return fail(exitNo, "error: resource(s) were provided, but no name was specified")
 			}
 			switch k.Kind {
 			case "Deployment", "ReplicaSet", "StatefulSet":
 			default:
-				// The API server has no scale subresource for the others.
+				// kubectl reads the object, then finds no scale subresource.
+				if st, err := lab.NewClient(lab.Dir()).State(); err == nil && len(names) > 0 {
+					if objs, _ := lab.Objects(st, lab.Query{Kind: k, Namespace: ns, Names: names[:1]}); len(objs) == 0 {
+						return fail(exitNo, "%s", k.NotFound(names[0]))
+					}
+				}
 				return fail(exitNo, "Error from server (NotFound): the server could not find the requested resource")
 			}
 			mode, err := dryRunMode(s, dryRun)

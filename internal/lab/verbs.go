@@ -171,6 +171,9 @@ func patchObject(k Kind, obj runtime.Object, typ string, patch []byte) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
+	if !json.Valid(patch) {
+		return nil, kubectlError("Error from server (BadRequest): invalid JSON patch")
+	}
 	var out []byte
 	switch typ {
 	case PatchStrategic, "":
@@ -193,8 +196,9 @@ func patchObject(k Kind, obj runtime.Object, typ string, patch []byte) ([]byte, 
 		// The API server's interpretPatchError: a path the object does not
 		// have is the request's fault (422), a malformed patch a bad request.
 		msg := err.Error()
-		if strings.Contains(msg, "doc is missing") || strings.Contains(msg, "Unable to remove nonexistent key") || strings.Contains(msg, "testing value") {
-			return nil, kubectlErrorf("The request is invalid: %s", msg)
+		if strings.Contains(msg, "doc is missing") || strings.Contains(msg, "nonexistent key") || strings.Contains(msg, "testing value") {
+			// Its message names no field: the API server's own words.
+			return nil, kubectlError("The request is invalid: the server rejected our request due to an error in our request")
 		}
 		return nil, kubectlErrorf("Error from server (BadRequest): %s", msg)
 	}
@@ -238,6 +242,17 @@ func CheckFieldSelector(k Kind, labelSel string, sel fields.Selector) error {
 		return kubectlErrorf("Error from server (BadRequest): Unable to find %q that match label selector %q, field selector %q: %s", gvr.String(), labelSel, sel.String(), msg)
 	}
 	return nil
+}
+
+// ParseFieldSelector parses a --field-selector for kind k; a malformed
+// one is refused as the API server refuses it.
+func ParseFieldSelector(k Kind, labelSel, raw string) (fields.Selector, error) {
+	sel, err := fields.ParseSelector(raw)
+	if err != nil {
+		gvr := k.GroupVersionKind().GroupVersion().WithResource(k.Resource)
+		return nil, kubectlErrorf("Error from server (BadRequest): Unable to find %q that match label selector %q, field selector %q: %v", gvr.String(), labelSel, raw, err)
+	}
+	return sel, nil
 }
 
 // fieldSet is an object's selectable fields, as the API server's

@@ -57,8 +57,9 @@ func TestPatch(t *testing.T) {
 			check: func(p *networkingv1.NetworkPolicy) bool {
 				return len(p.Spec.Ingress[0].Ports) == 1 && p.Annotations["x"] == "y"
 			}},
-		{name: "json missing path", typ: PatchJSON, patch: `[{"op":"remove","path":"/spec/nope"}]`, err: "The request is invalid: "},
-		{name: "malformed", typ: PatchMerge, patch: `{`, err: "Error from server (BadRequest): "},
+		{name: "json missing path", typ: PatchJSON, patch: `[{"op":"remove","path":"/spec/nope"}]`, err: "The request is invalid: the server rejected our request due to an error in our request"},
+		{name: "json test fails", typ: PatchJSON, patch: `[{"op":"test","path":"/spec/podSelector","value":7}]`, err: "The request is invalid: the server rejected our request due to an error in our request"},
+		{name: "malformed", typ: PatchMerge, patch: `{`, err: "Error from server (BadRequest): invalid JSON patch"},
 		{name: "invalid result", typ: PatchMerge, patch: `{"spec":{"ingress":[{"ports":[{"port":70000}]}]}}`,
 			err: `The NetworkPolicy "p" is invalid: spec.ingress[0].ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive`},
 		{name: "dry run", typ: PatchMerge, patch: `{"metadata":{"labels":{"tier":"b"}}}`, dryRun: DryRunServer,
