@@ -93,7 +93,9 @@ func (p getPrinter) each(g group, header bool) error {
 // watchObjects is `get -w`: the list (unless watchOnly), then every object
 // that is added, changes or goes, one line each as kubectl prints watch
 // events, until interrupted or the timeout passes (0: never). The lab
-// keeps no event log: the store is read four times a second and compared.
+// keeps no event log: the store is read four times a second and compared,
+// so changes between two reads show as one row (kubectl would print one
+// per update).
 func watchObjects(ctx context.Context, c *lab.Client, p getPrinter, q lab.Query, initial []runtime.Object, watchOnly bool, timeout time.Duration) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -115,9 +117,31 @@ func watchObjects(ctx context.Context, c *lab.Client, p getPrinter, q lab.Query,
 		b, _ := json.Marshal(o)
 		seen[key(o)], last[key(o)] = b, o
 	}
+	// A table is printed as kubectl's watch prints it: one printer (its
+	// header once) into one tab writer that remembers its column widths
+	// across the flush after every event.
+	var emit func(objs []runtime.Object, header bool) error
+	if p.columns == nil && (p.output == "" || p.output == "wide") {
+		tw := printers.GetNewTabWriter(p.s.out)
+		tp := printers.NewTablePrinter(printers.PrintOptions{
+			Wide: p.wide, WithNamespace: p.withNamespace && q.Kind.Namespaced, ShowLabels: p.showLabels,
+			NoHeaders: p.noHeader, Kind: schema.GroupKind{Group: q.Kind.Group, Kind: q.Kind.Kind},
+		})
+		emit = func(objs []runtime.Object, _ bool) error {
+			if len(objs) == 0 {
+				return nil
+			}
+			if err := tp.PrintObj(q.Kind.Print.Table(objs, time.Now()), tw); err != nil {
+				return err
+			}
+			return tw.Flush()
+		}
+	} else {
+		emit = func(objs []runtime.Object, header bool) error { return p.each(group{q.Kind, objs}, header) }
+	}
 	header := true
 	if !watchOnly {
-		if err := p.each(group{q.Kind, initial}, true); err != nil {
+		if err := emit(initial, true); err != nil {
 			return err
 		}
 		header = len(initial) == 0
@@ -161,7 +185,7 @@ func watchObjects(ctx context.Context, c *lab.Client, p getPrinter, q lab.Query,
 		if len(changed) == 0 {
 			continue
 		}
-		if err := p.each(group{q.Kind, changed}, header); err != nil {
+		if err := emit(changed, header); err != nil {
 			return err
 		}
 		header = false

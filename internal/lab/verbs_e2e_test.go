@@ -133,7 +133,10 @@ spec:
 	if err := w.Wait(); err != nil {
 		t.Errorf("get -w: %v", err)
 	}
-	if lines := strings.Split(strings.TrimSpace(wout.String()), "\n"); len(lines) < 3 || !strings.HasPrefix(lines[0], "NAME") || !strings.HasPrefix(lines[1], "web ") || !strings.Contains(wout.String(), "1/1") {
+	// Rows of later events keep the header's column widths, as kubectl's
+	// tab writer remembers them.
+	if lines := strings.Split(strings.TrimSpace(wout.String()), "\n"); len(lines) < 3 || !strings.HasPrefix(lines[0], "NAME   READY   UP-TO-DATE   AVAILABLE   AGE") ||
+		!strings.HasPrefix(lines[1], "web    2/2     2            2           ") || !strings.HasPrefix(lines[len(lines)-1], "web    1/1     1            1           ") {
 		t.Errorf("get -w:\n%s", wout.String())
 	}
 
