@@ -30,9 +30,10 @@ func newDiff(s *streams) *cobra.Command {
 		family    int
 		namespace string
 		validate  string
+		files     []string
 	)
 	cmd := &cobra.Command{
-		Use:   "diff OLD NEW [--port N [--protocol P]] [-o text|json|md|dot|svg]",
+		Use:   "diff (OLD NEW [--port N [--protocol P]] [-o text|json|md|dot|svg] | -f PATH...)",
 		Short: "Show the connections a change opens or closes",
 		Long: `Diff compares who can reach whom in two versions of a cluster's manifests and
 prints the connections that changed, grouped by workload pair and port range,
@@ -56,12 +57,28 @@ the other. Without --port, every port either side names: -o json prints
 "dns": [...]}. -o md is a pull request comment; -o dot and -o svg draw the
 workload pairs that gained or lost connections.
 
-Exit status: 0 no change, 1 changes, 2 unreadable or invalid input.`,
-		Example: `  palisade diff main:deploy/ deploy/
+Exit status: 0 no change, 1 changes, 2 unreadable or invalid input.
+
+With -f and no OLD NEW, diff is kubectl diff against the running lab: a
+unified diff (diff -u -N, or $KUBECTL_EXTERNAL_DIFF) of each object as the
+lab holds it and as apply -f would make it (validated as a server dry run),
+changing nothing. Exit 0 when apply would change nothing, 1 when it would,
+above 1 on errors.`,
+		Example: `  palisade diff -f examples/01-restricting-network-connectivity/
+  palisade diff main:deploy/ deploy/
   palisade diff HEAD~1:examples/04-frontend-backend-isolation examples/04-frontend-backend-isolation -o md
   palisade diff old.yaml new.yaml --port 8080 -o json`,
-		Args: cobra.ExactArgs(2),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(files) > 0 {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(files) > 0 {
+				in := inputFlags{files: files, namespace: namespace, validate: validate, cnp: true, crdChannel: string(clusterpolicy.ChannelExperimental)}
+				return labDiff(cmd, s, &in)
+			}
 			var o diff.Options
 			if cmd.Flags().Changed("protocol") || cmd.Flags().Changed("port") {
 				p, err := protocolFlag(proto)
@@ -132,6 +149,7 @@ Exit status: 0 no change, 1 changes, 2 unreadable or invalid input.`,
 	f.StringVarP(&output, "output", "o", "text", "text, json, md, dot or svg")
 	f.StringVarP(&namespace, "namespace", "n", "", "namespace for objects without one (default \"default\")")
 	f.StringVar(&validate, "validate", "strict", "strict, warn or ignore: what unknown or duplicate fields do, as kubectl's --validate")
+	f.StringArrayVarP(&files, "filename", "f", nil, "kubectl diff: manifests to compare with the running lab (file, directory or -)")
 	return cmd
 }
 

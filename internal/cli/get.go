@@ -2,36 +2,58 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/palisade-net/palisade/internal/lab"
+	labprinters "github.com/palisade-net/palisade/internal/printers"
 )
 
 func newGet(s *streams) *cobra.Command {
 	var (
-		ns, selector, output string
-		allNamespaces        bool
-		showLabels, noHeader bool
+		ns, selector, output, fieldSelector string
+		allNamespaces                       bool
+		showLabels, noHeader                bool
+		watch, watchOnly                    bool
+		requestTimeout                      string
 	)
 	cmd := &cobra.Command{
-		Use:   "get KIND[,KIND...] [NAME...] [-o wide|yaml|json|name|jsonpath=TEMPLATE]",
+		Use:   "get KIND[,KIND...] [NAME...] [-o wide|yaml|json|name|jsonpath=TEMPLATE|custom-columns=SPEC] [-w]",
 		Short: "List lab objects, as kubectl get does",
 		Long: `List lab objects with kubectl's columns and output formats.
 
 KIND is pods (po), services (svc), deployments (deploy), replicasets (rs),
 statefulsets, daemonsets, jobs, cronjobs, networkpolicies (netpol),
-clusternetworkpolicies (cnp), namespaces (ns), events, or all.`,
+clusternetworkpolicies (cnp), namespaces (ns), nodes (no), events, or all.
+
+--field-selector selects by the fields the API server indexes: every kind
+by metadata.name and metadata.namespace; pods also by spec.nodeName,
+status.phase, status.podIP, spec.restartPolicy and the others kubectl
+lists; namespaces by status.phase. Other fields are refused with the API
+server's error.
+
+-o custom-columns=HEADER:PATH,... prints one column per JSONPath (missing
+values print <none>); -o custom-columns-file=FILE reads a line of headers
+and a line of paths.
+
+-w (--watch) prints the list, then a row for every object that changes,
+until interrupted (or --request-timeout passes); --watch-only skips the
+list.`,
 		Example: `  palisade get pods -o wide
   palisade get netpol -A
-  palisade get pods --selector=app=target -o jsonpath='{.items[0].metadata.name}'`,
+  palisade get pods --selector=app=target -o jsonpath='{.items[0].metadata.name}'
+  palisade get pods --field-selector=status.phase=Running,spec.nodeName=node-1
+  palisade get pods -o custom-columns=NAME:.metadata.name,IP:.status.podIP,NODE:.spec.nodeName
+  palisade get pods -w
+  palisade get nodes -o wide`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return fail(exitBadUsage, "You must specify the type of resource to get. Use \"palisade get all\" or one of: pods, services, deployments, networkpolicies, namespaces, ...")
@@ -43,7 +65,42 @@ clusternetworkpolicies (cnp), namespaces (ns), events, or all.`,
 					return fail(exitBadUsage, "error: %v", err)
 				}
 			}
-			st, err := lab.NewClient(lab.Dir()).State()
+			var fsel fields.Selector
+			if fieldSelector != "" {
+				first, _, _ := strings.Cut(strings.Split(args[0], ",")[0], "/")
+				if k, err := lab.LookupKind(first); err == nil {
+					if fsel, err = lab.ParseFieldSelector(k, selector, fieldSelector); err != nil {
+						return fail(exitNo, "%v", err)
+					}
+				} else if fsel, err = fields.ParseSelector(fieldSelector); err != nil {
+					return fail(exitNo, "Error from server (BadRequest): %v", err)
+				}
+			}
+			var columns []labprinters.Column
+			switch {
+			case output == "custom-columns" || strings.HasPrefix(output, "custom-columns="):
+				var err error
+				if columns, err = labprinters.ParseCustomColumns(strings.TrimPrefix(strings.TrimPrefix(output, "custom-columns"), "=")); err != nil {
+					return fail(exitNo, "error: %v", err)
+				}
+			case strings.HasPrefix(output, "custom-columns-file="):
+				f, err := os.Open(strings.TrimPrefix(output, "custom-columns-file="))
+				if err != nil {
+					return fail(exitNo, "error: error reading template %s, %v", strings.TrimPrefix(output, "custom-columns-file="), err)
+				}
+				columns, err = labprinters.ParseCustomColumnsFile(f)
+				f.Close()
+				if err != nil {
+					return fail(exitNo, "error: %v", err)
+				}
+			}
+			timeout, err := parseRequestTimeout(requestTimeout)
+			if err != nil {
+				return err
+			}
+			watch = watch || watchOnly
+			client := lab.NewClient(lab.Dir())
+			st, err := client.State()
 			if err != nil {
 				return labError(err)
 			}
@@ -70,14 +127,20 @@ clusternetworkpolicies (cnp), namespaces (ns), events, or all.`,
 				kinds = append(kinds, k)
 			}
 			withKind = withKind || len(kinds) > 1
-			var all []runtime.Object
-			type group struct {
-				kind lab.Kind
-				objs []runtime.Object
+			if watch && len(kinds) > 1 {
+				return fail(exitNo, "error: you may only specify a single resource type")
 			}
+			for _, k := range kinds {
+				if fsel != nil {
+					if err := lab.CheckFieldSelector(k, selector, fsel); err != nil {
+						return fail(exitNo, "%v", err)
+					}
+				}
+			}
+			var all []runtime.Object
 			var groups []group
 			for _, k := range kinds {
-				objs, err := lab.Objects(st, lab.Query{Kind: k, Namespace: ns, AllNamespaces: allNamespaces, Names: names, Selector: sel})
+				objs, err := lab.Objects(st, lab.Query{Kind: k, Namespace: ns, AllNamespaces: allNamespaces, Names: names, Selector: sel, Fields: fsel})
 				if err != nil {
 					return fail(exitNo, "error: %v", err)
 				}
@@ -87,11 +150,23 @@ clusternetworkpolicies (cnp), namespaces (ns), events, or all.`,
 						found = found || o.(interface{ GetName() string }).GetName() == n
 					}
 					if !found {
-						return fail(exitNo, "Error from server (NotFound): %s %q not found", k.Qualified(), n)
+						return fail(exitNo, "%s", k.NotFound(n))
 					}
 				}
 				groups = append(groups, group{k, objs})
 				all = append(all, objs...)
+			}
+			pr := getPrinter{s: s, output: output, columns: columns, wide: output == "wide", withNamespace: allNamespaces,
+				showLabels: showLabels, noHeader: noHeader, withKind: withKind}
+			if watch {
+				q := lab.Query{Kind: kinds[0], Namespace: ns, AllNamespaces: allNamespaces, Names: names, Selector: sel, Fields: fsel}
+				return watchObjects(cmd.Context(), client, pr, q, groups[0].objs, watchOnly, timeout)
+			}
+			if columns != nil {
+				if err := labprinters.PrintCustomColumns(s.out, columns, all, noHeader); err != nil {
+					return fail(exitNo, "error: %v", err)
+				}
+				return nil
 			}
 			single := len(names) == 1 && len(kinds) == 1 && len(all) == 1
 			switch {
@@ -131,7 +206,7 @@ clusternetworkpolicies (cnp), namespaces (ns), events, or all.`,
 				}
 				return nil
 			case output != "" && output != "wide":
-				return fail(exitBadUsage, "error: unable to match a printer suitable for the output format %q, allowed formats are: json,jsonpath,name,wide,yaml", output)
+				return fail(exitBadUsage, "error: unable to match a printer suitable for the output format %q, allowed formats are: custom-columns,custom-columns-file,json,jsonpath,name,wide,yaml", output)
 			}
 			if len(all) == 0 {
 				where := fmt.Sprintf("in %s namespace", ns)
@@ -153,12 +228,7 @@ clusternetworkpolicies (cnp), namespaces (ns), events, or all.`,
 					fmt.Fprintln(s.out)
 				}
 				first = false
-				gk := schema.GroupKind{Group: g.kind.Group, Kind: g.kind.Kind}
-				p := printers.NewTablePrinter(printers.PrintOptions{
-					Wide: output == "wide", WithNamespace: allNamespaces && g.kind.Namespaced, ShowLabels: showLabels,
-					NoHeaders: noHeader, WithKind: withKind, Kind: gk,
-				})
-				if err := p.PrintObj(g.kind.Print.Table(g.objs, time.Now()), s.out); err != nil {
+				if err := pr.table(g, noHeader); err != nil {
 					return err
 				}
 			}
@@ -172,6 +242,10 @@ clusternetworkpolicies (cnp), namespaces (ns), events, or all.`,
 	f.StringVarP(&output, "output", "o", "", "wide, yaml, json, name or jsonpath=TEMPLATE")
 	f.BoolVar(&showLabels, "show-labels", false, "add a LABELS column")
 	f.BoolVar(&noHeader, "no-headers", false, "omit the header row")
+	f.StringVar(&fieldSelector, "field-selector", "", "field selector (e.g. status.phase=Running,spec.nodeName=node-1)")
+	f.BoolVarP(&watch, "watch", "w", false, "after the list, print every change until interrupted")
+	f.BoolVar(&watchOnly, "watch-only", false, "print changes only, not the list first")
+	f.StringVar(&requestTimeout, "request-timeout", "0", "end a watch after this long (1s, 2m; 0: never)")
 	return cmd
 }
 
@@ -218,7 +292,7 @@ func newDescribe(s *streams) *cobra.Command {
 				return fail(exitNo, "error: %v", err)
 			}
 			if len(names) > 0 && len(objs) == 0 {
-				return fail(exitNo, "Error from server (NotFound): %s %q not found", k.Qualified(), names[0])
+				return fail(exitNo, "%s", k.NotFound(names[0]))
 			}
 			if len(objs) == 0 {
 				return fail(exitNo, "No resources found in %s namespace.", ns)

@@ -47,6 +47,7 @@ func printResponse(s *streams, r lab.Response) error {
 
 func newApply(s *streams, create bool) *cobra.Command {
 	var in inputFlags
+	var dryRun, output string
 	verb := "apply"
 	short := "Apply manifests to the lab (create or update)"
 	if create {
@@ -61,10 +62,23 @@ func newApply(s *streams, create bool) *cobra.Command {
 Every object is validated first, exactly as kube-apiserver would, with
 errors naming the file and line; one invalid object means nothing is
 applied. Deployments, StatefulSets, DaemonSets and Jobs get their pods;
-services get a cluster IP and DNS name.`,
-		Example: "  palisade " + verb + " -f examples/01-restricting-network-connectivity/",
-		Args:    cobra.NoArgs,
+services get a cluster IP and DNS name.
+
+--dry-run=client or --dry-run=server validates everything the same way and
+prints what would happen ("... created (dry run)"), changing nothing; with
+-o yaml it prints the objects as they would be stored.`,
+		Example: "  palisade " + verb + " -f examples/01-restricting-network-connectivity/\n" +
+			"  palisade " + verb + " -f examples/01-restricting-network-connectivity/ --dry-run=server\n" +
+			"  palisade " + verb + " -f examples/01-restricting-network-connectivity/ --dry-run=client -o yaml",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			mode, err := dryRunMode(s, dryRun)
+			if err != nil {
+				return err
+			}
+			if output != "" && output != "yaml" && output != "json" && output != "name" {
+				return fail(exitBadUsage, "error: unable to match a printer suitable for the output format %q, allowed formats are: json,name,yaml", output)
+			}
 			res, err := in.load(cmd, s)
 			if err != nil {
 				return err
@@ -80,7 +94,7 @@ services get a cluster IP and DNS name.`,
 				}
 				return fail(exitNo, "error: %d invalid %s; nothing was applied", len(errs), analysis.Plural(len(errs), "field", "fields"))
 			}
-			req := lab.ApplyRequest{Create: create}
+			req := lab.ApplyRequest{Create: create, DryRun: mode, Echo: output != ""}
 			for _, o := range res.Objects {
 				w, err := lab.Encode(o.Kind, o.Obj)
 				if err != nil {
@@ -96,10 +110,15 @@ services get a cluster IP and DNS name.`,
 			if err != nil {
 				return labError(err)
 			}
-			return printResponse(s, r)
+			if output == "" || r.Error != "" {
+				return printResponse(s, r)
+			}
+			return printApplied(s, r, output)
 		},
 	}
 	in.register(cmd)
+	dryRunFlag(cmd, &dryRun)
+	cmd.Flags().StringVarP(&output, "output", "o", "", "yaml, json or name: print the objects as stored (with --dry-run: as they would be)")
 	// The lab serves ClusterNetworkPolicies, validated as its store does.
 	in.cnp, in.crdChannel = true, string(clusterpolicy.ChannelExperimental)
 	if create {

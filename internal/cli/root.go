@@ -131,7 +131,8 @@ packets, enforced by the same engine); drive it with kubectl's verbs:
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{newLab(s), newApply(s, false), newApply(s, true), newDelete(s), newGet(s), newDescribe(s),
-		newExec(s), newLogs(s), newRun(s), newExpose(s), newLabel(s), newWait(s), newProbe(s), newDenials(s), newDemo(s)} {
+		newExec(s), newLogs(s), newRun(s), newExpose(s), newLabel(s), newAnnotate(s), newPatch(s), newScale(s), newRollout(s),
+		newPortForward(s), newWait(s), newProbe(s), newDenials(s), newDemo(s)} {
 		c.GroupID = "lab"
 		root.AddCommand(c)
 	}

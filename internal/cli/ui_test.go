@@ -23,7 +23,7 @@ func TestUIUsage(t *testing.T) {
 	}{
 		{name: "help teaches", args: []string{"ui", "--help"}, code: 0,
 			outHas: []string{"palisade ui -f examples/01-restricting-network-connectivity/", "--lab", "127.0.0.1:7777", "this breaks DNS for N pods", "Host or Origin"}},
-		{name: "listed with the analysis commands", args: []string{"--help"}, code: 0, outHas: []string{"ui          Open a local policy editor"}},
+		{name: "listed with the analysis commands", args: []string{"--help"}, code: 0, outHas: []string{"ui           Open a local policy editor"}},
 		{name: "neither -f nor --lab", args: []string{"ui"}, code: 2, errHas: []string{"give manifests with -f, or --lab"}},
 		{name: "both -f and --lab", args: []string{"ui", "-f", netpolDir, "--lab"}, code: 2, errHas: []string{"one of them"}},
 		{name: "missing file", args: []string{"ui", "-f", "nothere.yaml"}, code: 2, errHas: []string{`the path "nothere.yaml" does not exist`}},

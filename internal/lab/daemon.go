@@ -326,6 +326,13 @@ func (d *Daemon) routes(mux *http.ServeMux) {
 		}
 		return d.c.Label(req)
 	})
+	handle("/patch", func(b []byte) Response {
+		var req PatchRequest
+		if err := json.Unmarshal(b, &req); err != nil {
+			return Response{Error: err.Error()}
+		}
+		return d.c.Patch(req)
+	})
 	handle("/attached-exit", func(b []byte) Response {
 		// The CLI ran an interactive container itself; it reports the end.
 		var req struct {

@@ -289,7 +289,7 @@ spec: {containers: [{name: c, image: alpine:3.20, command: [sleep, "3600"]}]}
 	}
 
 	// Errors read like kubectl's.
-	if _, errs, code := l.run("get", "pod", "nope"); code == 0 || !strings.Contains(errs, `Error from server (NotFound): pod "nope" not found`) {
+	if _, errs, code := l.run("get", "pod", "nope"); code == 0 || !strings.Contains(errs, `Error from server (NotFound): pods "nope" not found`) {
 		t.Errorf("get missing pod: %d %q", code, errs)
 	}
 	bad := "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad}\nspec:\n  podSelector: {}\n  ingress: [{ports: [{port: 32000, endPort: 31000}]}]\n"
@@ -479,7 +479,7 @@ spec:
 	if out := l.must("delete", "netpol", "p,", "web-allow-monitoring"); !strings.Contains(out, `networkpolicy.networking.k8s.io "p" deleted`) {
 		t.Errorf("delete: %q", out)
 	}
-	if _, errs, code := l.run("delete", "netpol", "p"); code == 0 || !strings.Contains(errs, `Error from server (NotFound): networkpolicy.networking.k8s.io "p" not found`) {
+	if _, errs, code := l.run("delete", "netpol", "p"); code == 0 || !strings.Contains(errs, `Error from server (NotFound): networkpolicies.networking.k8s.io "p" not found`) {
 		t.Errorf("second delete: %d %q", code, errs)
 	}
 	// run -i --rm: the command runs attached, its output comes back, the pod goes.

@@ -61,7 +61,9 @@ func TestLabHelpExamples(t *testing.T) {
 			if _, errs, code := l.shell("", ex); code == 0 || !strings.Contains(errs, "AlreadyExists") {
 				t.Errorf("$ %s: exit %d %s", ex, code, errs)
 			}
-		case strings.HasSuffix(ex, " -f") || strings.Contains(ex, " -f "):
+		case strings.HasSuffix(ex, " -f") || strings.Contains(ex, " -f ") || strings.HasSuffix(ex, " -w") || strings.Contains(ex, " -w "):
+			// -f follows (logs, denials) and -w watches (get): both run
+			// until stopped.
 			if words[1] == "apply" || words[1] == "delete" {
 				l.ok(ex)
 				break

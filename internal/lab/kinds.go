@@ -216,6 +216,8 @@ var Kinds = []Kind{
 			take:      func(dst, src metav1.Object) { dst.SetLabels(src.GetLabels()) },
 			system:    func(o metav1.Object) bool { return strings.HasPrefix(o.GetName(), "kube-") }},
 	},
+	// The lab's nodes: listed, never applied.
+	{Kind: "Node", Resource: "nodes", Short: []string{"no", "node"}, Print: printers.Node, list: nodes},
 	{Kind: "Event", Resource: "events", Short: []string{"ev", "event"}, Namespaced: true, Print: printers.Event,
 		list: func(st *state.State) []runtime.Object {
 			out := make([]runtime.Object, len(st.Events))

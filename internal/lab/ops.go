@@ -68,6 +68,13 @@ func (w WireObject) Decode() (metav1.Object, error) {
 type ApplyRequest struct {
 	Objects []WireObject `json:"objects"`
 	Create  bool         `json:"create"`
+	// DryRun ("client" or "server") validates and answers as if applied,
+	// with the objects as they would be stored, and changes nothing.
+	DryRun string `json:"dryRun,omitempty"`
+	// Echo answers with the objects as stored (apply -o).
+	Echo bool `json:"echo,omitempty"`
+	// verbs rename the words of the printed lines (patch, scale, ...).
+	verbs map[string]string
 }
 
 // Response is what every mutating call answers: kubectl-style lines, or an
@@ -77,6 +84,8 @@ type Response struct {
 	Error string   `json:"error,omitempty"`
 	// NotFound marks errors kubectl reports as NotFound.
 	NotFound bool `json:"notFound,omitempty"`
+	// Objects are the objects as a dry run would store them.
+	Objects []WireObject `json:"objects,omitempty"`
 }
 
 func objKey(kind string, o metav1.Object) string {
@@ -175,6 +184,7 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 		pending[w.Kind+"/"+key] = obj
 	}
 	var lines []string
+	var dry []WireObject
 	warned := ""
 	for _, it := range items {
 		k, _ := KindOf(it.kind)
@@ -195,7 +205,21 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 			it.obj.SetCreationTimestamp(c.now())
 			it.obj.SetGeneration(1)
 		}
-		lines = append(lines, fmt.Sprintf("%s/%s %s", k.Qualified(), it.obj.GetName(), verb))
+		word := verb
+		if w, ok := req.verbs[verb]; ok {
+			word = w
+		}
+		lines = append(lines, fmt.Sprintf("%s/%s %s%s", k.Qualified(), it.obj.GetName(), word, dryRunSuffix(req.DryRun)))
+		if req.DryRun != "" {
+			dryRun(it.obj, it.old)
+			it.obj.(runtime.Object).GetObjectKind().SetGroupVersionKind(k.GroupVersionKind())
+			w, err := Encode(it.kind, it.obj.(runtime.Object))
+			if err != nil {
+				return Response{Error: err.Error()}
+			}
+			dry = append(dry, w)
+			continue
+		}
 		notEnforced := ""
 		if k.notEnforced != nil {
 			notEnforced = k.notEnforced(it.obj)
@@ -204,6 +228,11 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 			warned = notEnforced
 		}
 		if verb == "unchanged" {
+			if req.Echo {
+				if w, err := Encode(it.kind, it.old.(runtime.Object)); err == nil {
+					dry = append(dry, w)
+				}
+			}
 			continue
 		}
 		if k.prepare != nil {
@@ -214,9 +243,17 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 		// the API server's optimistic concurrency requires.
 		it.obj.SetResourceVersion(strconv.FormatInt(c.clock().UnixNano(), 10))
 		k.store.put(c.st, it.key, it.obj)
+		if req.Echo {
+			if w, err := Encode(it.kind, it.obj.(runtime.Object)); err == nil {
+				dry = append(dry, w)
+			}
+		}
 		if notEnforced != "" {
 			c.event(it.obj, corev1.EventTypeWarning, "NotEnforced", notEnforced)
 		}
+	}
+	if req.DryRun != "" {
+		return Response{Lines: lines, Objects: dry}
 	}
 	if warned != "" {
 		// Said, never silent: what the lab's packets do differs from what
@@ -226,7 +263,26 @@ func (c *Controller) Apply(req ApplyRequest) Response {
 	if err := c.reconcile(); err != nil {
 		lines = append(lines, "warning: "+err.Error())
 	}
-	return Response{Lines: lines}
+	return Response{Lines: lines, Objects: dry}
+}
+
+// dryRun completes an object as the update would store it, without
+// touching the stored one: what the API server keeps of the old object
+// (status, a pod's runtime fields) is carried over.
+func dryRun(obj, old metav1.Object) {
+	if old == nil {
+		obj.SetResourceVersion("")
+		return
+	}
+	if p, ok := obj.(*corev1.Pod); ok {
+		preparePod(p, old.(*corev1.Pod).DeepCopy())
+		return
+	}
+	dst, src := reflect.ValueOf(obj).Elem().FieldByName("Status"), reflect.ValueOf(old).Elem().FieldByName("Status")
+	if dst.IsValid() && src.IsValid() && dst.CanSet() {
+		dst.Set(src)
+	}
+	obj.SetResourceVersion(old.GetResourceVersion())
 }
 
 // sameSpec compares what a user controls: labels, annotations and spec.
@@ -296,7 +352,7 @@ func (c *Controller) Delete(reqs []DeleteRequest) Response {
 				}
 				if c.get(k.Kind, key) == nil {
 					if !r.IgnoreNotFound {
-						missing = append(missing, fmt.Sprintf("Error from server (NotFound): %s %q not found", k.Qualified(), n))
+						missing = append(missing, k.NotFound(n))
 					}
 					continue
 				}
@@ -400,7 +456,7 @@ func (c *Controller) Label(r LabelRequest) Response {
 				key = state.Key(ns, n)
 			}
 			if c.get(k.Kind, key) == nil {
-				return Response{Error: fmt.Sprintf("Error from server (NotFound): %s %q not found", k.Resource, n), NotFound: true}
+				return Response{Error: k.NotFound(n), NotFound: true}
 			}
 			keys = append(keys, key)
 		}

@@ -29,7 +29,11 @@ var updateGolden = flag.Bool("update", false, "rewrite testdata/printers.golden"
 // printerFixture holds one object of every kind the lab prints, with the
 // fields kubectl's columns and describers read.
 func printerFixture(now time.Time) *state.State {
-	st := state.New(state.Config{Name: "golden", Nodes: 1})
+	st := state.New(state.Config{Name: "golden", Nodes: 1, Created: now.Add(-2 * time.Hour)})
+	// Not this machine's: the golden file is the same everywhere.
+	hostSystem = func() corev1.NodeSystemInfo {
+		return corev1.NodeSystemInfo{KubeletVersion: "v1.37-palisade", OSImage: "Debian GNU/Linux 12 (bookworm)", KernelVersion: "6.1.0", ContainerRuntimeVersion: "palisade-lab://namespaces"}
+	}
 	st.Nodes = []*state.Node{{Name: "node-1", Netns: "pal-golden-absent", IPv4: netip.MustParseAddr("10.0.0.2")}}
 	created := metav1.NewTime(now.Add(-90 * time.Minute))
 	meta := func(ns, name string, l map[string]string) metav1.ObjectMeta {

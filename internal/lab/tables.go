@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -22,6 +23,8 @@ type Query struct {
 	AllNamespaces bool
 	Names         []string
 	Selector      labels.Selector
+	// Fields is a field selector (checked with CheckFieldSelector).
+	Fields fields.Selector
 }
 
 // Objects returns the matching objects, sorted by namespace and name, as
@@ -33,6 +36,9 @@ func Objects(st *state.State, q Query) ([]runtime.Object, error) {
 			return
 		}
 		if q.Selector != nil && !q.Selector.Matches(labels.Set(m.GetLabels())) {
+			return
+		}
+		if q.Fields != nil && !q.Fields.Empty() && !q.Fields.Matches(fieldSet(o)) {
 			return
 		}
 		if len(q.Names) > 0 {

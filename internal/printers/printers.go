@@ -8,6 +8,7 @@ package printers
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -302,4 +303,61 @@ func podStatus(p *corev1.Pod) string {
 		}
 	}
 	return reason
+}
+
+// Node prints nodes, as kubectl's printNode does.
+var Node = Printer{
+	columns: append(cols("Name", "Status", "Roles", "Age", "Version"), col("Internal-IP", 1), col("External-IP", 1), col("OS-Image", 1), col("Kernel-Version", 1), col("Container-Runtime", 1)),
+	row: func(o runtime.Object, now time.Time) []any {
+		n := o.(*corev1.Node)
+		var status []string
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				if c.Status == corev1.ConditionTrue {
+					status = append(status, string(c.Type))
+				} else {
+					status = append(status, "Not"+string(c.Type))
+				}
+			}
+		}
+		if len(status) == 0 {
+			status = append(status, "Unknown")
+		}
+		if n.Spec.Unschedulable {
+			status = append(status, "SchedulingDisabled")
+		}
+		var roles []string
+		for k, v := range n.Labels {
+			switch {
+			case strings.HasPrefix(k, "node-role.kubernetes.io/"):
+				if r := strings.TrimPrefix(k, "node-role.kubernetes.io/"); r != "" {
+					roles = append(roles, r)
+				}
+			case k == "kubernetes.io/role" && v != "":
+				roles = append(roles, v)
+			}
+		}
+		sort.Strings(roles)
+		role := strings.Join(roles, ",")
+		if role == "" {
+			role = "<none>"
+		}
+		addr := func(t corev1.NodeAddressType) string {
+			for _, a := range n.Status.Addresses {
+				if a.Type == t {
+					return a.Address
+				}
+			}
+			return "<none>"
+		}
+		unknown := func(s string) string {
+			if s == "" {
+				return "<unknown>"
+			}
+			return s
+		}
+		info := n.Status.NodeInfo
+		return []any{n.Name, strings.Join(status, ","), role, Age(n.CreationTimestamp, now), info.KubeletVersion,
+			addr(corev1.NodeInternalIP), addr(corev1.NodeExternalIP), unknown(info.OSImage), unknown(info.KernelVersion), unknown(info.ContainerRuntimeVersion)}
+	},
 }
