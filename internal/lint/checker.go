@@ -89,7 +89,7 @@ type checker struct {
 	ev       *analysis.Evaluator
 	rankOf   map[policy.PodKey]int
 	isolated map[int]bool
-	cnpPods    map[string][]policy.PodKey        // ClusterNetworkPolicy -> subject pods
+	cnpPods  map[string][]policy.PodKey // ClusterNetworkPolicy -> subject pods
 }
 
 type addrPod struct {
