@@ -82,6 +82,7 @@ type checker struct {
 	views      map[policy.PodKey]policy.PolicyView
 	nsPods     map[string][]policy.PodKey
 	selected   map[policy.PodKey][]policy.PodKey // policy -> pods it selects
+	cnpPods    map[string][]policy.PodKey        // ClusterNetworkPolicy -> subject pods
 
 	// ev classifies the engine's pods (analysis.Evaluator), for checks
 	// that judge each pod: one judgement per class. rankOf is a pod's
@@ -89,7 +90,6 @@ type checker struct {
 	ev       *analysis.Evaluator
 	rankOf   map[policy.PodKey]int
 	isolated map[int]bool
-	cnpPods  map[string][]policy.PodKey // ClusterNetworkPolicy -> subject pods
 }
 
 type addrPod struct {
