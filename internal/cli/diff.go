@@ -30,6 +30,7 @@ func newDiff(s *streams) *cobra.Command {
 		family    int
 		namespace string
 		validate  string
+		maxPairs  int
 	)
 	cmd := &cobra.Command{
 		Use:   "diff OLD NEW [--port N [--protocol P]] [-o text|json|md|dot|svg]",
@@ -56,6 +57,11 @@ the other. Without --port, every port either side names: -o json prints
 "dns": [...]}. -o md is a pull request comment; -o dot and -o svg draw the
 workload pairs that gained or lost connections.
 
+The grouped changes list the first --max-workload-pairs workload pairs (by
+source, then destination name; 1000 unless told, 0 for all) and say when
+more changed: a pod of no workload is a group of its own, and 10k bare pods
+are up to 10^8 pairs. The --port -o json pairs and "ports" are always whole.
+
 Exit status: 0 no change, 1 changes, 2 unreadable or invalid input.`,
 		Example: `  palisade diff main:deploy/ deploy/
   palisade diff HEAD~1:examples/04-frontend-backend-isolation examples/04-frontend-backend-isolation -o md
@@ -77,6 +83,10 @@ Exit status: 0 no change, 1 changes, 2 unreadable or invalid input.`,
 				o.Port = port
 			}
 			o.Family = family
+			if maxPairs < 0 {
+				return fail(exitBadUsage, "error: --max-workload-pairs must be 0 (no bound) or more, got %d", maxPairs)
+			}
+			o.MaxGroupPairs = maxPairs
 			switch output {
 			case "text", "json", "md", "markdown", "dot", "svg":
 			default:
@@ -131,6 +141,7 @@ Exit status: 0 no change, 1 changes, 2 unreadable or invalid input.`,
 	f.IntVar(&family, "ip-family", 0, "4 or 6: which address of dual-stack pods to judge")
 	f.StringVarP(&output, "output", "o", "text", "text, json, md, dot or svg")
 	f.StringVarP(&namespace, "namespace", "n", "", "namespace for objects without one (default \"default\")")
+	f.IntVar(&maxPairs, "max-workload-pairs", 1000, "list the changes of at most this many workload pairs (0: all)")
 	f.StringVar(&validate, "validate", "strict", "strict, warn or ignore: what unknown or duplicate fields do, as kubectl's --validate")
 	return cmd
 }
