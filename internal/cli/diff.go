@@ -31,6 +31,8 @@ func newDiff(s *streams) *cobra.Command {
 		namespace string
 		validate  string
 		files     []string
+		maxPairs  int
+		live      inputFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "diff (OLD NEW [--port N [--protocol P]] [-o text|json|md|dot|svg] | -f PATH...)",
@@ -57,6 +59,17 @@ the other. Without --port, every port either side names: -o json prints
 "dns": [...]}. -o md is a pull request comment; -o dot and -o svg draw the
 workload pairs that gained or lost connections.
 
+The grouped changes list the first --max-workload-pairs workload pairs (by
+source, then destination name; 1000 unless told, 0 for all) and say when
+more changed: a pod of no workload is a group of its own, and 10k bare pods
+are up to 10^8 pairs. The --port -o json pairs and "ports" are always whole.
+
+With --kubeconfig or --context, the cluster as it runs is the base of both
+sides: each side is the cluster's objects with the side's files applied
+after them (a policy in a file replaces the cluster's of the same name).
+Given one path, OLD is the cluster alone: 'palisade diff --context prod
+deploy/' says what applying deploy/ would change (docs/live-input.md).
+
 Exit status: 0 no change, 1 changes, 2 unreadable or invalid input.
 
 With -f and no OLD NEW, diff is kubectl diff against the running lab: a
@@ -64,13 +77,17 @@ unified diff (diff -u -N, or $KUBECTL_EXTERNAL_DIFF) of each object as the
 lab holds it and as apply -f would make it (validated as a server dry run),
 changing nothing. Exit 0 when apply would change nothing, 1 when it would,
 above 1 on errors.`,
-		Example: `  palisade diff -f examples/01-restricting-network-connectivity/
-  palisade diff main:deploy/ deploy/
+		Example: `  palisade diff main:deploy/ deploy/
   palisade diff HEAD~1:examples/04-frontend-backend-isolation examples/04-frontend-backend-isolation -o md
-  palisade diff old.yaml new.yaml --port 8080 -o json`,
+  palisade diff old.yaml new.yaml --port 8080 -o json
+  palisade diff --context prod deploy/
+  palisade diff -f examples/01-restricting-network-connectivity/`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(files) > 0 {
 				return cobra.NoArgs(cmd, args)
+			}
+			if live.live.enabled() {
+				return cobra.RangeArgs(1, 2)(cmd, args)
 			}
 			return cobra.ExactArgs(2)(cmd, args)
 		},
@@ -94,6 +111,10 @@ above 1 on errors.`,
 				o.Port = port
 			}
 			o.Family = family
+			if maxPairs < 0 {
+				return fail(exitBadUsage, "error: --max-workload-pairs must be 0 (no bound) or more, got %d", maxPairs)
+			}
+			o.MaxGroupPairs = maxPairs
 			switch output {
 			case "text", "json", "md", "markdown", "dot", "svg":
 			default:
@@ -103,14 +124,39 @@ above 1 on errors.`,
 			if err != nil {
 				return fail(exitBadUsage, "error: %v", err)
 			}
+			var base []*manifest.Object
+			if live.live.enabled() {
+				if base, err = live.readLive(cmd, s); err != nil {
+					return err
+				}
+				if namespace == "" {
+					namespace = live.live.contextNamespace
+				}
+			}
 			opts := manifest.Options{DefaultNamespace: namespace, Validation: mode, Stdin: s.in, ClusterNetworkPolicies: true}
 			var sides [2]diff.Side
-			for i, arg := range args {
-				snap, err := loadSide(s, arg, opts)
+			if len(args) == 1 {
+				// One path: OLD is the cluster as it runs.
+				snap, err := buildSide(s, liveSideName(&live, base), base, nil)
 				if err != nil {
 					return err
 				}
-				sides[i] = diff.Side{Name: arg, Snap: snap, Engine: snap.Engine()}
+				sides[0] = diff.Side{Name: liveSideName(&live, base), Snap: snap, Engine: snap.Engine()}
+				args = []string{"", args[0]}
+			}
+			for i, arg := range args {
+				if arg == "" {
+					continue
+				}
+				snap, err := loadSide(s, arg, opts, base)
+				if err != nil {
+					return err
+				}
+				name := arg
+				if base != nil {
+					name = liveSideName(&live, base) + " + " + arg
+				}
+				sides[i] = diff.Side{Name: name, Snap: snap, Engine: snap.Engine()}
 			}
 			o.NoExplain = output == "json" && o.Port != 0
 			o.NoPairs = output != "json"
@@ -148,6 +194,9 @@ above 1 on errors.`,
 	f.IntVar(&family, "ip-family", 0, "4 or 6: which address of dual-stack pods to judge")
 	f.StringVarP(&output, "output", "o", "text", "text, json, md, dot or svg")
 	f.StringVarP(&namespace, "namespace", "n", "", "namespace for objects without one (default \"default\")")
+	live.cnp = true
+	live.registerLive(cmd)
+	f.IntVar(&maxPairs, "max-workload-pairs", 1000, "list the changes of at most this many workload pairs (0: all)")
 	f.StringVar(&validate, "validate", "strict", "strict, warn or ignore: what unknown or duplicate fields do, as kubectl's --validate")
 	f.StringArrayVarP(&files, "filename", "f", nil, "kubectl diff: manifests to compare with the running lab (file, directory or -)")
 	return cmd
@@ -156,7 +205,7 @@ above 1 on errors.`,
 // loadSide reads one side and builds its snapshot. Every problem is printed
 // as validate prints it (FILE:LINE: KIND NS/NAME: FIELD: MESSAGE, where FILE
 // is REV:PATH for git input) and is bad input: exit 2.
-func loadSide(s *streams, arg string, opts manifest.Options) (*cluster.Snapshot, error) {
+func loadSide(s *streams, arg string, opts manifest.Options, base []*manifest.Object) (*cluster.Snapshot, error) {
 	var res *manifest.Result
 	var err error
 	if _, statErr := os.Stat(arg); statErr == nil || arg == "-" {
@@ -182,7 +231,30 @@ func loadSide(s *streams, arg string, opts manifest.Options) (*cluster.Snapshot,
 	if err != nil {
 		return nil, fail(exitBadUsage, "error: %v", err)
 	}
-	snap, err := cluster.Build(res.Objects, cluster.Options{CRDChannel: clusterpolicy.ChannelExperimental})
+	return buildSide(s, arg, base, res.Objects)
+}
+
+// liveSideName names the cluster as a side: "cluster CONTEXT", as the
+// cluster's objects name their origin.
+func liveSideName(live *inputFlags, base []*manifest.Object) string {
+	if len(base) > 0 {
+		// Its objects' origin is "cluster CONTEXT: KIND NS/NAME".
+		name, _, _ := strings.Cut(base[0].Src.File, ": ")
+		return name
+	}
+	if live.live.context != "" {
+		return "cluster " + live.live.context
+	}
+	return "cluster"
+}
+
+// buildSide builds one side's snapshot of the cluster's objects (base, nil
+// without --kubeconfig/--context) and the side's own after them.
+func buildSide(s *streams, arg string, base, objs []*manifest.Object) (*cluster.Snapshot, error) {
+	if base != nil {
+		objs = append(append([]*manifest.Object(nil), base...), objs...)
+	}
+	snap, err := cluster.Build(objs, cluster.Options{CRDChannel: clusterpolicy.ChannelExperimental})
 	var inv *cluster.InvalidError
 	if errors.As(err, &inv) {
 		for _, p := range inv.Problems {

@@ -126,12 +126,13 @@ func shellWords(l string) []string {
 
 // runsOffline says whether an example is run for real: the analysis commands
 // on files. The lab's verbs need root and a running lab, ui serves until
-// interrupted, agent needs a cluster: those are parsed only.
+// interrupted, agent and live input need a cluster: those are parsed only.
 func runsOffline(args []string) bool {
 	switch args[0] {
-	case "validate", "lint", "check", "matrix", "version":
+	case "version":
 		return true
-	case "test", "exposure":
+	case "validate", "lint", "check", "matrix", "test", "exposure":
+		// A cluster to read (--kubeconfig, --context) is not there.
 		for _, a := range args {
 			if a == "--lab" || a == "--kubeconfig" || a == "--context" {
 				return false

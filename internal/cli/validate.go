@@ -51,9 +51,16 @@ go to stderr. Exit status: 0 all valid, 1 invalid, 2 unreadable input.
 
 with the API server's warnings as "severity": "warning", and, when the input
 cannot be read, its syntax and decoding errors (exit status 2). "field" is ""
-when the problem is the whole object or file.`,
+when the problem is the whole object or file.
+
+--kubeconfig or --context validates the objects a cluster holds as well
+(read-only, as the analysis commands read it; docs/live-input.md), named
+"cluster CONTEXT: KIND NS/NAME": objects an older API server or a looser CRD
+channel accepted that this one would not. Files given with -f come after
+them.`,
 		Example: `  palisade validate -f examples/
-  kubectl get netpol -A -o yaml | palisade validate -f -`,
+  kubectl get netpol -A -o yaml | palisade validate -f -
+  palisade validate --context prod --crd-channel standard`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
@@ -107,6 +114,7 @@ when the problem is the whole object or file.`,
 	}
 	in.register(cmd)
 	in.registerCNP(cmd)
+	in.registerLive(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json (a list of {file, line, object, field, message, severity})")
 	return cmd
 }

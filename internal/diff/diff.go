@@ -10,6 +10,7 @@
 package diff
 
 import (
+	"container/heap"
 	"net/netip"
 	"slices"
 	"sort"
@@ -46,6 +47,13 @@ type Options struct {
 	// NoPairs leaves PortDiff.Added and Removed empty: the text and
 	// Markdown views read only the changes.
 	NoPairs bool
+	// MaxGroupPairs, when positive, keeps the changes of only the first
+	// that many workload pairs (by source, then destination name) and sets
+	// Result.MoreChanges if others changed too. Bare pods are a workload
+	// each, so 10k of them are up to 10^8 pairs: listing, explaining and
+	// even counting each is gigabytes and minutes, where the pairs shown
+	// (and the per-pair contract, Ports) are what a reader can use.
+	MaxGroupPairs int
 }
 
 // Pair is one connection, FROM and TO as namespace/pod.
@@ -103,6 +111,9 @@ type Result struct {
 	// pods labelled k8s-app=kube-dns, assumed present when the input has
 	// none) on 53 UDP or TCP is newly denied.
 	DNS []DNSBreak `json:"dns"`
+	// MoreChanges says that workload pairs beyond Options.MaxGroupPairs
+	// changed too and are not in Changes.
+	MoreChanges bool `json:"moreChanges,omitempty"`
 	// cells: some cell of some port differs (also without NoPairs' lists).
 	cells bool
 }
@@ -162,6 +173,9 @@ func Compare(old, new Side, o Options) *Result {
 			}
 		}
 	}
+	if o.MaxGroupPairs > 0 {
+		c.keep, r.MoreChanges = c.firstGroupPairs(results, o.MaxGroupPairs)
+	}
 	r.Changes = c.changes(ivs, results)
 	if r.DNS = c.dns(); r.DNS == nil {
 		r.DNS = dnsFromChanges(r.Changes)
@@ -189,6 +203,11 @@ type comparison struct {
 	srcGroups, dstGroups [][]groupShare
 	// Sources of rules already placed, per side.
 	oldSources, newSources map[[3]string]string
+	// keep, when set, are the only workload pairs (by rank) whose changes
+	// are counted; keepMax the greatest of them.
+	keep    map[[2]int]bool
+	keepMax [2]int
+	names   []string // each pod's "ns/name", made once
 }
 
 func newComparison(old, new Side, o Options) *comparison {
@@ -297,37 +316,54 @@ func (c *comparison) newVerdict(r *ivResult, i, j int) bool {
 
 // pairs expands the changed cells, sorted: added (newly allowed) or
 // removed. Every pair of distinct pods in a changed pair of joint classes
-// changed alike.
+// changed alike, so each source's row is the members of its class's
+// changed destination classes; the pairs come out in order, a row at a
+// time, and share each pod's name (at 10k pods there can be 10^7 pairs).
 func (c *comparison) pairs(r *ivResult, added bool) []Pair {
-	var cells [][2]int
+	bySrc := map[int][]int{}
+	n := 0
 	for _, ch := range r.changed {
-		srcs, dsts := c.jSrcMembers[ch[0]], c.jDstMembers[ch[1]]
 		sn, dn := c.jSrcNew[ch[0]], c.jDstNew[ch[1]]
 		if (sn >= 0 && dn >= 0 && r.new.Class(sn, dn)) != added {
 			continue
 		}
-		for _, i := range srcs {
-			for _, j := range dsts {
-				if i != j {
-					cells = append(cells, [2]int{i, j})
+		bySrc[ch[0]] = append(bySrc[ch[0]], ch[1])
+		n += len(c.jSrcMembers[ch[0]]) * len(c.jDstMembers[ch[1]])
+	}
+	self := map[int]bool{}
+	for _, p := range r.diag {
+		if c.newVerdict(r, p, p) == added {
+			self[p] = true
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if c.names == nil {
+		c.names = make([]string, len(c.pods))
+		for i, k := range c.pods {
+			c.names[i] = k.String()
+		}
+	}
+	out := make([]Pair, 0, n)
+	var row []int
+	for i := range c.pods {
+		row = row[:0]
+		for _, jd := range bySrc[c.jSrc[i]] {
+			for _, j := range c.jDstMembers[jd] {
+				if j != i {
+					row = append(row, j)
 				}
 			}
 		}
-	}
-	for _, p := range r.diag {
-		if c.newVerdict(r, p, p) == added {
-			cells = append(cells, [2]int{p, p})
+		if self[i] {
+			row = append(row, i)
 		}
-	}
-	sort.Slice(cells, func(a, b int) bool {
-		if cells[a][0] != cells[b][0] {
-			return cells[a][0] < cells[b][0]
+		slices.Sort(row)
+		for _, j := range row {
+			out = append(out, Pair{c.names[i], c.names[j]})
 		}
-		return cells[a][1] < cells[b][1]
-	})
-	out := make([]Pair, len(cells))
-	for k, cell := range cells {
-		out[k] = Pair{c.pods[cell[0]].String(), c.pods[cell[1]].String()}
 	}
 	return out
 }
@@ -340,6 +376,8 @@ type groups struct {
 	members [][]int
 	// sizes on each side
 	oldSize, newSize []int
+	// rank is each group's place in the order of names.
+	rank []int
 }
 
 func (c *comparison) groups() *groups {
@@ -367,6 +405,15 @@ func (c *comparison) groups() *groups {
 		if c.newIdx[p] >= 0 {
 			g.newSize[id]++
 		}
+	}
+	order := make([]int, len(g.names))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return g.names[order[a]] < g.names[order[b]] })
+	g.rank = make([]int, len(g.names))
+	for r, id := range order {
+		g.rank[id] = r
 	}
 	return g
 }
@@ -448,44 +495,165 @@ func (c *comparison) changes(ivs []interval, results []*ivResult) []Change {
 // pair, by class: members counted per workload, not walked pair by pair.
 func (c *comparison) count(r *ivResult) map[changeKey]changeCount {
 	out := map[changeKey]changeCount{}
-	if c.srcGroups == nil {
-		c.srcGroups, c.dstGroups = perGroup(c.jSrcMembers, c.group.of), perGroup(c.jDstMembers, c.group.of)
-	}
 	for _, ch := range r.changed {
 		sn, dn := c.jSrcNew[ch[0]], c.jDstNew[ch[1]]
 		allowed := sn >= 0 && dn >= 0 && r.new.Class(sn, dn)
-		for _, sg := range c.srcGroups[ch[0]] {
-			for _, dg := range c.dstGroups[ch[1]] {
-				n := sg.n * dg.n
-				if sg.group == dg.group {
-					// Pods in both classes were counted to themselves.
-					for _, i := range sg.pods {
-						if c.jDst[i] == ch[1] {
-							n--
-						}
+		c.eachGroupPair(ch, func(sg, dg groupShare, n int) {
+			if c.keep != nil && !c.keep[[2]int{c.group.rank[sg.group], c.group.rank[dg.group]}] {
+				return
+			}
+			key := changeKey{sg.group, dg.group, allowed}
+			cnt, ok := out[key]
+			if !ok {
+				cnt.example = [2]int{sg.pods[0], dg.pods[0]}
+				if cnt.example[0] == cnt.example[1] {
+					if len(dg.pods) > 1 {
+						cnt.example[1] = dg.pods[1]
+					} else {
+						cnt.example[0] = sg.pods[1]
 					}
 				}
-				if n == 0 {
-					continue
-				}
-				key := changeKey{sg.group, dg.group, allowed}
-				cnt, ok := out[key]
-				if !ok {
-					cnt.example = [2]int{sg.pods[0], dg.pods[0]}
-					if cnt.example[0] == cnt.example[1] {
-						if len(dg.pods) > 1 {
-							cnt.example[1] = dg.pods[1]
-						} else {
-							cnt.example[0] = sg.pods[1]
-						}
+			}
+			cnt.n += n
+			out[key] = cnt
+		})
+	}
+	return out
+}
+
+// eachGroupPair calls f for each pair of workloads with pairs of distinct
+// pods in the changed class pair ch, n of them, in the order of the
+// workloads' names; with keep set, only up to keepMax.
+func (c *comparison) eachGroupPair(ch [2]int, f func(sg, dg groupShare, n int)) {
+	if c.srcGroups == nil {
+		c.srcGroups, c.dstGroups = perGroup(c.jSrcMembers, c.group), perGroup(c.jDstMembers, c.group)
+	}
+	rank := c.group.rank
+	for _, sg := range c.srcGroups[ch[0]] {
+		rs := rank[sg.group]
+		if c.keep != nil && rs > c.keepMax[0] {
+			return
+		}
+		for _, dg := range c.dstGroups[ch[1]] {
+			if c.keep != nil && (rs == c.keepMax[0] && rank[dg.group] > c.keepMax[1]) {
+				break
+			}
+			n := sg.n * dg.n
+			if sg.group == dg.group {
+				// Pods in both classes were counted to themselves.
+				for _, i := range sg.pods {
+					if c.jDst[i] == ch[1] {
+						n--
 					}
 				}
-				cnt.n += n
-				out[key] = cnt
+			}
+			if n > 0 {
+				f(sg, dg, n)
 			}
 		}
 	}
-	return out
+}
+
+// firstGroupPairs finds the first max workload pairs, in the order of
+// their names, with a changed pair of pods in some interval, and whether
+// there are more. It keeps max of them at a time (a heap of the
+// greatest), so its memory is bounded whatever the number of workloads.
+func (c *comparison) firstGroupPairs(results []*ivResult, max int) (map[[2]int]bool, bool) {
+	keep := map[[2]int]bool{}
+	h := &pairHeap{}
+	more := false
+	for _, r := range results {
+		for _, ch := range r.changed {
+			if h.Len() == max {
+				c.keep, c.keepMax = keep, (*h)[0]
+			}
+			c.eachGroupPair(ch, func(sg, dg groupShare, _ int) {
+				key := [2]int{c.group.rank[sg.group], c.group.rank[dg.group]}
+				switch {
+				case keep[key]:
+				case h.Len() < max:
+					keep[key] = true
+					heap.Push(h, key)
+				case pairLess(key, (*h)[0]):
+					delete(keep, (*h)[0])
+					(*h)[0] = key
+					heap.Fix(h, 0)
+					keep[key] = true
+					more = true
+					c.keepMax = (*h)[0]
+				default:
+					more = true
+				}
+			})
+			c.keep = nil
+		}
+	}
+	if h.Len() == max {
+		// Pairs past the greatest kept were skipped without a look: some
+		// changed if any class pair reaches past it.
+		more = more || c.reachesPast(results, (*h)[0])
+	}
+	if h.Len() > 0 {
+		c.keepMax = (*h)[0]
+	}
+	return keep, more
+}
+
+// reachesPast says whether some changed class pair has a workload pair
+// greater than last.
+func (c *comparison) reachesPast(results []*ivResult, last [2]int) bool {
+	rank := c.group.rank
+	for _, r := range results {
+		for _, ch := range r.changed {
+			srcs, dsts := c.srcGroups[ch[0]], c.dstGroups[ch[1]]
+			if len(srcs) == 0 || len(dsts) == 0 {
+				continue
+			}
+			// The greatest pair of this class pair with pairs in it: the
+			// last source and the last destination, unless that is one pod
+			// to itself.
+		outer:
+			for i := len(srcs) - 1; i >= 0; i-- {
+				for j := len(dsts) - 1; j >= 0; j-- {
+					key := [2]int{rank[srcs[i].group], rank[dsts[j].group]}
+					if !pairLess(last, key) {
+						if j == len(dsts)-1 {
+							break outer // smaller sources have smaller pairs
+						}
+						break
+					}
+					n := srcs[i].n * dsts[j].n
+					if srcs[i].group == dsts[j].group {
+						for _, p := range srcs[i].pods {
+							if c.jDst[p] == ch[1] {
+								n--
+							}
+						}
+					}
+					if n > 0 {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+func pairLess(a, b [2]int) bool { return a[0] < b[0] || a[0] == b[0] && a[1] < b[1] }
+
+// pairHeap is a max-heap of workload pairs.
+type pairHeap [][2]int
+
+func (h pairHeap) Len() int           { return len(h) }
+func (h pairHeap) Less(i, j int) bool { return pairLess(h[j], h[i]) }
+func (h pairHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *pairHeap) Push(x any)        { *h = append(*h, x.([2]int)) }
+func (h *pairHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // groupShare is the pods of one class in one workload.
@@ -494,7 +662,9 @@ type groupShare struct {
 	pods     []int
 }
 
-func perGroup(members [][]int, of []int) [][]groupShare {
+// perGroup splits each class by workload, the workloads in name order.
+func perGroup(members [][]int, g *groups) [][]groupShare {
+	of := g.of
 	out := make([][]groupShare, len(members))
 	for k, ms := range members {
 		at := map[int]int{}
@@ -508,6 +678,7 @@ func perGroup(members [][]int, of []int) [][]groupShare {
 			out[k][i].n++
 			out[k][i].pods = append(out[k][i].pods, p)
 		}
+		sort.Slice(out[k], func(a, b int) bool { return g.rank[out[k][a].group] < g.rank[out[k][b].group] })
 	}
 	return out
 }

@@ -83,6 +83,13 @@ type checker struct {
 	nsPods     map[string][]policy.PodKey
 	selected   map[policy.PodKey][]policy.PodKey // policy -> pods it selects
 	cnpPods    map[string][]policy.PodKey        // ClusterNetworkPolicy -> subject pods
+
+	// ev classifies the engine's pods (analysis.Evaluator), for checks
+	// that judge each pod: one judgement per class. rankOf is a pod's
+	// index in ev.Pods; isolated memoizes ingress isolation per class.
+	ev       *analysis.Evaluator
+	rankOf   map[policy.PodKey]int
+	isolated map[int]bool
 }
 
 type addrPod struct {
@@ -188,6 +195,40 @@ func (c *checker) run() {
 	c.shadowed()
 	c.dns()
 	c.clusterPolicies()
+}
+
+// evaluator classifies the engine's pods on first use.
+func (c *checker) evaluator() *analysis.Evaluator {
+	if c.ev == nil {
+		pods := c.e.Pods()
+		c.ev = analysis.NewEvaluator(c.snap, c.e, pods)
+		c.rankOf = make(map[policy.PodKey]int, len(pods))
+		for i, p := range pods {
+			c.rankOf[p] = i
+		}
+		c.isolated = map[int]bool{}
+	}
+	return c.ev
+}
+
+// ingressIsolated reports whether some policy isolates the pod for
+// ingress. Which policies select a pod reads only its namespace and labels,
+// which its source class holds.
+func (c *checker) ingressIsolated(p policy.PodKey) bool {
+	ev := c.evaluator()
+	i, ok := c.rankOf[p]
+	if !ok {
+		in, _ := c.e.Isolation(p)
+		return len(in) > 0
+	}
+	cls := ev.Src[i]
+	v, ok := c.isolated[cls]
+	if !ok {
+		in, _ := c.e.Isolation(p)
+		v = len(in) > 0
+		c.isolated[cls] = v
+	}
+	return v
 }
 
 // matcherPods lists a matcher's pods, sorted; the assumed resolver included.

@@ -438,7 +438,7 @@ func (c *checker) noDefaultDeny() {
 		}
 		var open []policy.PodKey
 		for _, p := range pods {
-			if in, _ := c.e.Isolation(p); len(in) == 0 {
+			if !c.ingressIsolated(p) {
 				open = append(open, p)
 			}
 		}

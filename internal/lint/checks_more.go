@@ -29,17 +29,26 @@ type ruleAt struct {
 func (c *checker) shadowed() {
 	groups := map[string][]*ruleAt{}
 	var keys []string
+	// Policies of one selector select the same pods: their pod set is
+	// spelled once (at 10k pods a namespace-wide one is 200 kB).
+	setKeys := map[policy.MatcherID]string{}
 	for _, np := range c.snap.Policies {
 		k := policy.PodKey{Namespace: np.Namespace, Name: np.Name}
 		sel := c.selected[k]
 		if len(sel) == 0 {
 			continue
 		}
+		m := c.views[k].SelectorMatcher
+		set, ok := setKeys[m]
+		if !ok {
+			set = podSetKey(sel)
+			setKeys[m] = set
+		}
 		for _, s := range sides(np, c.views[k]) {
 			if !s.isolates {
 				continue
 			}
-			g := s.name + "\x00" + podSetKey(sel)
+			g := s.name + "\x00" + set
 			if _, ok := groups[g]; !ok {
 				keys = append(keys, g)
 			}
@@ -236,25 +245,26 @@ func (c *checker) dns() {
 	for _, r := range c.resolvers {
 		resolver[r] = true
 	}
-	for _, p := range c.e.Pods() {
+	// Pods of one source class (analysis.Evaluator: namespace, labels,
+	// node, host network, ingress ipBlocks) are selected by the same
+	// policies and judged alike by every destination, so one verdict per
+	// class answers for all of them: 10k replicas are a few hundred
+	// classes.
+	ev := c.evaluator()
+	byClass := make([]*dnsVerdict, len(ev.SrcMembers))
+	for i, p := range ev.Pods {
 		if resolver[p] {
 			continue
 		}
-		if pi, ok := c.e.Pod(p); !ok || pi.HostNetwork {
+		j := byClass[ev.Src[i]]
+		if j == nil {
+			j = c.judgeDNS(p)
+			byClass[ev.Src[i]] = j
+		}
+		if j.skip {
 			continue
 		}
-		if _, eg := c.e.Isolation(p); len(eg) == 0 && len(c.e.ClusterSubjects(p)) == 0 {
-			continue
-		}
-		udp, uv := c.reachesResolver(p, corev1.ProtocolUDP)
-		tcp, tv := c.reachesResolver(p, corev1.ProtocolTCP)
-		if udp && tcp {
-			continue
-		}
-		v := uv
-		if udp {
-			v = tv
-		}
+		udp, v := j.udp, j.v
 		key := fmt.Sprint(v.Isolating, v.ClusterRule, udp)
 		g := groups[key]
 		if g == nil {
@@ -301,6 +311,34 @@ func (c *checker) dns() {
 			"%s cannot reach %s on %s: %s, so %s; admit egress to %s=%s pods in %s on UDP and TCP 53",
 			count(len(g.pods), "pod", "pods"), target, proto, by, consequence, resolverLabel, resolverValue, resolverNamespace)
 	}
+}
+
+// dnsVerdict is what dns needs of one pod: whether it is left out (host
+// network, no egress isolation, or DNS admitted on both protocols), whether
+// UDP is admitted, and the verdict of the protocol refused.
+type dnsVerdict struct {
+	skip bool
+	udp  bool
+	v    policy.SideVerdict
+}
+
+func (c *checker) judgeDNS(p policy.PodKey) *dnsVerdict {
+	if pi, ok := c.e.Pod(p); !ok || pi.HostNetwork {
+		return &dnsVerdict{skip: true}
+	}
+	if _, eg := c.e.Isolation(p); len(eg) == 0 && len(c.e.ClusterSubjects(p)) == 0 {
+		return &dnsVerdict{skip: true}
+	}
+	udp, uv := c.reachesResolver(p, corev1.ProtocolUDP)
+	tcp, tv := c.reachesResolver(p, corev1.ProtocolTCP)
+	if udp && tcp {
+		return &dnsVerdict{skip: true}
+	}
+	v := uv
+	if udp {
+		v = tv
+	}
+	return &dnsVerdict{udp: udp, v: v}
 }
 
 func (c *checker) anyOptedOut(ps []policy.PodKey, rule string) bool {

@@ -112,6 +112,8 @@ func (d *decoder) decodeDoc(file string, c chunk, syntaxErr *Error) {
 		}
 	} else if syntaxErr == nil && splitLists && d.decodeSplitList(file, c) {
 		return
+	} else if syntaxErr == nil && d.decodeSimple(file, c) {
+		return
 	} else {
 		// sigs.k8s.io/yaml is kubectl's converter: YAML 1.1 scalars ("yes",
 		// "on", "y" are booleans) and all, so what it rejects or coerces
@@ -167,6 +169,20 @@ func (d *decoder) decodeFast(file string, c chunk, js []byte, defaults *schema.G
 	}
 	d.res.Objects = append(d.res.Objects, sub.res.Objects[0])
 	return true
+}
+
+// decodeSimple decodes a document of the plain subset through simpleJSON
+// instead of yaml.v2, when decodeFast keeps the object; otherwise the
+// caller decodes it the ordinary way, from scratch.
+func (d *decoder) decodeSimple(file string, c chunk) bool {
+	if d.reference || c.json || c.col != 1 {
+		return false
+	}
+	if _, _, ok := simpleRoot(c.text()); !ok {
+		return false
+	}
+	js, ok := simpleJSON(c.text())
+	return ok && d.decodeFast(file, c, js, nil)
 }
 
 // parseNode builds the document's node tree for positions, or returns nil.

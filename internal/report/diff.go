@@ -44,19 +44,64 @@ func writePairs(bw *bufio.Writer, key string, pairs []diff.Pair, after string) {
 	fmt.Fprintf(bw, "  ]%s\n", after)
 }
 
-func nonNil(p []diff.Pair) []diff.Pair {
-	if p == nil {
-		return []diff.Pair{}
+// DiffJSON prints the whole result, as JSON prints it (two-space indent),
+// but writes the ports' pairs itself as it goes: they can be millions, and
+// the encoder would hold the whole text (gigabytes) before writing a byte.
+func DiffJSON(w io.Writer, r *diff.Result) error {
+	rest := *r
+	rest.Ports = []diff.PortDiff{}
+	var buf strings.Builder
+	if err := JSON(&buf, &rest); err != nil {
+		return err
 	}
-	return p
+	text := buf.String()
+	const mark = "\n  \"ports\": []"
+	at := strings.Index(text, mark)
+	if at < 0 || len(r.Ports) == 0 {
+		_, err := io.WriteString(w, text)
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	bw.WriteString(text[:at])
+	bw.WriteString("\n  \"ports\": [\n")
+	for i, p := range r.Ports {
+		proto, _ := json.Marshal(p.Protocol)
+		fmt.Fprintf(bw, "    {\n      \"protocol\": %s,\n      \"port\": %d,\n", proto, p.Port)
+		writeIndentedPairs(bw, "added", p.Added, ",")
+		writeIndentedPairs(bw, "removed", p.Removed, "")
+		bw.WriteString("    }")
+		if i < len(r.Ports)-1 {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n")
+	}
+	bw.WriteString("  ]")
+	bw.WriteString(text[at+len(mark):])
+	return bw.Flush()
 }
 
-// DiffJSON prints the whole result.
-func DiffJSON(w io.Writer, r *diff.Result) error {
-	for i := range r.Ports {
-		r.Ports[i].Added, r.Ports[i].Removed = nonNil(r.Ports[i].Added), nonNil(r.Ports[i].Removed)
+// writeIndentedPairs writes one list of pairs as the encoder indents it
+// inside a port object.
+func writeIndentedPairs(bw *bufio.Writer, key string, pairs []diff.Pair, after string) {
+	if len(pairs) == 0 {
+		fmt.Fprintf(bw, "      %q: []%s\n", key, after)
+		return
 	}
-	return JSON(w, r)
+	fmt.Fprintf(bw, "      %q: [\n", key)
+	for i, p := range pairs {
+		a, _ := json.Marshal(p[0])
+		b, _ := json.Marshal(p[1])
+		bw.WriteString("        [\n          ")
+		bw.Write(a)
+		bw.WriteString(",\n          ")
+		bw.Write(b)
+		bw.WriteString("\n        ]")
+		if i < len(pairs)-1 {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n")
+	}
+	fmt.Fprintf(bw, "      ]%s\n", after)
 }
 
 // changeLine is the headline of a change.
@@ -186,6 +231,9 @@ func summary(r *diff.Result) string {
 	s := fmt.Sprintf("%d %s newly allowed, %d newly denied", opened, analysis.Plural(opened, "change", "changes"), closed)
 	if len(r.DNS) > 0 {
 		s += fmt.Sprintf("; DNS broken for %d %s", len(r.DNS), analysis.Plural(len(r.DNS), "workload", "workloads"))
+	}
+	if r.MoreChanges {
+		s += "; more workload pairs changed than are listed (--max-workload-pairs)"
 	}
 	return s
 }
