@@ -94,6 +94,7 @@ Up refuses a directory that holds anything but a lab.
 	cmd.Flags().StringVar(&opts.IPFamily, "ip-family", "ipv4", "ipv4, ipv6 or dual (dual gives pods and services both; DNS then answers AAAA too)")
 	cmd.Flags().StringVar(&enforcement, "enforcement", "lab", "who enforces NetworkPolicy: lab (the daemon) or external (one palisade agent per node)")
 	cmd.Flags().BoolVar(&opts.APIServer, "apiserver", false, "run the lab on a real kube-apiserver and etcd (built once, cached in ~/.cache/palisade), enforced by one palisade agent per node; see 'palisade lab kubeconfig'")
+	cmd.Flags().StringVar(&opts.CNI, "cni", "routed", "how pods are wired to their node: routed (the lab's own /32 veths), bridge (the reference bridge + host-local CNI plugins: pods of a node on cni0, flannel/docker style) or ptp (the ptp + host-local plugins); the plugins are built once, cached in ~/.cache/palisade")
 	return cmd
 }
 
@@ -204,6 +205,8 @@ func newLabDaemon(s *streams) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.IPFamily, "ip-family", "dual", "ipv4, ipv6 or dual")
 	cmd.Flags().StringVar(&cfg.Enforcement, "enforcement", "", "'' (the daemon) or external")
 	cmd.Flags().BoolVar(&cfg.APIServer, "apiserver", false, "run on kube-apiserver")
+	cmd.Flags().StringVar(&cfg.CNI, "cni", "", "'' (routed) or the CNI plugin pods are wired with: bridge or ptp")
+	cmd.Flags().StringVar(&cfg.CNIPath, "cni-path", "", "the directory of the CNI plugins (CNI_PATH)")
 	return cmd
 }
 
