@@ -1,17 +1,12 @@
 package lab
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
-	"os/exec"
 	"strings"
 	"time"
 
-	"github.com/palisade-net/palisade/hack"
 	"github.com/palisade-net/palisade/internal/lab/cni"
 	"github.com/palisade-net/palisade/internal/lab/kubelet"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
@@ -27,28 +22,6 @@ func checkCNIMode(mode string) (string, error) {
 		return mode, nil
 	}
 	return "", fmt.Errorf("--cni must be %s, not %q", strings.Join(cni.Modes, ", "), mode)
-}
-
-// BuildCNI builds the reference CNI plugins unless cached (hack/cni.sh,
-// minutes the first time, with progress) and returns their directory.
-func BuildCNI(progress io.Writer) (string, error) {
-	f, err := os.CreateTemp("", "palisade-cni-*.sh")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(hack.CNI); err != nil {
-		f.Close()
-		return "", err
-	}
-	f.Close()
-	cmd := exec.Command("bash", f.Name(), "build")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, progress
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building the CNI plugins for --cni (hack/cni.sh build): %w", err)
-	}
-	return strings.TrimSpace(out.String()), nil
 }
 
 // cniKubelet is the kubelet's CNI wiring for the lab's mode, nil when pods

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palisade-net/palisade/internal/lab/cni"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/lab/state"
 )
@@ -137,7 +138,7 @@ func Up(dir string, opts UpOptions) error {
 	opts.CNI = mode
 	var cniPath string
 	if mode != "" {
-		if cniPath, err = BuildCNI(progress(opts.Progress)); err != nil {
+		if cniPath, err = cni.Build(progress(opts.Progress)); err != nil {
 			return err
 		}
 	}

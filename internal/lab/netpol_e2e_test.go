@@ -192,10 +192,29 @@ func TestUpstreamSuiteWithPackets(t *testing.T) {
 	if f := os.Getenv("PALISADE_SUITE_FAMILIES"); f != "" {
 		families = strings.Split(f, ",")
 	}
-	for _, family := range families {
-		t.Run(family, func(t *testing.T) {
+	// Pods wired by the lab (routed), and by the reference CNI plugins:
+	// on a bridge (same-node traffic switched, seen through br_netfilter)
+	// and point to point.
+	modes := []string{"routed", "bridge", "ptp"}
+	if m := os.Getenv("PALISADE_SUITE_CNI"); m != "" {
+		modes = strings.Split(m, ",")
+	}
+	type run struct{ name, cni, family string }
+	var runs []run
+	for _, mode := range modes {
+		for _, family := range families {
+			name := family
+			if mode != "routed" {
+				// The routed runs keep their names (-run .../ipv4).
+				name = mode + "-" + family
+			}
+			runs = append(runs, run{name, mode, family})
+		}
+	}
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
-			l := newLab(t, "--ip-family", family)
+			l := newLab(t, "--ip-family", r.family, "--cni", r.cni)
 			for i, c := range netpolsuite.Cases() {
 				if slices.Contains(c.Protocols, corev1.ProtocolSCTP) {
 					t.Run(c.Name, func(t *testing.T) {

@@ -16,14 +16,39 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/palisade-net/palisade/hack"
 	"github.com/palisade-net/palisade/internal/netns"
 )
+
+// Build builds the reference CNI plugins unless cached (hack/cni.sh,
+// minutes the first time, with progress) and returns their directory.
+func Build(progress io.Writer) (string, error) {
+	f, err := os.CreateTemp("", "palisade-cni-*.sh")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(hack.CNI); err != nil {
+		f.Close()
+		return "", err
+	}
+	f.Close()
+	cmd := exec.Command("bash", f.Name(), "build")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, progress
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building the CNI plugins for --cni (hack/cni.sh build): %w", err)
+	}
+	return strings.TrimSpace(out.String()), nil
+}
 
 // Modes of pod networking (lab up --cni).
 const (
