@@ -66,10 +66,21 @@ the daemon programs no policy table, and one 'palisade agent --netns
 pal-<name>-node<i>' per node does, fed by a Kubernetes API server that holds
 the lab's objects (the agent's tests run it so).
 
+--cni bridge or --cni ptp wires pods with the reference CNI plugins
+(github.com/containernetworking/plugins, built from source once and cached
+in ~/.cache/palisade/cni-<version>; hack/cni.sh build builds them ahead),
+run inside each node's namespace as a container runtime runs them. With
+bridge every pod of a node sits on cni0, as on flannel or docker nodes:
+traffic between two pods of a node is switched, and policy sees it only
+through br_netfilter, which the lab turns on in the node (the kernel
+module must be loaded: modprobe br_netfilter). The default, routed, is the
+lab's own wiring: a veth per pod, routed by the node.
+
 Up refuses a directory that holds anything but a lab.
 ` + labDirHelp,
 		Example: `  sudo palisade lab up
-  sudo palisade lab up --nodes 2 --ip-family dual`,
+  sudo palisade lab up --nodes 2 --ip-family dual
+  sudo palisade lab up --cni bridge`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			switch enforcement {
