@@ -76,6 +76,11 @@ through br_netfilter, which the lab turns on in the node (the kernel
 module must be loaded: modprobe br_netfilter). The default, routed, is the
 lab's own wiring: a veth per pod, routed by the node.
 
+--kube-proxy nftables or iptables (with --apiserver) runs the real
+kube-proxy (built with kube-apiserver, cached) in each node's namespace in
+place of the lab's own service DNAT (--kube-proxy lab, the default).
+kube-proxy reads EndpointSlices, which only a controller-manager writes.
+
 Up refuses a directory that holds anything but a lab.
 ` + labDirHelp,
 		Example: `  sudo palisade lab up
@@ -105,6 +110,8 @@ Up refuses a directory that holds anything but a lab.
 	cmd.Flags().StringVar(&opts.IPFamily, "ip-family", "ipv4", "ipv4, ipv6 or dual (dual gives pods and services both; DNS then answers AAAA too)")
 	cmd.Flags().StringVar(&enforcement, "enforcement", "lab", "who enforces NetworkPolicy: lab (the daemon) or external (one palisade agent per node)")
 	cmd.Flags().BoolVar(&opts.APIServer, "apiserver", false, "run the lab on a real kube-apiserver and etcd (built once, cached in ~/.cache/palisade), enforced by one palisade agent per node; see 'palisade lab kubeconfig'")
+	cmd.Flags().StringVar(&opts.KubeProxy, "kube-proxy", "lab", "the service proxy of the nodes: lab (the lab's own DNAT) or the real kube-proxy in nftables or iptables mode (needs --apiserver)")
+	cmd.Flags().BoolVar(&opts.MasqueradeAll, "kube-proxy-masquerade-all", false, "run kube-proxy with --masquerade-all (every service connection SNATed and marked 0x4000)")
 	cmd.Flags().StringVar(&opts.CNI, "cni", "routed", "how pods are wired to their node: routed (the lab's own /32 veths), bridge (the reference bridge + host-local CNI plugins: pods of a node on cni0, flannel/docker style) or ptp (the ptp + host-local plugins); the plugins are built once, cached in ~/.cache/palisade")
 	return cmd
 }
@@ -218,6 +225,8 @@ func newLabDaemon(s *streams) *cobra.Command {
 	cmd.Flags().BoolVar(&cfg.APIServer, "apiserver", false, "run on kube-apiserver")
 	cmd.Flags().StringVar(&cfg.CNI, "cni", "", "'' (routed) or the CNI plugin pods are wired with: bridge or ptp")
 	cmd.Flags().StringVar(&cfg.CNIPath, "cni-path", "", "the directory of the CNI plugins (CNI_PATH)")
+	cmd.Flags().StringVar(&cfg.KubeProxy, "kube-proxy", "", "'' (the lab's DNAT) or kube-proxy's mode: nftables or iptables")
+	cmd.Flags().BoolVar(&cfg.KubeProxyMasqueradeAll, "kube-proxy-masquerade-all", false, "run kube-proxy with --masquerade-all")
 	return cmd
 }
 

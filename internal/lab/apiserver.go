@@ -115,6 +115,9 @@ func (d *Daemon) startAPIMode(ctx context.Context) error {
 	if err := registerNodes(ctx, kc, d.c.st.Nodes); err != nil {
 		return fmt.Errorf("registering the lab's nodes: %w", err)
 	}
+	if err := d.startKubeProxies(ctx, kubeconfig); err != nil {
+		return err
+	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err

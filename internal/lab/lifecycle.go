@@ -104,6 +104,11 @@ type UpOptions struct {
 	// CNI is how pods are wired: "routed" (or "") or a reference CNI
 	// plugin, "bridge" or "ptp" (built on first use, then cached).
 	CNI string
+	// KubeProxy is the service proxy: "lab" (or "") or kube-proxy's
+	// "nftables" or "iptables" mode (needs APIServer); MasqueradeAll
+	// passes kube-proxy --masquerade-all.
+	KubeProxy     string
+	MasqueradeAll bool
 	// Progress receives a line per step.
 	Progress io.Writer
 }
@@ -136,6 +141,12 @@ func Up(dir string, opts UpOptions) error {
 		return err
 	}
 	opts.CNI = mode
+	if opts.KubeProxy, err = checkKubeProxy(opts.KubeProxy, opts.APIServer); err != nil {
+		return err
+	}
+	if opts.MasqueradeAll && opts.KubeProxy == "" {
+		return fmt.Errorf("--kube-proxy-masquerade-all is a flag of kube-proxy: it needs --kube-proxy nftables or iptables")
+	}
 	var cniPath string
 	if mode != "" {
 		if cniPath, err = cni.Build(progress(opts.Progress)); err != nil {
@@ -151,7 +162,8 @@ func Up(dir string, opts UpOptions) error {
 	}
 	c := NewClient(dir)
 	if st, err := state.Load(dir); err == nil {
-		if st.Config.Nodes != opts.Nodes || st.Config.IPFamily != opts.IPFamily || st.Config.Name != opts.Name || st.Config.Enforcement != opts.Enforcement || st.Config.APIServer != opts.APIServer || st.Config.CNI != opts.CNI {
+		if st.Config.Nodes != opts.Nodes || st.Config.IPFamily != opts.IPFamily || st.Config.Name != opts.Name || st.Config.Enforcement != opts.Enforcement || st.Config.APIServer != opts.APIServer || st.Config.CNI != opts.CNI ||
+			st.Config.KubeProxy != opts.KubeProxy || st.Config.KubeProxyMasqueradeAll != opts.MasqueradeAll {
 			return fmt.Errorf("a lab with %d node(s), %s, name %q already exists in %s: run 'palisade lab down' first to change its shape",
 				st.Config.Nodes, st.Config.IPFamily, st.Config.Name, dir)
 		}
@@ -215,7 +227,8 @@ func startDaemon(dir string, opts UpOptions, cniPath string) error {
 	defer logf.Close()
 	cmd := exec.Command(self, "lab", "daemon", "--dir", dir, "--name", opts.Name,
 		"--nodes", strconv.Itoa(opts.Nodes), "--ip-family", opts.IPFamily, "--enforcement", opts.Enforcement, "--apiserver="+strconv.FormatBool(opts.APIServer),
-		"--cni", opts.CNI, "--cni-path", cniPath)
+		"--cni", opts.CNI, "--cni-path", cniPath,
+		"--kube-proxy", opts.KubeProxy, "--kube-proxy-masquerade-all="+strconv.FormatBool(opts.MasqueradeAll))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = append(os.Environ(), "PALISADE_LAB_DIR="+dir)

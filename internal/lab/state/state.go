@@ -35,9 +35,15 @@ type Config struct {
 	APIServer bool `json:"apiServer,omitempty"`
 	// CNI is how pods are wired (lab up --cni): "" (routed, the lab's own
 	// veths) or a CNI plugin run from CNIPath ("bridge", "ptp").
-	CNI     string    `json:"cni,omitempty"`
-	CNIPath string    `json:"cniPath,omitempty"`
-	Created time.Time `json:"created"`
+	CNI     string `json:"cni,omitempty"`
+	CNIPath string `json:"cniPath,omitempty"`
+	// KubeProxy is the service proxy (lab up --kube-proxy): "" (the lab's
+	// own DNAT) or a real kube-proxy mode, "nftables" or "iptables", run
+	// per node in API-server mode; KubeProxyMasqueradeAll passes it
+	// --masquerade-all.
+	KubeProxy              string    `json:"kubeProxy,omitempty"`
+	KubeProxyMasqueradeAll bool      `json:"kubeProxyMasqueradeAll,omitempty"`
+	Created                time.Time `json:"created"`
 }
 
 // EnforcementExternal leaves the nodes' policy tables to agents.
