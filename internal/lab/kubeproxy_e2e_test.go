@@ -59,7 +59,8 @@ spec: {containers: [{name: c, image: busybox:1.36, command: [sleep, "3600"]}]}
 // the nodes' fabric) reaches the NodePort, a pod reaches itself through its
 // service (hairpin), and once web admits only app=a, a pod that is not
 // app=a is refused through the ClusterIP and the outside through the
-// NodePort: the mark opens nothing.
+// NodePort: the mark opens nothing. Two nodes, so some of it crosses
+// nodes; the machine's own namespace is left as it was.
 func TestKubeProxy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: a lab on a real API server with kube-proxy")
@@ -75,7 +76,9 @@ func TestKubeProxy(t *testing.T) {
 					t.Skip("no iptables binary (apt-get install iptables)")
 				}
 			}
-			l := newLab(t, "--apiserver", "--kube-proxy", mode, "--kube-proxy-masquerade-all")
+			before := hostNetwork(t)
+			t.Cleanup(func() { sameHostNetwork(t, "after lab down", before) })
+			l := newLab(t, "--apiserver", "--nodes", "2", "--kube-proxy", mode, "--kube-proxy-masquerade-all")
 			cfg, err := clientcmd.BuildConfigFromFlags("", l.field("lab", "kubeconfig"))
 			if err != nil {
 				t.Fatal(err)
@@ -84,6 +87,8 @@ func TestKubeProxy(t *testing.T) {
 			l.apply(kubeProxyWorkloads)
 			l.must("wait", "--for=condition=Ready", "pods", "--all", "--timeout=30s")
 			webIP := l.field("get", "pod", "web", "-o", "jsonpath={.status.podIP}")
+			webNode := l.field("get", "pod", "web", "-o", "jsonpath={.spec.nodeName}")
+			t.Logf("pods:\n%s", l.must("get", "pods", "-o", "wide"))
 			clusterIP := l.field("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
 
 			// No endpointslice controller runs here: write the slice it
@@ -94,7 +99,7 @@ func TestKubeProxy(t *testing.T) {
 				svc, err = api.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
 				return err == nil && len(svc.Spec.Ports) == 1 && svc.Spec.Ports[0].NodePort != 0
 			})
-			ready, port, name, node := true, int32(80), "http", "node-1"
+			ready, port, name, node := true, int32(80), "http", webNode
 			proto := corev1.ProtocolTCP
 			slice := &discoveryv1.EndpointSlice{
 				ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "default", Labels: map[string]string{
@@ -106,6 +111,8 @@ func TestKubeProxy(t *testing.T) {
 			if _, err := api.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
+			// The NodePort is dialled on node-1 and the ClusterIP from every
+			// pod: with two nodes some of it crosses to web's node.
 			nodeNetns := "pal-" + l.name + "-node1"
 			nodePort := svc.Spec.Ports[0].NodePort
 			outside := outsideNetns(t, l.name)
@@ -151,11 +158,30 @@ func TestKubeProxy(t *testing.T) {
 				}
 			}
 			expect("through kube-proxy, no policy", true, true, true, true)
-			if out, _ := exec.Command("ip", "netns", "exec", nodeNetns, "nft", "list", "tables").CombinedOutput(); mode == "nftables" && !strings.Contains(string(out), "kube-proxy") {
-				t.Errorf("no kube-proxy table in the node:\n%s", out)
+			// What carried them is kube-proxy's rules, not the lab's DNAT:
+			// its table is absent, kube-proxy's holds the ClusterIP and
+			// marks for masquerade with its 0x4000.
+			ruleset, err := exec.Command("ip", "netns", "exec", nodeNetns, "nft", "list", "ruleset").CombinedOutput()
+			if err != nil {
+				t.Fatalf("nft list ruleset: %v\n%s", err, ruleset)
+			}
+			rs := string(ruleset)
+			if strings.Contains(rs, "table inet palisade-services") {
+				t.Errorf("the lab's own service table is in the node beside kube-proxy")
+			}
+			var kubeProxyTable string
+			switch mode {
+			case "nftables":
+				kubeProxyTable = "table ip kube-proxy"
+			case "iptables":
+				kubeProxyTable = "table ip nat" // iptables-nft's
+			}
+			if !strings.Contains(rs, kubeProxyTable) || !strings.Contains(rs, clusterIP) || !strings.Contains(rs, "0x00004000") {
+				t.Errorf("no %s with %s and the 0x4000 mark in the node:\n%s", kubeProxyTable, clusterIP, rs)
 			}
 			l.apply("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: only-a}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  ingress: [{from: [{podSelector: {matchLabels: {app: a}}}]}]\n")
 			expect("web admits only app=a", true, false, true, false)
+			sameHostNetwork(t, "with kube-proxy running", before)
 		})
 	}
 }
