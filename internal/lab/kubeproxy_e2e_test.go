@@ -69,8 +69,18 @@ func TestKubeProxy(t *testing.T) {
 		t.Skip("no kube-apiserver/kube-proxy in the cache: run 'hack/testenv.sh build' (hack/test.sh does)")
 	}
 	t.Parallel()
-	for _, mode := range []string{"nftables", "iptables"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, tc := range []struct{ mode, cni string }{
+		{"nftables", "routed"},
+		{"iptables", "routed"},
+		// Pods on a bridge: hairpin leaves and re-enters the pod's port.
+		{"nftables", "bridge"},
+	} {
+		mode := tc.mode
+		name := mode
+		if tc.cni != "routed" {
+			name += "-" + tc.cni
+		}
+		t.Run(name, func(t *testing.T) {
 			if mode == "iptables" {
 				if _, err := exec.LookPath("iptables"); err != nil {
 					t.Skip("no iptables binary (apt-get install iptables)")
@@ -78,7 +88,7 @@ func TestKubeProxy(t *testing.T) {
 			}
 			before := hostNetwork(t)
 			t.Cleanup(func() { sameHostNetwork(t, "after lab down", before) })
-			l := newLab(t, "--apiserver", "--nodes", "2", "--kube-proxy", mode, "--kube-proxy-masquerade-all")
+			l := newLab(t, "--apiserver", "--nodes", "2", "--kube-proxy", mode, "--kube-proxy-masquerade-all", "--cni", tc.cni)
 			cfg, err := clientcmd.BuildConfigFromFlags("", l.field("lab", "kubeconfig"))
 			if err != nil {
 				t.Fatal(err)
