@@ -247,6 +247,17 @@ launch() {
     --unsafe-no-fsync --log-level error >"$dir/etcd.log" 2>&1 &
   echo $! >"$dir/etcd.pid"
 
+  # The lab's kubelet API (internal/lab/kubeletapi): when DIR/kubelet-pki
+  # holds its CA and the API server's client pair, kube-apiserver dials each
+  # node's kubelet on the loopback address its Node names as InternalDNS.
+  local kubelet_flags=()
+  if [ -f "$dir/kubelet-pki/ca.crt" ]; then
+    kubelet_flags=(--kubelet-certificate-authority "$dir/kubelet-pki/ca.crt"
+      --kubelet-client-certificate "$dir/kubelet-pki/apiserver-kubelet-client.crt"
+      --kubelet-client-key "$dir/kubelet-pki/apiserver-kubelet-client.key"
+      --kubelet-preferred-address-types InternalDNS)
+  fi
+
   # No controller-manager runs, so nothing creates service accounts: the
   # ServiceAccount admission plugin would refuse every pod. No endpoint
   # reconciler either: the advertised 127.0.0.1 is not a routable address.
@@ -262,6 +273,7 @@ launch() {
     --endpoint-reconciler-type none \
     --disable-admission-plugins ServiceAccount \
     --enable-priority-and-fairness=false --profiling=false \
+    "${kubelet_flags[@]}" \
     >"$dir/apiserver.log" 2>&1 &
   echo $! >"$dir/apiserver.pid"
 

@@ -31,6 +31,7 @@ func main() {
 	flag.IntVar(&cfg.Pods, "pods", 1000, "pods in total")
 	flag.IntVar(&cfg.Policies, "policies", 500, "NetworkPolicies in total")
 	flag.IntVar(&cfg.AppsPerNamespace, "apps", 5, "app labels per namespace")
+	flag.IntVar(&cfg.ClusterPolicies, "cnps", 0, "ClusterNetworkPolicies (policy.networking.k8s.io/v1beta1) in total, Admin and Baseline tiers")
 	seed := flag.Uint64("seed", 1, "generator seed")
 	deployments := flag.Bool("deployments", false, "write the pods as Deployments (one per namespace, app and monitoring label, replicas = its pods), as a cluster runs them")
 	flag.Parse()
@@ -64,6 +65,9 @@ func main() {
 	}
 	for _, o := range c.Policies {
 		write("networking.k8s.io/v1", "NetworkPolicy", o)
+	}
+	for _, o := range c.ClusterPolicies {
+		write("policy.networking.k8s.io/v1beta1", "ClusterNetworkPolicy", o)
 	}
 	if err := w.Flush(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

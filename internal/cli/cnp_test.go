@@ -18,6 +18,7 @@ func TestClusterNetworkPolicyCommands(t *testing.T) {
 		stdout string
 		outHas []string
 		errHas []string
+		errNot []string
 	}{
 		{name: "validate: the CRD's schema and CEL messages with FILE:LINE",
 			args: []string{"validate", "-f", "testdata/cnp-invalid"}, code: 1,
@@ -59,6 +60,13 @@ func TestClusterNetworkPolicyCommands(t *testing.T) {
 		{name: "matrix honours ClusterNetworkPolicies",
 			args: []string{"matrix", "-f", cnpDir, "--port", "5432"}, code: 0,
 			outHas: []string{"monitoring/prom ✓               ✓       ✗", "prod/db         ✗               ✓       ✗", "prod/web        ✗               ✗       ✓"}},
+		{name: "dataplane show compiles the tiers",
+			args: []string{"dataplane", "show", "-f", cnpDir}, code: 0,
+			outHas: []string{"add map inet palisade-policy admin-in4 {",
+				// web-egress-allowlist's no-internet: TCP 443 to anywhere.
+				". 0.0.0.0-255.255.255.255 . 6 . 443 : goto cnp-deny-eg }",
+				"add element inet palisade-policy baseline-in4 {"},
+			errNot: []string{"skipped"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,6 +85,11 @@ func TestClusterNetworkPolicyCommands(t *testing.T) {
 			for _, s := range tc.errHas {
 				if !strings.Contains(errOut, s) {
 					t.Errorf("stderr lacks %q:\n%s", s, errOut)
+				}
+			}
+			for _, s := range tc.errNot {
+				if strings.Contains(errOut, s) {
+					t.Errorf("stderr has %q:\n%s", s, errOut)
 				}
 			}
 		})

@@ -24,7 +24,10 @@ func newDataplane(s *streams) *cobra.Command {
 		Long: `Show compiles the policies into the nftables transaction Palisade would apply
 (table inet palisade-policy) and prints it without touching any kernel.
 
-With -f, the cluster comes from manifests, as for 'check' and 'matrix'.
+With -f, the cluster comes from manifests, as for 'check' and 'matrix',
+ClusterNetworkPolicies included: their Admin and Baseline tiers are the
+admin-* and baseline-* interval maps (pod . peer . protocol . port to
+return, for Accept, or goto cnp-deny-*, for Deny).
 Without -f, it comes from the running lab; --node limits it to one node's
 pods, as each node enforces only its own.`,
 		Example: `  palisade dataplane show -f examples/01-restricting-network-connectivity
@@ -56,6 +59,7 @@ pods, as each node enforces only its own.`,
 	}
 	in.analysis = true
 	in.register(show)
+	in.registerCNP(show)
 	show.Flags().StringVar(&node, "node", "", "only the pods of this node")
 	cmd.AddCommand(show)
 	return cmd

@@ -202,6 +202,8 @@ func denialRow(d *lab.Denial) []string {
 	}
 	pols := strings.Join(d.Policies, ",")
 	switch {
+	case d.ClusterPolicy != nil:
+		pols = d.ClusterPolicy.String()
 	case d.Reason == "unsynced":
 		pols = "<pod not synced yet>"
 	case pols == "":

@@ -24,14 +24,20 @@ with its file and line, and how many pods match it today. A workload that no
 policy isolates in a direction is open to anything that way.
 
 Workloads stand for their pods (a Deployment, not its ReplicaSet); a pod of
-no workload is listed as itself. ClusterNetworkPolicies are not part of this
-analysis (a note says so when there are some).
+no workload is listed as itself. The rules of the ClusterNetworkPolicies that
+select a workload come with it, per direction and in evaluation order: the
+Admin tier's before the NetworkPolicies (they decide first: Accept admits,
+Deny refuses, Pass hands on to the NetworkPolicies), the Baseline tier's
+after, where no NetworkPolicy isolates the workload.
 
 -o json prints {"workloads": [{"workload", "kind", "pods", "ingress",
 "egress"}], "notes"}, each direction {"isolated", "isolatedBy",
 "exposures": [{"peer": {"description", "kind", "namespace",
 "namespaceSelector", "podSelector", "cidr", "except"}, "ports", "policy",
-"rule", "source", "matchingPods"}]}. See docs/exposure.md.`,
+"rule", "source", "matchingPods"}], "clusterRules": [{"tier", "policy",
+"priority", "rule", "ruleName", "action", "peer", "ports", "source",
+"matchingPods"}]}; ClusterNetworkPolicy peers add the kinds "nodes"
+("nodeSelector") and "domainNames" ("domainNames"). See docs/exposure.md.`,
 		Example: `  palisade exposure -f examples/01-restricting-network-connectivity
   palisade exposure -f examples/ -o json
   palisade exposure --kubeconfig ~/.kube/config`,

@@ -45,6 +45,28 @@ type Direction struct {
 	Isolated   bool       `json:"isolated"`
 	IsolatedBy []string   `json:"isolatedBy"`
 	Exposures  []Exposure `json:"exposures"`
+	// ClusterRules are the rules of the ClusterNetworkPolicies whose
+	// subject selects the workload, for this direction, in evaluation
+	// order: the Admin tier's decide before the NetworkPolicies (Isolated,
+	// Exposures), the Baseline tier's only where no NetworkPolicy isolates.
+	// The first rule whose peer and port match a newcomer decides: Accept
+	// admits it, Deny refuses it, Pass skips the rest of its tier.
+	ClusterRules []ClusterExposure `json:"clusterRules"`
+}
+
+// ClusterExposure is one peer of a ClusterNetworkPolicy rule.
+type ClusterExposure struct {
+	Tier     string   `json:"tier"` // Admin or Baseline
+	Policy   string   `json:"policy"`
+	Priority int32    `json:"priority"`
+	Rule     string   `json:"rule"` // spec.ingress[0].from[1]
+	RuleName string   `json:"ruleName,omitempty"`
+	Action   string   `json:"action"` // Accept, Deny or Pass
+	Peer     Peer     `json:"peer"`
+	Ports    []string `json:"ports"`
+	Source   string   `json:"source,omitempty"`
+	// MatchingPods is how many pods the peer matches today (pod peers).
+	MatchingPods int `json:"matchingPods"`
 }
 
 // Exposure is one admitted peer.
@@ -66,7 +88,9 @@ type Peer struct {
 	// 10.0.0.0/8 except 10.1.0.0/16".
 	Description string `json:"description"`
 	// Kind is "any" (pods and addresses alike: an empty peer list, or no
-	// isolation), "pods" or "ipBlock".
+	// isolation), "pods" or "ipBlock"; ClusterNetworkPolicy peers add
+	// "nodes" (a node selector: the nodes' addresses and their hostNetwork
+	// pods) and "domainNames" (the names' addresses at connection time).
 	Kind string `json:"kind"`
 	// Namespace is the one namespace the pods must be in, when there is
 	// one; NamespaceSelector the labels their namespace needs otherwise
@@ -77,6 +101,9 @@ type Peer struct {
 	PodSelector string   `json:"podSelector,omitempty"`
 	CIDR        string   `json:"cidr,omitempty"`
 	Except      []string `json:"except,omitempty"`
+	// NodeSelector is the labels the nodes need ("" is any node).
+	NodeSelector string   `json:"nodeSelector,omitempty"`
+	DomainNames  []string `json:"domainNames,omitempty"`
 }
 
 // Analyze builds the report; workloads are sorted by namespace and name.
@@ -99,8 +126,8 @@ func Analyze(snap *cluster.Snapshot, e *policy.Engine) *Report {
 		id := kind + " " + p.Namespace + "/" + name
 		g := groups[id]
 		if g == nil {
-			g = &group{w: &Workload{Workload: p.Namespace + "/" + name, Kind: kind, Ingress: Direction{IsolatedBy: []string{}, Exposures: []Exposure{}},
-				Egress: Direction{IsolatedBy: []string{}, Exposures: []Exposure{}}}, seen: [2]map[string]bool{{}, {}}}
+			g = &group{w: &Workload{Workload: p.Namespace + "/" + name, Kind: kind, Ingress: Direction{IsolatedBy: []string{}, Exposures: []Exposure{}, ClusterRules: []ClusterExposure{}},
+				Egress: Direction{IsolatedBy: []string{}, Exposures: []Exposure{}, ClusterRules: []ClusterExposure{}}}, seen: [2]map[string]bool{{}, {}}}
 			groups[id] = g
 			order = append(order, id)
 		}
@@ -109,6 +136,9 @@ func Analyze(snap *cluster.Snapshot, e *policy.Engine) *Report {
 		in, out := e.Isolation(key)
 		a.direction(&g.w.Ingress, g.seen[0], in, networkingv1.PolicyTypeIngress)
 		a.direction(&g.w.Egress, g.seen[1], out, networkingv1.PolicyTypeEgress)
+		for _, name := range e.ClusterSubjects(key) {
+			a.cluster(&g.w.Ingress, &g.w.Egress, g.seen, name)
+		}
 	}
 	sort.Slice(order, func(i, j int) bool {
 		a, b := groups[order[i]].w, groups[order[j]].w
@@ -120,10 +150,6 @@ func Analyze(snap *cluster.Snapshot, e *policy.Engine) *Report {
 	r := &Report{Workloads: []Workload{}}
 	for _, id := range order {
 		r.Workloads = append(r.Workloads, *groups[id].w)
-	}
-	if len(snap.ClusterPolicies) > 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("%d ClusterNetworkPolicies are not part of this analysis: their Deny and Pass rules may close what is listed here, their Accept rules open more",
-			len(snap.ClusterPolicies)))
 	}
 	return r
 }

@@ -3,8 +3,10 @@ package exposure
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/palisade-net/palisade/internal/cluster"
@@ -13,7 +15,7 @@ import (
 
 func analyze(t *testing.T, path string) *Report {
 	t.Helper()
-	res, err := manifest.Load(manifest.Options{Validation: manifest.ValidateStrict}, path)
+	res, err := manifest.Load(manifest.Options{Validation: manifest.ValidateStrict, ClusterNetworkPolicies: true}, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,5 +107,65 @@ func TestOutputs(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s differs:\n%s", file, got)
 		}
+	}
+}
+
+// TestClusterNetworkPolicies: the ClusterNetworkPolicy rules that select a
+// workload are listed per direction in evaluation order, with their tier,
+// priority, action, peer, ports and FILE:LINE; the Baseline tier is left
+// out where a NetworkPolicy isolates (it is never reached there).
+func TestClusterNetworkPolicies(t *testing.T) {
+	r := analyze(t, "testdata/tiers.yaml")
+	byName := map[string]Workload{}
+	for _, w := range r.Workloads {
+		byName[w.Workload] = w
+	}
+	type row struct{ tier, action, peer, ports, rule, source string }
+	rows := func(xs []ClusterExposure) []row {
+		out := []row{}
+		for _, x := range xs {
+			out = append(out, row{fmt.Sprintf("%s/%d", x.Tier, x.Priority), x.Action, x.Peer.Kind + ": " + x.Peer.Description, fmt.Sprint(x.Ports), x.Policy + " " + x.Rule + " " + x.RuleName, x.Source})
+		}
+		return out
+	}
+	src := "testdata/tiers.yaml:"
+	admin := []row{
+		{"Admin/10", "Pass", "pods: any pod in a namespace labelled team=monitoring", "[all ports]", "pass-monitoring spec.ingress[0].from[0] monitoring-goes-to-netpol", src + "35"},
+		{"Admin/10", "Deny", "pods: any pod in any namespace", "[named port pg]", "pass-monitoring spec.ingress[1].from[0] deny-rest", src + "38"},
+	}
+	baseline := row{"Baseline/0", "Deny", "pods: any pod in any namespace", "[all ports]", "baseline-deny spec.ingress[0].from[0] ", src + "49"}
+	for _, tc := range []struct {
+		workload string
+		in, out  []row
+	}{
+		{"prod/db", admin, []row{}},
+		{"prod/web", append(append([]row{}, admin...), baseline), []row{
+			{"Admin/20", "Accept", "domainNames: the addresses example.com resolve to (DNS decides, at connection time)", "[all ports]", "web-egress-allowlist spec.egress[0].to[0] example", src + "68"},
+			{"Admin/20", "Deny", "ipBlock: addresses in 0.0.0.0/0", "[TCP 443]", "web-egress-allowlist spec.egress[1].to[0] no-internet", src + "71"},
+		}},
+		{"monitoring/prom", []row{baseline}, []row{}},
+	} {
+		w := byName[tc.workload]
+		if got := rows(w.Ingress.ClusterRules); !reflect.DeepEqual(got, tc.in) {
+			t.Errorf("%s ingress\n got %q\nwant %q", tc.workload, got, tc.in)
+		}
+		if got := rows(w.Egress.ClusterRules); !reflect.DeepEqual(got, tc.out) {
+			t.Errorf("%s egress\n got %q\nwant %q", tc.workload, got, tc.out)
+		}
+	}
+	var text bytes.Buffer
+	if err := Text(&text, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"  ingress, admin tier (decides first; the first rule that matches decides):\n    Pass   any pod in a namespace labelled team=monitoring on all ports (1 pod today)\n      by ClusterNetworkPolicy pass-monitoring (priority 10) spec.ingress[0].from[0] \"monitoring-goes-to-netpol\" (testdata/tiers.yaml:35)\n",
+		"  ingress (who could reach it): not isolated by a NetworkPolicy: what the ClusterNetworkPolicy tiers do not decide is admitted",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	if len(r.Notes) != 0 {
+		t.Errorf("notes: %q", r.Notes)
 	}
 }

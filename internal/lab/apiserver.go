@@ -41,6 +41,7 @@ import (
 
 	"github.com/palisade-net/palisade/hack"
 	"github.com/palisade-net/palisade/internal/kube"
+	"github.com/palisade-net/palisade/internal/lab/kubeletapi"
 	"github.com/palisade-net/palisade/internal/lab/state"
 )
 
@@ -95,6 +96,11 @@ func RunTestEnv(progress io.Writer, args ...string) (string, error) {
 // node, and the mirror.
 func (d *Daemon) startAPIMode(ctx context.Context) error {
 	log := d.c.log
+	// Before the API server starts: hack/testenv.sh gives it the kubelet
+	// CA and client pair it finds here.
+	if _, err := kubeletapi.EnsurePKI(d.paths.KubeletPKIDir()); err != nil {
+		return fmt.Errorf("kubelet API certificates: %w", err)
+	}
 	kubeconfig, err := RunTestEnv(logWriter{d.c}, "start", d.paths.APIServerDir())
 	if err != nil {
 		return err
@@ -114,6 +120,9 @@ func (d *Daemon) startAPIMode(ctx context.Context) error {
 	}
 	if err := registerNodes(ctx, kc, d.c.st.Nodes); err != nil {
 		return fmt.Errorf("registering the lab's nodes: %w", err)
+	}
+	if err := d.serveKubeletAPIs(ctx, kc); err != nil {
+		return err
 	}
 	if err := d.startKubeProxies(ctx, kubeconfig); err != nil {
 		return err

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/nflog"
@@ -58,6 +60,10 @@ type Denial struct {
 	// refusing pod in that direction; none of their rules admits the
 	// packet. Empty when the pod is gone by the time the record is read.
 	Policies []string `json:"policies"`
+	// ClusterPolicy is the ClusterNetworkPolicy rule whose Deny dropped
+	// the packet (Policies is then empty: no NetworkPolicy decided); nil
+	// for a NetworkPolicy's denial.
+	ClusterPolicy *DenialClusterRule `json:"clusterPolicy,omitempty"`
 	// Packets counts the packets of this connection attempt that were
 	// dropped: the first, and the client's retries of it (a TCP SYN sent
 	// again from the same port, a UDP datagram sent again on the same
@@ -89,6 +95,24 @@ type DenialEndpoint struct {
 	Pod  string `json:"pod,omitempty"`
 	IP   string `json:"ip"`
 	Port uint16 `json:"port,omitempty"`
+}
+
+// DenialClusterRule names a ClusterNetworkPolicy rule.
+type DenialClusterRule struct {
+	Name     string `json:"name"`
+	Tier     string `json:"tier"`
+	Priority int32  `json:"priority"`
+	Rule     string `json:"rule"` // spec.ingress[0]
+	RuleName string `json:"ruleName,omitempty"`
+	Action   string `json:"action"`
+}
+
+func (r *DenialClusterRule) String() string {
+	s := "ClusterNetworkPolicy " + r.Name + " " + r.Rule
+	if r.RuleName != "" {
+		s += fmt.Sprintf(" %q", r.RuleName)
+	}
+	return s + fmt.Sprintf(" (%s, priority %d)", r.Tier, r.Priority)
 }
 
 // Involves reports whether either side is a pod in namespace ns.
@@ -144,8 +168,43 @@ func attributeDenial(e *policy.Engine, node string, r nflog.Record, now time.Tim
 		for _, k := range pols {
 			d.Policies = append(d.Policies, k.String())
 		}
+		if r := clusterDeny(e, dir, p, src, srcOK, dst, dstOK); r != nil {
+			d.ClusterPolicy, d.Policies = r, []string{}
+		}
 	}
 	return d, true
+}
+
+// clusterDeny asks the engine which rule decided the refusing side of the
+// packet's connection: the ClusterNetworkPolicy rule when a Deny of the
+// Admin or Baseline tier did, nil otherwise. Protocols the engine does not
+// name (ICMP...) are not asked: a NetworkPolicy cannot admit them either,
+// so the isolating policies stay the answer.
+func clusterDeny(e *policy.Engine, dir policy.Direction, p nflog.Packet, src policy.PodKey, srcOK bool, dst policy.PodKey, dstOK bool) *DenialClusterRule {
+	var proto corev1.Protocol
+	switch p.ProtocolName() {
+	case "TCP", "UDP", "SCTP":
+		proto = corev1.Protocol(p.ProtocolName())
+	default:
+		return nil
+	}
+	c := policy.Conn{Src: policy.Endpoint{IP: p.Src}, Dst: policy.Endpoint{IP: p.Dst}, Protocol: proto, Port: int32(p.DstPort)}
+	if srcOK {
+		c.Src.Pod = &src
+	}
+	if dstOK {
+		c.Dst.Pod = &dst
+	}
+	v := e.Explain(c)
+	sv := v.Ingress
+	if dir == policy.Egress {
+		sv = v.Egress
+	}
+	r := sv.ClusterRule
+	if sv.Allowed || r == nil {
+		return nil
+	}
+	return &DenialClusterRule{Name: r.Policy, Tier: string(r.Tier), Priority: r.Priority, Rule: r.Field(), RuleName: r.Name, Action: string(r.Action)}
 }
 
 // denialEvent is one line of the /denials stream: a denial, a count of

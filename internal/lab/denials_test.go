@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/lab/state"
@@ -299,4 +300,33 @@ func TestDenialLogRetries(t *testing.T) {
 		t.Errorf("the follower got %d events, want one per attempt", len(sub.ch))
 	}
 	l.unsubscribe(sub)
+}
+
+// A packet the Admin tier's Deny dropped names that ClusterNetworkPolicy
+// and rule, not the NetworkPolicies isolating the pod (which did not
+// decide); a NetworkPolicy's denial still names the NetworkPolicies.
+func TestDenialAttributionClusterNetworkPolicy(t *testing.T) {
+	st := denialState()
+	st.ClusterPolicies["deny-far"] = &cnpv1beta1.ClusterNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "deny-far"},
+		Spec: cnpv1beta1.ClusterNetworkPolicySpec{Tier: cnpv1beta1.AdminTier, Priority: 7,
+			Subject: cnpv1beta1.ClusterNetworkPolicySubject{Namespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "default"}}},
+			Ingress: []cnpv1beta1.ClusterNetworkPolicyIngressRule{
+				{Name: "allow-client", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionAccept, From: []cnpv1beta1.ClusterNetworkPolicyIngressPeer{{Pods: &cnpv1beta1.NamespacedPod{
+					NamespaceSelector: metav1.LabelSelector{}, PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "nobody"}}}}}},
+				{Name: "no-other", Action: cnpv1beta1.ClusterNetworkPolicyRuleActionDeny, From: []cnpv1beta1.ClusterNetworkPolicyIngressPeer{{Namespaces: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "other"}}}}},
+			}}}
+	e := Engine(st)
+	now := time.Date(2026, 11, 23, 13, 0, 0, 0, time.UTC)
+	got, ok := attributeDenial(e, "node-1", record("palisade ingress deny ", nflog.ProtoTCP, "10.244.1.9", "10.244.1.4", 1, 80), now)
+	want := &DenialClusterRule{Name: "deny-far", Tier: "Admin", Priority: 7, Rule: "spec.ingress[1]", RuleName: "no-other", Action: "Deny"}
+	if !ok || !reflect.DeepEqual(got.ClusterPolicy, want) || len(got.Policies) != 0 {
+		t.Errorf("Admin Deny: got %+v %+v, want %+v and no NetworkPolicies", got, got.ClusterPolicy, want)
+	}
+	if s := want.String(); s != `ClusterNetworkPolicy deny-far spec.ingress[1] "no-other" (Admin, priority 7)` {
+		t.Errorf("String: %s", s)
+	}
+	got, _ = attributeDenial(e, "node-1", record("palisade ingress deny ", nflog.ProtoTCP, "10.244.1.3", "10.244.1.4", 1, 80), now)
+	if got.ClusterPolicy != nil || !reflect.DeepEqual(got.Policies, []string{"default/deny-all-in", "default/deny-target"}) {
+		t.Errorf("NetworkPolicy deny: %+v %+v", got, got.ClusterPolicy)
+	}
 }

@@ -178,3 +178,19 @@ func TestClusterNetworkPolicyInLab(t *testing.T) {
 		t.Errorf("delete again: %+v", r)
 	}
 }
+
+// A ClusterNetworkPolicy with a port range reaches the lab as JSON: its
+// numbers must stay integers, as the API server reads a body, or the
+// CRD's CEL rule on the range refuses it (network-policy-api's
+// conformance manifests have such ranges).
+func TestClusterNetworkPolicyPortRangeInLab(t *testing.T) {
+	c := testController()
+	cnp := "apiVersion: policy.networking.k8s.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata: {name: ranges}\n" +
+		"spec: {tier: Admin, priority: 4, subject: {namespaces: {}}, ingress: [{action: Deny, from: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {range: {start: 8080, end: 8090}}}}]}]}\n"
+	if r := c.Apply(ApplyRequest{Objects: []WireObject{wire(t, cnp)}}); r.Error != "" {
+		t.Fatalf("apply: %s", r.Error)
+	}
+	if got := c.st.ClusterPolicies["ranges"]; got == nil || got.Spec.Ingress[0].Protocols[0].TCP.DestinationPort.Range.End != 8090 {
+		t.Errorf("stored: %+v", got)
+	}
+}

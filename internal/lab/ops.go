@@ -14,6 +14,7 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/palisade-net/palisade/internal/lab/state"
@@ -46,12 +47,14 @@ func (w WireObject) Decode() (metav1.Object, error) {
 	} else {
 		obj = k.store.new()
 	}
-	target := any(obj)
 	if u, ok := obj.(*unstructured.Unstructured); ok {
-		// Its own UnmarshalJSON insists on a kind in the body.
-		target = &u.Object
-	}
-	if err := json.Unmarshal(w.Data, target); err != nil {
+		// Its own UnmarshalJSON insists on a kind in the body. Whole
+		// numbers stay int64, as the API server reads a body: the CRD's
+		// CEL rules on ports refuse float64.
+		if err := utiljson.Unmarshal(w.Data, &u.Object); err != nil {
+			return nil, fmt.Errorf("%s: %w", w.Kind, err)
+		}
+	} else if err := json.Unmarshal(w.Data, obj); err != nil {
 		return nil, fmt.Errorf("%s: %w", w.Kind, err)
 	}
 	// The wire names the kind; a body need not repeat it.

@@ -51,3 +51,38 @@ func BenchmarkEvaluate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClickEdit is /api/evaluate answering a click on a 1k-pod /
+// 200-policy cluster: the edit applied to the YAML, then the evaluation,
+// picture and model of the result, as the page gets them in one answer.
+func BenchmarkClickEdit(b *testing.B) {
+	w := synthWorkloads(synth.Config{Namespaces: 10, Pods: 1000, Policies: 200, Seed: 1})
+	srv, err := New(context.Background(), Options{Load: func(context.Context) (Workloads, error) { return w, nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := srv.session().Text
+	first := srv.evaluateResponse(evaluateRequest{YAML: base, CursorLine: 1})
+	for _, bc := range []struct {
+		name string
+		op   func(i int) EditOp
+	}{
+		{"add-rule", func(i int) EditOp {
+			return EditOp{Op: "rule", Dir: "ingress", Rule: -1, Spec: &RuleSpec{Kind: "pods", PodSelector: "app=x", Ports: []PortSpec{{Protocol: "TCP", Port: fmt.Sprint(9000 + i%1000)}}}}
+		}},
+		{"pod-selector", func(i int) EditOp { return EditOp{Op: "podSelector", Selector: fmt.Sprintf("app=app-%d", i%7)} }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var resp *EvaluateResponse
+			for i := 0; i < b.N; i++ {
+				op := bc.op(i)
+				op.Policy = first.Focus
+				resp = srv.evaluateResponse(evaluateRequest{YAML: base, Focus: first.Focus, Edit: &op})
+				if resp.EditError != "" || !resp.Valid || resp.Picture == nil || resp.Model == nil {
+					b.Fatalf("%s %+v", resp.EditError, resp.Problems)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/click")
+		})
+	}
+}

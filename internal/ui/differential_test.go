@@ -52,7 +52,45 @@ func editSynth(t testing.TB, policies []*networkingv1.NetworkPolicy) string {
 func TestClassesAgreeWithBruteForce(t *testing.T) {
 	w := synthWorkloads(synth.Config{Namespaces: 4, Pods: 130, Policies: 48, AppsPerNamespace: 4, DualStack: true, Seed: 7})
 	s := newTestServer(t, Options{Load: func(context.Context) (Workloads, error) { return w, nil }})
-	text := editSynth(t, w.Policies)
+	checkClaims(t, s, editSynth(t, w.Policies))
+}
+
+// TestClickedPoliciesAgreeWithBruteForce holds the page's claims about
+// policies built by clicking (every kind of peer and port the builder
+// writes) to the core, as TestClassesAgreeWithBruteForce does for typed
+// ones.
+func TestClickedPoliciesAgreeWithBruteForce(t *testing.T) {
+	w := synthWorkloads(synth.Config{Namespaces: 4, Pods: 130, Policies: 48, AppsPerNamespace: 4, DualStack: true, Seed: 7})
+	s := newTestServer(t, Options{Load: func(context.Context) (Workloads, error) { return w, nil }})
+	ns := w.Pods[len(w.Pods)/2].Namespace
+	app := w.Pods[len(w.Pods)/2].Labels["app"]
+	var other string
+	for _, p := range w.Pods {
+		if p.Namespace != ns && p.Namespace != "kube-system" {
+			other = p.Namespace
+			break
+		}
+	}
+	text, _ := edits(t, s, editSynth(t, w.Policies),
+		EditOp{Op: "new", Namespace: ns},
+		EditOp{Op: "podSelector", Selector: "app=" + app},
+		EditOp{Op: "mode", Dir: "egress", Mode: "deny"},
+		EditOp{Op: "rule", Dir: "egress", Rule: -1, Spec: &RuleSpec{Kind: "dns"}},
+		EditOp{Op: "rule", Dir: "egress", Rule: -1, Spec: &RuleSpec{Kind: "cidr", CIDR: "0.0.0.0/0", Except: []string{"10.0.0.0/8"}, Ports: []PortSpec{{Protocol: "TCP", Port: "443"}}}},
+		EditOp{Op: "rule", Dir: "egress", Rule: -1, Spec: &RuleSpec{Kind: "namespaces", NamespaceSelector: "kubernetes.io/metadata.name=" + other, PodSelector: "app", Ports: []PortSpec{{Protocol: "TCP", Port: "8000", EndPort: 8100}}}},
+		EditOp{Op: "rule", Dir: "ingress", Rule: -1, Spec: &RuleSpec{Kind: "pods", PodSelector: "", Ports: []PortSpec{{Protocol: "TCP", Port: "http"}, {Protocol: "UDP"}}}},
+		EditOp{Op: "rule", Dir: "ingress", Rule: -1, Spec: &RuleSpec{Kind: "namespaces", NamespaceSelector: ""}},
+		EditOp{Op: "rule", Dir: "ingress", Rule: 1, Peer: 0, Spec: &RuleSpec{Kind: "namespaces", NamespaceSelector: "kubernetes.io/metadata.name in (" + other + ")", PodSelector: "app!=" + app}},
+	)
+	if !strings.Contains(text, "endPort: 8100") || !strings.Contains(text, "port: http") {
+		t.Fatalf("the clicks did not write the policy:\n%s", text)
+	}
+	checkClaims(t, s, text)
+}
+
+// checkClaims checks the page's claims about a text against the core.
+func checkClaims(t *testing.T, s *testServer, text string) {
+	t.Helper()
 	resp := s.evaluate(text, 1)
 	if !resp.Valid {
 		t.Fatalf("problems: %+v", resp.Problems)

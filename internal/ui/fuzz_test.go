@@ -82,3 +82,48 @@ func FuzzEvaluate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEditRule clicks rules with anything in the form's fields: the
+// server either refuses, saying why, with the text unchanged, or writes a
+// policy that decodes, validates and says what the form said.
+func FuzzEditRule(f *testing.F) {
+	for _, c := range [][5]string{
+		{"pods", "app=web", "", "", "80"},
+		{"namespaces", "app in (a,b),!x", "kubernetes.io/metadata.name=shop", "", "http"},
+		{"cidr", "", "", "10.0.0.0/8", "8000"},
+		{"cidr", "", "", "10.0.0.0/33", ""},
+		{"pods", "a!=b", "", "", "-1"},
+		{"dns", "", "", "", ""},
+		{"any", "", "", "", "99999"},
+	} {
+		f.Add(c[0], c[1], c[2], c[3], c[4], int32(0))
+	}
+	w, err := loadManifests(f, fixture)(context.Background())
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv, err := New(context.Background(), Options{Load: func(context.Context) (Workloads, error) { return w, nil }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	start := srv.evaluateResponse(evaluateRequest{Edit: &EditOp{Op: "new"}})
+	text := *start.Text
+	f.Fuzz(func(t *testing.T, kind, podSel, nsSel, cidr, port string, end int32) {
+		op := EditOp{Op: "rule", Policy: start.Focus, Dir: "egress", Rule: -1,
+			Spec: &RuleSpec{Kind: kind, PodSelector: podSel, NamespaceSelector: nsSel, CIDR: cidr, Except: strings.Split(cidr, " "), Ports: []PortSpec{{Protocol: "UDP", Port: port, EndPort: end}}}}
+		resp := srv.evaluateResponse(evaluateRequest{YAML: text, Edit: &op})
+		if resp.EditError != "" {
+			if resp.Text != nil {
+				t.Fatal("a refused edit changed the text")
+			}
+			return
+		}
+		if !resp.Valid {
+			t.Fatalf("the edit wrote invalid YAML: %+v\n%s", resp.Problems, *resp.Text)
+		}
+		m := resp.Model
+		if m == nil || m.Egress.Mode == "none" || len(m.Egress.Rules) != 1 || m.Egress.Rules[0].Ports[0].Protocol != "UDP" {
+			t.Fatalf("model %+v for\n%s", m, *resp.Text)
+		}
+	})
+}

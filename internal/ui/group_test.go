@@ -251,4 +251,17 @@ func TestBrowserMatrixGroupsAndStaysLegible(t *testing.T) {
 	if !stuck {
 		t.Error("column headers scrolled away")
 	}
+	// Scrolled to the right, the row labels are still at its left.
+	sticky := evalJS[bool](t, ctx, `(() => {
+		const box = document.querySelector('#matrix .matrix-scroll');
+		box.scrollLeft = box.scrollWidth;
+		const r = document.querySelector('#matrix .matrix-rows').getBoundingClientRect();
+		return box.scrollLeft > 0 && Math.abs(r.left - box.getBoundingClientRect().left) < 2;
+	})()`)
+	if !sticky {
+		t.Error("row labels scrolled away")
+	}
+	if fs := evalJS[float64](t, ctx, `Math.min(...[...document.querySelectorAll('#matrix .row-label, #matrix .col-label')].map(e => Number(e.getAttribute('font-size'))))`); fs < 12 {
+		t.Errorf("labels at %.0f px", fs)
+	}
 }

@@ -68,6 +68,7 @@ type Server struct {
 	wd          *world
 	base        *evaluation
 	templates   []Template
+	choices     Choices
 	recent      []*evaluation // most recent last
 
 	applyMu sync.Mutex
@@ -136,6 +137,7 @@ func (s *Server) reload(ctx context.Context) (changed bool, err error) {
 	s.wd = wd
 	s.base = newBaseline(wd, w.Origin)
 	s.templates = templates(wd, s.opts.Namespace)
+	s.choices = newChoices(wd)
 	s.recent = nil
 	return true, nil
 }
@@ -303,6 +305,7 @@ type Session struct {
 	Lab        bool       `json:"lab"`
 	AssumedDNS string     `json:"assumedDNS,omitempty"`
 	Templates  []Template `json:"templates"`
+	Choices    Choices    `json:"choices"`
 }
 
 func (s *Server) session() Session {
@@ -318,7 +321,7 @@ func (s *Server) session() Session {
 	}
 	return Session{Describe: s.wd.describe, Generation: s.gen, Text: s.wd.inForceText, Namespace: ns, Pods: pods,
 		Namespaces: s.wd.nsNames, Policies: len(s.wd.inForce), Lab: s.opts.Lab != nil, AssumedDNS: s.wd.assumedDNS,
-		Templates: s.templates}
+		Templates: s.templates, Choices: s.choices}
 }
 
 func (s *Server) serveSession(w http.ResponseWriter, _ *http.Request) {
@@ -339,6 +342,9 @@ type evaluateRequest struct {
 	// line. Focus ("ns/name") is used when the cursor is in none.
 	CursorLine int    `json:"cursorLine"`
 	Focus      string `json:"focus"`
+	// Edit, when set, is a click to apply to the text first; the answer
+	// then carries the new text.
+	Edit *EditOp `json:"edit,omitempty"`
 }
 
 // EvaluateResponse is everything the page redraws after an edit.
@@ -352,7 +358,13 @@ type EvaluateResponse struct {
 	Focus      string    `json:"focus"`
 	Picture    *Picture  `json:"picture"`
 	Changes    *Changes  `json:"changes"`
-	ElapsedMs  float64   `json:"elapsedMs"`
+	// Model is the drawn policy as written, for the page's controls.
+	Model *PolicyModel `json:"model,omitempty"`
+	// Text is the editor's new text after an edit; EditError says why an
+	// edit was refused (the text is then unchanged and evaluated as it is).
+	Text      *string `json:"text,omitempty"`
+	EditError string  `json:"editError,omitempty"`
+	ElapsedMs float64 `json:"elapsedMs"`
 }
 
 func (s *Server) serveEvaluate(w http.ResponseWriter, r *http.Request) {
@@ -367,6 +379,23 @@ func (s *Server) serveEvaluate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) evaluateResponse(req evaluateRequest) *EvaluateResponse {
+	var newText *string
+	editErr := ""
+	if req.Edit != nil {
+		text, focus, err := s.applyEdit(req.YAML, *req.Edit)
+		if err != nil {
+			editErr = err.Error()
+		} else {
+			req.YAML, req.Focus, req.CursorLine = text, focus, 0
+			newText = &text
+		}
+	}
+	resp := s.evaluateText(req)
+	resp.Text, resp.EditError = newText, editErr
+	return resp
+}
+
+func (s *Server) evaluateText(req evaluateRequest) *EvaluateResponse {
 	ev, base := s.evaluate(req.YAML)
 	resp := &EvaluateResponse{State: ev.id, Generation: ev.wd.gen, Valid: ev.valid, Problems: ev.problems,
 		Docs: ev.docs, Removed: ev.removed}
@@ -377,8 +406,12 @@ func (s *Server) evaluateResponse(req evaluateRequest) *EvaluateResponse {
 		resp.Removed = []string{}
 	}
 	resp.Focus = focus(ev, req)
+	resp.Model = s.modelFor(req.YAML, resp.Focus)
 	if !ev.valid {
 		return resp
+	}
+	if resp.Model != nil {
+		resp.Model.Ports = ev.namedPortsOf(policy.ParseKey(resp.Focus, ""))
 	}
 	var wg sync.WaitGroup
 	if resp.Focus != "" {

@@ -216,6 +216,7 @@ func catalog() []imageSpec {
 			cmd:        []string{"pause"},
 			builtin:    BuiltinAgnhost,
 			shell:      true,
+			unwrap:     unwrapShellC(ownProgram("/agnhost", "agnhost", "./agnhost", "/agnhost-2", "agnhost-2")),
 			own:        ownProgram("/agnhost", "agnhost", "./agnhost", "/agnhost-2", "agnhost-2"),
 			build:      buildAgnhost,
 		},
@@ -297,6 +298,36 @@ func unwrapExecScript(def []string, dashProgram string, scripts ...string) func(
 			return rest
 		}
 		return argv
+	}
+}
+
+// unwrapShellC reads `/bin/bash -c "/agnhost serve-hostname --port 80"`
+// (network-policy-api's conformance manifests start agnhost so) as the
+// command the shell would run: a script that is one simple command of the
+// image's own program, with nothing for a shell to interpret but spaces
+// (an optional leading exec included). Any other script is left to the
+// toolbox shell.
+func unwrapShellC(own func([]string) ([]string, bool)) func([]string) []string {
+	return func(argv []string) []string {
+		if len(argv) != 3 || argv[1] != "-c" {
+			return argv
+		}
+		switch argv[0] {
+		case "/bin/sh", "/bin/bash", "sh", "bash", "/usr/bin/bash":
+		default:
+			return argv
+		}
+		if strings.ContainsAny(argv[2], ";&|<>()$`'\"\\*?[]{}~#\n") {
+			return argv
+		}
+		fields := strings.Fields(argv[2])
+		if len(fields) > 0 && fields[0] == "exec" {
+			fields = fields[1:]
+		}
+		if _, ok := own(fields); !ok {
+			return argv
+		}
+		return fields
 	}
 }
 

@@ -95,6 +95,17 @@ func TestResolve(t *testing.T) {
 		{name: "agnhost serve-hostname udp", c: corev1.Container{
 			Image: "registry.k8s.io/e2e-test-images/agnhost:2.53", Command: []string{"/agnhost", "serve-hostname", "--udp", "--http=false", "--port=81"},
 		}, builtin: BuiltinAgnhost, args: []string{"serve-hostname", "--udp", "--http=false", "--port=81"}, listens: []Listen{udp(81)}},
+		// network-policy-api's conformance manifests start agnhost through bash.
+		{name: "agnhost serve-hostname through bash -c", c: corev1.Container{
+			Image: "registry.k8s.io/e2e-test-images/agnhost:2.45", Command: []string{"/bin/bash", "-c", "/agnhost serve-hostname --tcp --http=false --port 80"},
+		}, builtin: BuiltinAgnhost, args: []string{"serve-hostname", "--tcp", "--http=false", "--port", "80"}, listens: []Listen{tcp(80)}},
+		{name: "agnhost netexec through bash -c, env expanded first", c: corev1.Container{
+			Image: "registry.k8s.io/e2e-test-images/agnhost:2.45", Command: []string{"/bin/bash", "-c", "/agnhost netexec --http-port 34348 --udp-port 34347 --udp-listen-addresses $(HOST_IP)"},
+			Env: envVars("HOST_IP=172.18.0.2"),
+		}, builtin: BuiltinAgnhost, args: []string{"netexec", "--http-port", "34348", "--udp-port", "34347", "--udp-listen-addresses", "172.18.0.2"}, listens: []Listen{tcp(34348), udp(34347)}},
+		{name: "agnhost: a real script stays the shell's", c: corev1.Container{
+			Image: "registry.k8s.io/e2e-test-images/agnhost:2.45", Command: []string{"/bin/sh", "-c", "/agnhost porter; sleep 1"},
+		}, argv: []string{"sh", "-c", "/agnhost porter; sleep 1"}},
 		{name: "agnhost serve-hostname default http", c: corev1.Container{
 			Image: "gcr.io/kubernetes-e2e-test-images/agnhost:2.8", Args: []string{"serve-hostname"},
 		}, builtin: BuiltinAgnhost, args: []string{"serve-hostname"}, listens: []Listen{tcp(9376)}},

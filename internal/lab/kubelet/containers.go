@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -101,6 +102,17 @@ func ContainerSpec(files Files, pod *corev1.Pod, rt *state.Pod, ct *corev1.Conta
 	for _, e := range ct.Env {
 		env = append(env, e.Name+"="+envValue(pod, rt, e))
 	}
+	// The kubelet expands $(NAME) in command and args with downward-API
+	// values too (network-policy-api's conformance pods pass
+	// $(HOST_IP) to agnhost): resolve them before the image does.
+	if slices.ContainsFunc(ct.Env, func(e corev1.EnvVar) bool { return e.ValueFrom != nil && e.ValueFrom.FieldRef != nil }) {
+		ct = ct.DeepCopy()
+		for i, e := range ct.Env {
+			if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+				ct.Env[i] = corev1.EnvVar{Name: e.Name, Value: envValue(pod, rt, e)}
+			}
+		}
+	}
 	spec := podexec.Spec{Dir: ct.WorkingDir}
 	var plan images.Plan
 	var err error
@@ -147,6 +159,8 @@ func envValue(pod *corev1.Pod, rt *state.Pod, e corev1.EnvVar) string {
 		if len(rt.IPs) > 0 {
 			return rt.IPs[0].String()
 		}
+	case "status.hostIP":
+		return pod.Status.HostIP
 	}
 	return ""
 }

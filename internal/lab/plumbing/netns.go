@@ -32,7 +32,7 @@ func inNetns(path string, fn func() error) error { return netns.DoPath(path, fn)
 // CreateNetns creates a named network namespace with its loopback up. It
 // fails if the name exists, so two labs never share a namespace by accident.
 func CreateNetns(name string) error {
-	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
+	if err := ensureNetnsMount(); err != nil {
 		return err
 	}
 	errc := make(chan error, 1)
@@ -51,6 +51,46 @@ func CreateNetns(name string) error {
 		return err
 	}
 	return inNetns(NetnsPath(name), func() error { return linkUp("lo") })
+}
+
+// ensureNetnsMount makes /run/netns a shared mount point of its own, as
+// iproute2 does before its first namespace. Namespaces bind-mounted on a
+// plain directory are at the mercy of the next `ip netns add` (by anyone):
+// it bind-mounts the directory over itself, which hides every namespace
+// mounted before, so they can be neither listed nor removed (EBUSY) until
+// the machine restarts. Doing iproute2's step first leaves it nothing to do.
+// A lock on the directory keeps two labs starting at once from stacking
+// two bind mounts (the second would hide the first one's namespaces).
+func ensureNetnsMount() error {
+	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
+		return err
+	}
+	d, err := os.Open(NetnsDir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Flock(int(d.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", NetnsDir, err)
+	}
+	defer unix.Flock(int(d.Fd()), unix.LOCK_UN) //nolint:errcheck // closing unlocks too
+	share := func() error { return unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "") }
+	err = share()
+	if err == nil || !errors.Is(err, unix.EINVAL) {
+		return wrapMount(err)
+	}
+	// EINVAL: not a mount point yet.
+	if err := unix.Mount(NetnsDir, NetnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return wrapMount(err)
+	}
+	return wrapMount(share())
+}
+
+func wrapMount(err error) error {
+	if err != nil {
+		return fmt.Errorf("make %s a shared mount point (as ip netns does): %w", NetnsDir, err)
+	}
+	return nil
 }
 
 // DeleteNetns unmounts and removes a named namespace. The kernel frees it

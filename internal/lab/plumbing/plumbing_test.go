@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +139,53 @@ func TestDeleteNetnsIsIdempotent(t *testing.T) {
 	}
 	if l, _ := ListNetns(name); len(l) != 0 {
 		t.Fatalf("still listed: %v", l)
+	}
+}
+
+// TestNetnsDirIsAMountPoint: the lab's namespaces must survive a later
+// `ip netns add` by anyone, which bind-mounts /run/netns over itself
+// unless it is already a mount point (and then hides what was under it).
+func TestNetnsDirIsAMountPoint(t *testing.T) {
+	requireNetns(t)
+	first := testNetns(t, "mnt-a")
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 6 && f[4] == NetnsDir {
+			found = true
+			if !strings.Contains(line, "shared:") {
+				t.Errorf("%s is a mount point but not shared: %s", NetnsDir, line)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("%s is not a mount point after CreateNetns", NetnsDir)
+	}
+	// The real `ip netns add`, where the machine has it: with the mount
+	// point in place it has nothing to add, and the first namespace stays
+	// visible and removable.
+	ip, err := exec.LookPath("ip")
+	if err != nil {
+		t.Log("no ip binary: the mount point is checked, iproute2's own step is not")
+		return
+	}
+	second := fmt.Sprintf("pltest-%d-mnt-ip", os.Getpid())
+	if out, err := exec.Command(ip, "netns", "add", second).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if err := DeleteNetns(second); err != nil {
+			t.Errorf("cleanup %s: %v", second, err)
+		}
+	})
+	if _, err := os.Stat(NetnsPath(first)); err != nil {
+		t.Errorf("the lab's namespace is hidden after ip netns add: %v", err)
+	}
+	if err := inNetns(NetnsPath(first), func() error { return nil }); err != nil {
+		t.Errorf("cannot enter the lab's namespace after ip netns add: %v", err)
 	}
 }

@@ -56,6 +56,46 @@ export class Editor {
     this.renumber();
   }
 
+  // replaceText puts the text an edit by clicking wrote, keeping the
+  // scroll position; the page evaluated it already, so no input event.
+  replaceText(text) {
+    // Only the edited document differs: replace the span between the
+    // common start and end, as assigning the whole value lays out every
+    // line again (hundreds of milliseconds for a thousand policies).
+    const old = this.ta.value;
+    let start = 0;
+    const n = Math.min(old.length, text.length);
+    while (start < n && old.charCodeAt(start) === text.charCodeAt(start)) start++;
+    let end = 0;
+    while (end < n - start && old.charCodeAt(old.length - 1 - end) === text.charCodeAt(text.length - 1 - end)) end++;
+    // Nothing here reads the layout: a read would lay out every line
+    // at once, inside the click's handling.
+    this.ta.setRangeText(text.slice(start, text.length - end), start, old.length - end, "preserve");
+    this.renumber();
+  }
+
+  // placeCursor puts the cursor at a line's start, and the line in view,
+  // without taking the focus from what was clicked.
+  placeCursor(line) {
+    const v = this.ta.value;
+    let off = 0;
+    for (let n = 1; n < line; n++) {
+      const i = v.indexOf("\n", off);
+      if (i === -1) break;
+      off = i + 1;
+    }
+    this.ta.setSelectionRange(off, off);
+    this.lastCursorLine = line;
+    // Scrolling reads the layout: after the frame is painted.
+    requestAnimationFrame(() => setTimeout(() => {
+      const top = (line - 1) * LINE;
+      if (top < this.ta.scrollTop || top > this.ta.scrollTop + this.ta.clientHeight - 2 * LINE) {
+        this.ta.scrollTop = Math.max(0, top - LINE);
+        this.syncScroll();
+      }
+    }));
+  }
+
   // append adds a document at the end and puts the cursor in it. Like
   // setText it edits the value directly: Chromium's editing commands
   // insert many lines one input event at a time, and slowly.

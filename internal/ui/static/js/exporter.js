@@ -12,6 +12,8 @@ function download(href, name) {
 
 function serialize(svg) {
   const clone = svg.cloneNode(true);
+  // The editing controls are the page's, not the picture's.
+  for (const el of clone.querySelectorAll(".ctl")) el.remove();
   clone.setAttribute("xmlns", "http://www.w3.org/2000/svg");
   return '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(clone);
 }

@@ -1,7 +1,10 @@
 // The page: an editor on the left, and on the right what the server's
 // policy core says about the edit. Every keystroke is sent at once; while
 // one evaluation is in flight, later edits wait and only the newest is
-// sent next, so the page never queues stale work.
+// sent next, so the page never queues stale work. A click on the picture
+// or the builder is an edit the server applies to the YAML, answered with
+// the new text and its evaluation in one round trip; clicks queue, in
+// order, since each builds on the one before.
 
 import { h, clear, $, plural } from "./dom.js";
 import { get, post, ApiError } from "./api.js";
@@ -12,6 +15,7 @@ import { drawMatrix } from "./matrix.js";
 import { renderExplain, renderPod } from "./explain.js";
 import { exportSVG, exportPNG, fileName } from "./exporter.js";
 import { setupLab } from "./lab.js";
+import { Builder } from "./builder.js";
 
 const state = {
   session: null,
@@ -25,15 +29,58 @@ const state = {
   lastValid: null, // last valid response
   expanded: new Set(),
   matrixNS: null, // [rows, cols] when showing one pair of namespaces
+  edits: [], // clicks waiting: {op, resolve, at}
+  clickVersions: new Set(),
+  origin: "type", // what the next input event is: type, reset, template, undo
 };
 
+// History: every text the editor held, whatever changed it (typing, a
+// click, Reset, a template). Typing without a pause of a second is one
+// step.
+const history = { past: [], future: [], current: "", lastKind: "", lastAt: 0 };
+
+function remember(text, kind) {
+  if (text === history.current) return;
+  const now = performance.now();
+  const merge = kind === "type" && history.lastKind === "type" && now - history.lastAt < 1000;
+  if (!merge) history.past.push(history.current);
+  if (history.past.length > 500) history.past.shift();
+  history.future = [];
+  history.current = text;
+  history.lastKind = kind;
+  history.lastAt = now;
+  updateHistoryButtons();
+}
+
+function updateHistoryButtons() {
+  $("#undo").disabled = history.past.length === 0;
+  $("#redo").disabled = history.future.length === 0;
+}
+
+function travel(from, to) {
+  if (from.length === 0) return;
+  to.push(history.current);
+  history.current = from.pop();
+  history.lastKind = "";
+  state.origin = "undo";
+  // Only the span that differs is replaced, and the editor keeps its
+  // scroll; the input event has the page evaluate it.
+  editor.replaceText(history.current);
+  editor.ta.dispatchEvent(new Event("input", { bubbles: true }));
+  updateHistoryButtons();
+}
+const undo = () => travel(history.past, history.future);
+const redo = () => travel(history.future, history.past);
+
 // The browser test reads these figures; people can too, in the console.
-const stats = { latencies: [], serverMs: [], roundTripMs: [], renderMs: [] };
+const stats = { latencies: [], clickLatencies: [], serverMs: [], roundTripMs: [], renderMs: [] };
 window.palisadeStats = stats;
 
 const editor = new Editor($("#editor"), {
   onInput: (ev) => {
     clearTimeout(state.cursorTimer);
+    remember(editor.text, state.origin);
+    state.origin = "type";
     state.version++;
     state.inputAt.set(state.version, ev.timeStamp || performance.now());
     document.documentElement.dataset.inputVersion = String(state.version);
@@ -57,11 +104,60 @@ function setStatus(text, bad) {
 }
 
 function schedule() {
-  if (state.inflight) {
-    state.again = true;
+  state.again = true;
+  pump();
+}
+
+// pump starts the next request: a waiting click first (it applies to the
+// newest text), else the newest text when it has not been sent.
+function pump() {
+  if (state.inflight) return;
+  if (state.edits.length) {
+    sendEdit(state.edits.shift());
     return;
   }
-  send();
+  if (state.again || state.version !== state.sentVersion) send();
+}
+
+// edit sends one click; it resolves to the server's answer.
+function edit(op) {
+  return new Promise((resolve) => {
+    state.edits.push({ op, resolve, at: performance.now() });
+    pump();
+  });
+}
+
+async function sendEdit({ op, resolve, at }) {
+  state.inflight = true;
+  let resp = null;
+  try {
+    if (op.op !== "new" && !op.policy) op.policy = state.last ? state.last.focus : "";
+    const t0 = performance.now();
+    resp = await post("/api/evaluate", { yaml: editor.text, cursorLine: 0, focus: state.last ? state.last.focus : "", edit: op });
+    const t1 = performance.now();
+    if (resp.editError) {
+      setStatus(`not changed: ${resp.editError}`, true);
+    } else {
+      remember(resp.text, "click");
+      editor.replaceText(resp.text);
+      state.version++;
+      state.sentVersion = state.version;
+      state.clickVersions.add(state.version);
+      state.inputAt.set(state.version, at);
+      document.documentElement.dataset.inputVersion = String(state.version);
+      render(resp, state.version);
+      const d = resp.docs.find((x) => x.policy === resp.focus);
+      if (d) editor.placeCursor(d.line);
+      stats.roundTripMs.push(t1 - t0);
+      stats.renderMs.push(performance.now() - t1);
+    }
+  } catch (e) {
+    setStatus(`edit failed: ${e.message}`, true);
+  } finally {
+    state.inflight = false;
+    resolve(resp);
+    pump();
+  }
 }
 
 async function send() {
@@ -83,7 +179,7 @@ async function send() {
     setStatus(`evaluation failed: ${e.message}`, true);
   } finally {
     state.inflight = false;
-    if (state.again || state.version !== version) send();
+    pump();
   }
 }
 
@@ -101,6 +197,7 @@ function render(resp, version) {
     setStatus(`${plural(errors, "error", "errors")}: nothing evaluated, as the API server would accept nothing`, true);
   }
   renderPicture();
+  builder.render(resp.model && resp.model.policy === resp.focus ? resp.model : null, state.session);
   renderChangesTab();
   if (!$("#tab-matrix").hidden && $("#matrix").firstChild) {
     // The matrix follows the edit once typing pauses.
@@ -113,7 +210,9 @@ function render(resp, version) {
   requestAnimationFrame((t) => {
     for (const [v, at] of state.inputAt) {
       if (v <= version) {
-        stats.latencies.push(Math.max(0, t - at));
+        const ms = Math.max(0, t - at);
+        if (state.clickVersions.delete(v)) stats.clickLatencies.push(ms);
+        else stats.latencies.push(ms);
         state.inputAt.delete(v);
       }
     }
@@ -134,12 +233,19 @@ function renderProblems(problems) {
 }
 
 function renderDocs(resp) {
-  const key = JSON.stringify([resp.docs, resp.removed, resp.focus]);
+  // Lines are left out of the key, and looked up on a click: an edit that
+  // moves the documents below it must not rebuild a list of hundreds.
+  const key = JSON.stringify([resp.docs.map((d) => [d.policy, d.status, d.selects]), resp.removed, resp.focus]);
   if (key === state.docsKey) return;
   state.docsKey = key;
   const ul = clear($("#docs"));
-  for (const d of resp.docs) {
-    ul.append(h("li", { class: d.policy === resp.focus ? "focus" : "", onclick: () => editor.jumpTo(d.line) },
+  for (const [i, d] of resp.docs.entries()) {
+    const jump = () => {
+      const docs = state.last.docs;
+      const now = docs[i] && docs[i].policy === d.policy ? docs[i] : docs.find((x) => x.policy === d.policy);
+      if (now) editor.jumpTo(now.line);
+    };
+    ul.append(h("li", { class: d.policy === resp.focus ? "focus" : "", onclick: jump },
       h("code", {}, d.policy),
       h("span", { class: `tag ${d.status}` }, d.status),
       d.selects >= 0 ? h("span", { class: "note" }, `selects ${plural(d.selects, "pod", "pods")}`) : null));
@@ -174,7 +280,13 @@ function renderPicture() {
     note.hidden = false;
     note.textContent = `${pic.assumedDNS} is assumed (the workloads have no cluster DNS), so DNS rules have something to reach.`;
   }
+  const model = state.last.model;
   const svg = drawPicture(pic, {
+    model: state.last.valid ? model : null,
+    width: state.pictureWidth,
+    onAddRule: (dir, kind) => builder.openForm(dir, kind),
+    onEditRule: (dir, rule, peer) => builder.openForm(dir, peer.kind, rule, peer),
+    onRemoveRule: (dir, rule, peer) => edit({ op: "removeRule", dir, rule: rule.index, peer: peer.index }),
     expanded: state.expanded,
     onExplain: (ex, el) => explain(ex, valid.state, el),
     onPod: (p) => showPod(p, valid),
@@ -206,6 +318,20 @@ function renderChangesTab() {
 
 let activeEl = null;
 
+const builder = new Builder({ edit });
+
+// The picture is drawn at the pane's width, which is watched rather than
+// read while drawing: a read would lay out the page (the editor's
+// thousands of lines included) in the middle of handling an edit.
+state.pictureWidth = 1120;
+new ResizeObserver((entries) => {
+  const w = Math.floor(entries[entries.length - 1].contentRect.width) - 4;
+  if (w > 0 && Math.abs(w - state.pictureWidth) > 8) {
+    state.pictureWidth = w;
+    if (state.last) renderPicture();
+  }
+}).observe($("#picture"));
+
 async function explain(ex, stateID, el) {
   if (activeEl) activeEl.classList.remove("active");
   activeEl = el || null;
@@ -213,6 +339,9 @@ async function explain(ex, stateID, el) {
   const panel = $("#explain");
   const body = $("#explain-body");
   panel.hidden = false;
+  // The panel takes room from the tab rather than covering it: bring
+  // what is explained back into view.
+  if (activeEl) activeEl.scrollIntoView({ block: "nearest", inline: "nearest" });
   clear(body).append(h("p", { class: "note" }, "asking the core…"));
   try {
     const resp = await get("/api/explain", { state: stateID, from: ex.from, to: ex.to, port: ex.port, protocol: ex.protocol });
@@ -326,10 +455,69 @@ function startLab(sess) {
 $("#template").addEventListener("change", (ev) => {
   const t = state.session.templates.find((x) => x.id === ev.target.value);
   ev.target.value = "";
-  if (t) editor.append(t.yaml);
+  if (t) {
+    state.origin = "template";
+    editor.append(t.yaml);
+  }
 });
 
-$("#reset").addEventListener("click", () => editor.setText(state.session.text));
+$("#reset").addEventListener("click", () => {
+  state.origin = "reset";
+  editor.setText(state.session.text);
+});
+$("#undo").addEventListener("click", undo);
+$("#redo").addEventListener("click", redo);
+document.addEventListener("keydown", (ev) => {
+  const inField = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement;
+  if (inField || !(ev.ctrlKey || ev.metaKey) || ev.altKey) return;
+  const k = ev.key.toLowerCase();
+  if (k === "z" && !ev.shiftKey) {
+    ev.preventDefault();
+    undo();
+  } else if ((k === "z" && ev.shiftKey) || k === "y") {
+    ev.preventDefault();
+    redo();
+  }
+});
+
+$("#new-policy").addEventListener("click", () => edit({ op: "new", namespace: state.session ? state.session.namespace : "" }));
+
+// drawnYAML is the drawn policy's document, as the editor holds it.
+function drawnYAML() {
+  const r = state.last;
+  const d = r && r.docs.find((x) => x.policy === r.focus);
+  if (!d) return null;
+  const lines = editor.text.split("\n").slice(d.line - 1, d.endLine);
+  while (lines.length && lines[lines.length - 1] === "") lines.pop();
+  return { name: d.policy.slice(d.policy.indexOf("/") + 1), text: lines.join("\n") + "\n" };
+}
+
+$("#copy-yaml").addEventListener("click", async () => {
+  const y = drawnYAML();
+  if (!y) return;
+  try {
+    await navigator.clipboard.writeText(y.text);
+  } catch {
+    // Without clipboard permission, the old way still copies a selection.
+    const ta = h("textarea", {}, y.text);
+    document.body.append(ta);
+    ta.select();
+    document.execCommand("copy");
+    ta.remove();
+  }
+  document.documentElement.dataset.copied = y.text;
+  setStatus(`copied ${y.name}`);
+});
+$("#download-yaml").addEventListener("click", () => {
+  const y = drawnYAML();
+  if (!y) return;
+  const url = URL.createObjectURL(new Blob([y.text], { type: "application/yaml" }));
+  const a = h("a", { href: url, download: `${y.name}.yaml` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+});
 
 $("#reload").addEventListener("click", async () => {
   try {
@@ -353,6 +541,8 @@ async function start() {
       const t = sess.templates.find((x) => x.id === "allow-from-pods") || sess.templates[0];
       text = t ? t.yaml : "";
     }
+    state.origin = "load";
+    history.current = text;
     editor.setText(text);
     editor.ta.setSelectionRange(0, 0);
     document.documentElement.dataset.ready = "true";

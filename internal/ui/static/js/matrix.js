@@ -39,51 +39,61 @@ export function markFill(m) {
 }
 
 // drawGrid draws rows × cols cells; cell(i, j) gives {fill, glyph, text,
-// title, changed, mark}. Column headers sit in their own SVG, sticky at the
-// top of the scrolling box, so they stay in view down a long matrix; they
-// are rotated and spaced a cell apart, so neighbours never overlap, and
-// truncated with the full name as their title.
+// title, changed, mark}. The grid is four SVGs in one scrolling box: the
+// column headers stick to its top and the row labels to its left, so both
+// stay in view across a long or wide matrix. Headers are rotated and
+// spaced a cell apart, so neighbours never overlap; labels are truncated
+// with the full name as their title.
 export function drawGrid({ rows, cols, cell, onCell, caption }) {
-  // At least 14px a cell: below that no label is legible; wide matrices
+  // At least 16px a cell, so that labels can be 12 px; wide matrices
   // scroll instead of shrinking.
-  const cs = Math.max(14, Math.min(36, Math.floor(760 / Math.max(1, cols.length))));
+  const cs = Math.max(16, Math.min(36, Math.floor(760 / Math.max(1, cols.length))));
   // Rotated lines one cell apart are cs·sin(ANGLE) apart: the font must fit.
-  const fs = Math.min(12, Math.floor(cs * Math.sin((ANGLE * Math.PI) / 180)) - 1);
+  const sin = Math.sin((ANGLE * Math.PI) / 180);
+  const fs = Math.min(12, Math.floor(cs * sin) - 1);
   const labelW = 260;
-  const top = Math.ceil(HEAD_CHARS * fs * 0.62 * Math.sin((ANGLE * Math.PI) / 180)) + 24;
-  const W = Math.max(720, labelW + cols.length * cs + 20);
+  const top = Math.ceil(HEAD_CHARS * fs * 0.62 * sin) + 16;
+  const bodyW = Math.max(460, cols.length * cs + 8);
+  // Rotated headers lean right, past the last column.
+  const headW = bodyW + Math.ceil(HEAD_CHARS * fs * 0.62 * 0.5) + 8;
   const H = rows.length * cs + 8;
-  const head = s("svg", { xmlns: "http://www.w3.org/2000/svg", class: "matrix-head", width: W, height: top, viewBox: `0 0 ${W} ${top}` });
-  head.append(s("rect", { x: 0, y: 0, width: W, height: top, fill: "#ffffff" }));
-  head.append(s("text", { x: 8, y: 16, "font-family": FONT, "font-size": 12, fill: "#59636e" }, caption));
-  head.append(s("text", { x: labelW - 8, y: top - 8, "font-family": FONT, "font-size": 11, fill: "#59636e", "text-anchor": "end" }, "from ↓  to →"));
+  const svgAttrs = (cls, w, hgt) => ({ xmlns: "http://www.w3.org/2000/svg", class: cls, width: w, height: hgt, viewBox: `0 0 ${w} ${hgt}` });
+  const corner = s("svg", svgAttrs("matrix-corner", labelW, top));
+  corner.append(s("rect", { x: 0, y: 0, width: labelW, height: top, fill: "#ffffff" }),
+    s("text", { x: labelW - 8, y: top - 8, "font-family": FONT, "font-size": 12, fill: "#59636e", "text-anchor": "end" }, "from ↓  to →"));
+  const head = s("svg", svgAttrs("matrix-head", headW, top));
+  head.append(s("rect", { x: 0, y: 0, width: headW, height: top, fill: "#ffffff" }));
   cols.forEach((c, j) => {
-    const x = labelW + j * cs + cs / 2 + fs / 3;
+    const x = j * cs + cs / 2 + fs / 3;
     head.append(s("text", { class: "col-label", x, y: top - 4, transform: `rotate(-${ANGLE} ${x} ${top - 4})`, "font-family": FONT, "font-size": fs, fill: "#1f2328" },
       shorten(c, HEAD_CHARS), s("title", {}, c)));
   });
-  const svg = s("svg", { xmlns: "http://www.w3.org/2000/svg", class: "matrix-body", width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": caption });
-  svg.append(s("rect", { x: 0, y: 0, width: W, height: H, fill: "#ffffff" }));
+  const labels = s("svg", svgAttrs("matrix-rows", labelW, H));
+  labels.append(s("rect", { x: 0, y: 0, width: labelW, height: H, fill: "#ffffff" }));
+  const svg = s("svg", { ...svgAttrs("matrix-body", bodyW, H), role: "img", "aria-label": caption });
+  svg.append(s("rect", { x: 0, y: 0, width: bodyW, height: H, fill: "#ffffff" }));
   rows.forEach((r, i) => {
     const y = i * cs;
-    svg.append(s("text", { class: "row-label", x: labelW - 6, y: y + cs / 2 + fs / 3, "text-anchor": "end", "font-family": FONT, "font-size": fs, fill: "#1f2328" },
+    labels.append(s("text", { class: "row-label", x: labelW - 6, y: y + cs / 2 + fs / 3, "text-anchor": "end", "font-family": FONT, "font-size": fs, fill: "#1f2328" },
       shorten(r, ROW_CHARS), s("title", {}, r)));
     cols.forEach((c, j) => {
       const v = cell(i, j);
-      const x = labelW + j * cs;
+      const x = j * cs;
       const g = s("g", { class: "cell", "data-row": r, "data-col": c, "data-mark": v.markName || "" },
         s("title", {}, v.title),
         s("rect", { x: x + 0.5, y: y + 0.5, width: cs - 1, height: cs - 1, fill: v.fill, stroke: v.changed ? "#0072B2" : (v.mark ? "#000000" : "none"), "stroke-width": v.changed || v.mark ? 3 : 0 }));
       const glyph = v.mark ? "!" : v.glyph;
       if (glyph) {
-        const text = v.text && cs >= 30 ? v.text : glyph;
-        g.append(s("text", { x: x + cs / 2, y: y + cs / 2 + fs / 3, "text-anchor": "middle", "font-family": FONT, "font-size": text === glyph ? Math.min(14, cs - 4) : 10, "font-weight": 700, fill: "#000000" }, text));
+        const text = v.text && cs >= 34 ? v.text : glyph;
+        g.append(s("text", { x: x + cs / 2, y: y + cs / 2 + fs / 3, "text-anchor": "middle", "font-family": FONT, "font-size": text === glyph ? Math.min(14, cs - 4) : 12, "font-weight": 700, fill: "#000000" }, text));
       }
       g.addEventListener("click", () => onCell(i, j));
       svg.append(g);
     });
   });
-  return h("div", { class: "matrix-scroll" }, head, svg);
+  return h("div", { class: "matrix-wrap" },
+    h("p", { class: "matrix-caption note" }, caption),
+    h("div", { class: "matrix-scroll" }, h("div", { class: "matrix-grid" }, corner, head, labels, svg)));
 }
 
 export function drawMatrix(m, { onNamespaces, onPods }) {

@@ -3,19 +3,28 @@
 // and decides nothing: every edge is a verdict of the policy core.
 // Colours are presentation attributes, not CSS, so an exported SVG looks
 // the same anywhere.
+//
+// It is also where policies are built: each side lists the drawn policy's
+// rules (✎ edit, × remove), and each column's title box adds a rule for
+// that kind of peer. Those controls carry class "ctl" and are left out of
+// exports.
 
 import { s, truncate, plural } from "./dom.js";
 
-const W = 1120;
+// The geometry follows the width the page has (at least MIN_W; narrower
+// panes scroll): the picture is drawn at its size, never scaled down, so
+// its 12 px text stays 12 px.
+const MIN_W = 980;
+let W = 1120;
 const NODE_W = 270;
 const NODE_H = 40;
 const CHILD_H = 32;
 const GAP = 8;
 const LEFT_X = 16;
-const RIGHT_X = W - 16 - NODE_W;
-const BOX_X = 430;
+let RIGHT_X = W - 16 - NODE_W;
+let BOX_X = 430;
 const BOX_W = 260;
-const TOP = 64;
+const CHIP_H = 28;
 const FONT = "system-ui, -apple-system, 'Segoe UI', sans-serif";
 const C = {
   // Okabe-Ito, as the matrix: apart under colour-vision deficiencies; a
@@ -23,6 +32,10 @@ const C = {
   allow: "#009E73",
   deny: "#D55E00",
   mixed: "#E69F00",
+  // The same hues darkened for text, which needs 4.5:1 on white.
+  allowText: "#007A5A",
+  denyText: "#B34700",
+  mixedText: "#8A5A00",
   muted: "#59636e",
   border: "#d0d7de",
   node: "#f6f8fa",
@@ -44,16 +57,15 @@ function isolationLine(side, pic, dir) {
   return `${side.isolated} of ${pic.selectedCount} pods isolated for ${dir} by ${by}`;
 }
 
-// layoutColumn places a side's nodes top to bottom and returns them with
-// their boxes.
-function layoutColumn(side, x, expanded) {
+// layoutColumn places a side's nodes top to bottom, under their column's
+// title box, and returns them with their boxes.
+function layoutColumn(side, x, expanded, top) {
   const placed = [];
   const titles = [];
-  let y = TOP;
+  let y = top;
   for (const col of side.columns) {
-    if (col.nodes.length === 0) continue;
-    titles.push({ x, y: y + 12, text: col.title });
-    y += 20;
+    titles.push({ x, y, col });
+    y += 30;
     for (const n of col.nodes) {
       placed.push({ node: n, x, y, w: NODE_W, h: NODE_H, depth: 0 });
       y += NODE_H + GAP;
@@ -69,14 +81,37 @@ function layoutColumn(side, x, expanded) {
   return { placed, titles, bottom: y };
 }
 
-export function drawPicture(pic, { expanded, onExplain, onPod, onToggle }) {
-  const left = layoutColumn(pic.ingress, LEFT_X, expanded);
-  const right = layoutColumn(pic.egress, RIGHT_X, expanded);
+// What a direction's mode means, in the colour of what it does.
+const MODES = {
+  none: ["not restricted by this policy", "muted"],
+  deny: ["default deny: this policy admits nothing", "denyText"],
+  all: ["allow all: this policy admits every peer, every port", "allowText"],
+  selected: ["admits only what its rules below say", "allowText"],
+};
+
+// Peer kinds a column's title box adds a rule for.
+const ADD = { namespace: ["pods", "add a rule: pods of this namespace (podSelector)"], namespaces: ["namespaces", "add a rule: pods of other namespaces (namespaceSelector)"], outside: ["cidr", "add a rule: addresses outside the cluster (ipBlock)"] };
+
+export function drawPicture(pic, { expanded, onExplain, onPod, onToggle, model, width, onAddRule, onEditRule, onRemoveRule }) {
+  W = Math.max(MIN_W, Math.floor(width || 1120));
+  RIGHT_X = W - 16 - NODE_W;
+  BOX_X = Math.round((W - BOX_W) / 2);
+  const editable = !!(model && model.editable && model.policy === pic.policy);
+  const chips = { ingress: [], egress: [] };
+  if (editable) {
+    for (const dir of ["ingress", "egress"]) {
+      for (const r of model[dir].rules) for (const p of r.peers) chips[dir].push({ rule: r, peer: p });
+    }
+  }
+  const rulesH = editable ? 22 + Math.max(chips.ingress.length, chips.egress.length, 0) * (CHIP_H + 4) + (model.egress.mode !== "none" || model.ingress.mode !== "none" ? 34 : 0) : 0;
+  const top = 64 + rulesH;
+  const left = layoutColumn(pic.ingress, LEFT_X, expanded, top);
+  const right = layoutColumn(pic.egress, RIGHT_X, expanded, top);
   const listed = Math.min(pic.selected.length, 14);
   const boxH = Math.max(150, 84 + listed * 18 + (pic.selectedCount > listed ? 18 : 0));
-  const contentBottom = Math.max(left.bottom, right.bottom, TOP + boxH + 20);
-  const H = contentBottom + 44;
-  const boxY = Math.max(TOP, Math.round((contentBottom - boxH) / 2));
+  const contentBottom = Math.max(left.bottom, right.bottom, top + boxH + 20);
+  const H = contentBottom + 56;
+  const boxY = Math.max(top, Math.round((contentBottom - boxH) / 2));
 
   const svg = s("svg", {
     xmlns: "http://www.w3.org/2000/svg",
@@ -102,35 +137,99 @@ export function drawPicture(pic, { expanded, onExplain, onPod, onToggle }) {
     text(LEFT_X, 40, truncate(isoIn, 70), { fill: C.muted, "data-role": "ingress-isolation" }, s("title", {}, isoIn)),
     text(RIGHT_X + NODE_W, 40, truncate(isoOut, 70), { fill: C.muted, "text-anchor": "end", "data-role": "egress-isolation" }, s("title", {}, isoOut)),
   );
-  for (const t of [...left.titles, ...right.titles]) {
-    svg.append(text(t.x, t.y, t.text, { fill: C.muted, "font-size": 11, "font-weight": 600, "letter-spacing": ".04em" }));
+  if (editable) {
+    for (const dir of ["ingress", "egress"]) {
+      const x = dir === "ingress" ? LEFT_X : RIGHT_X;
+      const [words, colour] = MODES[model[dir].mode];
+      svg.append(text(x, 58, `${model[dir].mode === "none" ? "○" : model[dir].mode === "deny" ? "✕" : "✓"} ${words}`,
+        { fill: C[colour], "font-weight": 600, "data-role": `${dir}-mode`, "data-mode": model[dir].mode }));
+      // Chips reach towards the middle: they sit above the columns and the box.
+      const cw = Math.min(520, Math.floor(W / 2) - 40);
+      const cx = dir === "ingress" ? LEFT_X : W - 16 - cw;
+      chips[dir].forEach((c, i) => svg.append(drawChip(c, dir, cx, 68 + i * (CHIP_H + 4), cw, onEditRule, onRemoveRule)));
+      if (model[dir].mode !== "none" && dir === "egress") {
+        const y = 68 + chips[dir].length * (CHIP_H + 4);
+        svg.append(addBox(W - 16 - 280, y, 280, CHIP_H, "+ add a rule: DNS to the cluster resolver", { "data-role": "add-rule", "data-side": dir, "data-kind": "dns" }, () => onAddRule(dir, "dns")));
+      }
+    }
   }
+  for (const t of left.titles) svg.append(columnTitle(t, "ingress", editable, onAddRule));
+  for (const t of right.titles) svg.append(columnTitle(t, "egress", editable, onAddRule));
 
+  // The box first: edge labels longer than the gap to it stay legible
+  // over it, on their white halo.
+  svg.append(drawBox(pic, boxY, boxH, onPod));
   drawEdges(svg, left.placed, "ingress", boxY, boxH, onExplain);
   drawEdges(svg, right.placed, "egress", boxY, boxH, onExplain);
   for (const p of left.placed) svg.append(drawNode(p, "ingress", expanded, onExplain, onToggle));
   for (const p of right.placed) svg.append(drawNode(p, "egress", expanded, onExplain, onToggle));
-  svg.append(drawBox(pic, boxY, boxH, onPod));
   if (pic.ingress.closed) svg.append(closedBar(BOX_X - 8, boxY, boxH, "ingress closed"));
   if (pic.egress.closed) svg.append(closedBar(BOX_X + BOX_W + 2, boxY, boxH, "egress closed"));
 
-  const legendY = H - 14;
+  const legendY = H - 32;
   svg.append(
     s("line", { x1: LEFT_X, y1: legendY - 4, x2: LEFT_X + 26, y2: legendY - 4, stroke: C.allow, "stroke-width": 2.5 }),
-    text(LEFT_X + 32, legendY, "✓ allowed, labelled with its ports", { fill: C.muted, "font-size": 11 }),
-    s("line", { x1: LEFT_X + 230, y1: legendY - 4, x2: LEFT_X + 256, y2: legendY - 4, stroke: C.mixed, "stroke-width": 2.5, "stroke-dasharray": "6 4" }),
-    text(LEFT_X + 262, legendY, "◐ only some pod pairs", { fill: C.muted, "font-size": 11 }),
-    s("rect", { x: LEFT_X + 400, y: legendY - 10, width: 22, height: 12, rx: 3, fill: C.nodeDenied, stroke: C.border, "stroke-dasharray": "4 3" }),
-    text(LEFT_X + 428, legendY, "nothing allowed", { fill: C.muted, "font-size": 11 }),
-    text(W - 16, legendY, "verdicts by Palisade's policy core · click an edge or a peer for why", { fill: C.muted, "font-size": 11, "text-anchor": "end" }),
+    text(LEFT_X + 32, legendY, "✓ allowed, labelled with its ports", { fill: C.muted }),
+    s("line", { x1: LEFT_X + 250, y1: legendY - 4, x2: LEFT_X + 276, y2: legendY - 4, stroke: C.mixed, "stroke-width": 2.5, "stroke-dasharray": "6 4" }),
+    text(LEFT_X + 282, legendY, "◐ only some pod pairs", { fill: C.muted }),
+    s("rect", { x: LEFT_X + 440, y: legendY - 10, width: 22, height: 12, rx: 3, fill: C.nodeDenied, stroke: C.border, "stroke-dasharray": "4 3" }),
+    text(LEFT_X + 468, legendY, "✕ nothing allowed", { fill: C.muted }),
+    text(LEFT_X, legendY + 18, "verdicts by Palisade's policy core · click an edge or a peer for why", { fill: C.muted }),
   );
   return svg;
+}
+
+function columnTitle(t, side, editable, onAddRule) {
+  const g = s("g", { "data-role": "column", "data-side": side, "data-kind": t.col.kind });
+  const add = editable && ADD[t.col.kind];
+  g.append(text(t.x, t.y + 17, truncate(t.col.title.toUpperCase(), add ? 19 : 30), { fill: C.muted, "font-weight": 600, "letter-spacing": ".04em" }, s("title", {}, t.col.title)));
+  if (add) {
+    const w = 96;
+    g.append(addBox(t.x + NODE_W - w, t.y + 1, w, 24, "+ add rule", { "data-role": "add-rule", "data-side": side, "data-kind": add[0] },
+      () => onAddRule(side, add[0]), add[1]));
+  }
+  return g;
+}
+
+// addBox is a clickable box that adds a rule.
+function addBox(x, y, w, hgt, label, attrs, act, title) {
+  const g = s("g", { class: "ctl clickable add", tabindex: 0, ...attrs },
+    s("title", {}, title || label),
+    s("rect", { x, y, width: w, height: hgt, rx: 5, fill: "#ffffff", stroke: C.boxStroke, "stroke-dasharray": "3 2" }),
+    text(x + 8, y + hgt / 2 + 4, truncate(label, Math.floor((w - 12) / 7)), { fill: C.boxStroke, "font-weight": 600 }));
+  g.addEventListener("click", act);
+  g.addEventListener("keydown", (ev) => (ev.key === "Enter" || ev.key === " ") && act());
+  return g;
+}
+
+// drawChip is one peer of one rule of the drawn policy, with ✎ and ×.
+function drawChip(c, dir, x, y, cw, onEdit, onRemove) {
+  const { rule, peer } = c;
+  const words = `${dir === "ingress" ? "from" : "to"} ${peer.text} · ${rule.portsText}`;
+  const g = s("g", { class: "ctl rule", "data-role": "rule", "data-side": dir, "data-rule": rule.index, "data-peer": peer.index },
+    s("title", {}, `${dir}[${rule.index}]: ${words}`),
+    s("rect", { x, y, width: cw, height: CHIP_H, rx: 5, fill: "#f0fff4", stroke: C.allow }),
+    text(x + 8, y + CHIP_H / 2 + 4, truncate(`✓ ${words}`, Math.floor((cw - 64) / 6.6)), { fill: C.text }));
+  const button = (bx, glyph, role, label, act) => {
+    const b = s("g", { class: "clickable", tabindex: 0, "data-role": role, "aria-label": label },
+      s("title", {}, label),
+      s("rect", { x: bx, y: y + 3, width: 22, height: CHIP_H - 6, rx: 4, fill: "#ffffff", stroke: C.border }),
+      text(bx + 11, y + CHIP_H / 2 + 5, glyph, { "text-anchor": "middle", "font-size": 14, fill: role === "remove-rule" ? C.denyText : C.boxStroke }));
+    b.addEventListener("click", act);
+    b.addEventListener("keydown", (ev) => (ev.key === "Enter" || ev.key === " ") && act());
+    return b;
+  };
+  g.append(
+    button(x + cw - 52, "✎", "edit-rule", "edit this rule", () => onEdit(dir, rule, peer)),
+    button(x + cw - 26, "×", "remove-rule", "remove this peer from the rule", () => onRemove(dir, rule, peer)),
+  );
+  return g;
 }
 
 function closedBar(x, y, h, label) {
   return s("g", { "data-role": label.replace(" ", "-") },
     s("rect", { x, y, width: 6, height: h, fill: C.deny, rx: 2 }),
-    text(x + 3, y - 6, label, { fill: C.deny, "font-size": 11, "font-weight": 600, "text-anchor": "middle" }));
+    text(x + 3, y - 6, label, { fill: C.denyText, "font-weight": 600, "text-anchor": "middle" }));
 }
 
 function drawEdges(svg, placed, side, boxY, boxH, onExplain) {
@@ -168,7 +267,7 @@ function drawEdges(svg, placed, side, boxY, boxH, onExplain) {
         "stroke-dasharray": n.uniform ? null : "6 4",
         "marker-end": "url(#arrow-allow)",
       }),
-      text(labelX, midY - 5, truncate(label, 30), { fill: n.uniform ? C.allow : C.mixed, "font-size": 11, "font-weight": 600, "text-anchor": anchor, stroke: "#ffffff", "stroke-width": 3, "paint-order": "stroke" }),
+      text(labelX, midY - 5, truncate(label, 30), { fill: n.uniform ? C.allowText : C.mixedText, "font-weight": 600, "text-anchor": anchor, stroke: "#ffffff", "stroke-width": 3, "paint-order": "stroke" }),
     );
     const explain = () => n.example && onExplain(n.example, g);
     g.addEventListener("click", explain);
@@ -213,11 +312,11 @@ function drawNode(p, side, expanded, onExplain, onToggle) {
     }),
   );
   if (!p.depth && n.detail) {
-    g.append(text(tx, p.y + 32, truncate(n.detail + (hasKids ? (expanded.has(n.id) ? " · click to fold" : " · click to open") : ""), 44), { fill: C.muted, "font-size": 11 }));
+    g.append(text(tx, p.y + 33, truncate(n.detail + (hasKids ? (expanded.has(n.id) ? " · click to fold" : " · click to open") : ""), 40), { fill: C.muted }));
   }
   if (!ok && !neutral) {
     const cx = side === "ingress" ? p.x + p.w + 12 : p.x - 12;
-    g.append(text(cx, p.y + p.h / 2 + 4, "✕", { fill: C.deny, "font-size": 13, "text-anchor": "middle" }));
+    g.append(text(cx, p.y + p.h / 2 + 4, "✕", { fill: C.denyText, "font-size": 14, "text-anchor": "middle" }));
   }
   const act = () => {
     if (hasKids) onToggle(n.id);
@@ -236,7 +335,7 @@ function drawBox(pic, y, h, onPod) {
     text(BOX_X + 12, y + 40, truncate(`podSelector: ${pic.selector}`, 38), { fill: C.muted }, s("title", {}, pic.selector)),
   );
   if (pic.selectedCount === 0) {
-    g.append(text(BOX_X + 12, y + 62, `no pod in ${truncate(pic.namespace, 20)} matches`, { fill: C.deny, "font-weight": 600 }));
+    g.append(text(BOX_X + 12, y + 62, `no pod in ${truncate(pic.namespace, 20)} matches`, { fill: C.denyText, "font-weight": 600 }));
     return g;
   }
   g.append(text(BOX_X + 12, y + 60, `${plural(pic.selectedCount, "pod", "pods")} selected in ${truncate(pic.namespace, 18)}`, { "font-weight": 600 }));
