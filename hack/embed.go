@@ -9,3 +9,8 @@ import _ "embed"
 //
 //go:embed testenv.sh
 var TestEnv []byte
+
+// CNI is hack/cni.sh.
+//
+//go:embed cni.sh
+var CNI []byte

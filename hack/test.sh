@@ -17,6 +17,8 @@ command -v busybox >/dev/null || need+=(busybox)
 command -v nc.openbsd >/dev/null || need+=(netcat-openbsd)
 command -v curl >/dev/null || need+=(curl)
 command -v ip >/dev/null || need+=(iproute2)
+# kube-proxy's iptables mode (the nft backend), run inside lab nodes only.
+command -v iptables >/dev/null || need+=(iptables)
 # palisade ui's browser tests drive headless Chromium.
 command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
@@ -43,7 +45,7 @@ go vet ./...
 step "staticcheck"
 go run "$STATICCHECK" ./...
 
-step "kube-apiserver + etcd for the agent's tests (built once, cached in \$HOME/.cache/palisade)"
+step "kube-apiserver, kube-proxy + etcd for the agent's and the lab's tests (built once, cached in \$HOME/.cache/palisade)"
 hack/testenv.sh build >/dev/null
 # The lab's kubectl test drives the machine's kubectl; a machine without
 # one gets kubectl of the same Kubernetes release, built once and cached.
@@ -52,6 +54,9 @@ if ! command -v kubectl >/dev/null; then
   PATH="$(hack/testenv.sh kubectl):$PATH"
   export PATH
 fi
+
+step "the reference CNI plugins for the lab's --cni modes (built once, cached in \$HOME/.cache/palisade)"
+hack/cni.sh build >/dev/null
 
 step "go test"
 go test -count=1 -timeout 30m ./...

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real Kubernetes API server for tests: kube-apiserver and etcd, built from
-# the Go module proxy once and cached, started bound to 127.0.0.1 only.
+# the Go module proxy once and cached, started bound to 127.0.0.1 only; and
+# kube-proxy, which 'palisade lab up --apiserver --kube-proxy' runs per node.
 #
 #   hack/testenv.sh build        build the binaries unless cached; print their directory
 #   hack/testenv.sh path         print the cache directory (exit 1 when not built)
@@ -30,7 +31,7 @@ ADMIN_TOKEN=palisade-testenv-admin
 
 say() { printf 'testenv: %s\n' "$*" >&2; }
 
-built() { [ -x "$CACHE/kube-apiserver" ] && [ -x "$CACHE/etcd" ] && [ -f "$CACHE/sa.key" ] && [ -f "$CACHE/sa.pub" ]; }
+built() { [ -x "$CACHE/kube-apiserver" ] && [ -x "$CACHE/kube-proxy" ] && [ -x "$CACHE/etcd" ] && [ -f "$CACHE/sa.key" ] && [ -f "$CACHE/sa.pub" ]; }
 
 build() {
   if built; then
@@ -70,16 +71,16 @@ EOF
   )
   say "etcd: built in $(($(date +%s) - start))s"
 
-  say "kube-apiserver ${K8S_VERSION}: resolving k8s.io/kubernetes and its staging modules"
+  say "kube-apiserver, kube-proxy ${K8S_VERSION}: resolving k8s.io/kubernetes and its staging modules"
   mkdir -p "$work/apiserver"
   (
     cd "$work/apiserver"
-    wrapper apiserver k8s.io/kubernetes/cmd/kube-apiserver
+    wrapper apiserver k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-proxy
     say "kube-apiserver: $(grep -c '^replace' go.mod) staging modules pinned to ${STAGING_VERSION}"
-    say "kube-apiserver: compiling (a cold build takes minutes)"
-    go build -trimpath -ldflags "$ldflags" -o "$work/bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+    say "kube-apiserver, kube-proxy: compiling (one go build: shared packages compile once; a cold build takes minutes)"
+    go build -trimpath -ldflags "$ldflags" -o "$work/bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-proxy
   )
-  say "kube-apiserver: built"
+  say "kube-apiserver, kube-proxy: built"
 
   # The service-account signing key kube-apiserver insists on; generated
   # with Go so that no openssl binary is needed.
@@ -133,7 +134,8 @@ EOF
 # wrapper writes, in the current directory, a module that requires
 # k8s.io/kubernetes with every staging module pinned (see the top).
 wrapper() {
-  local name=$1 pkg=$2 gomod
+  local name=$1 gomod pkg
+  shift
   gomod=$(go mod download -json "k8s.io/kubernetes@${K8S_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
   [ -f "$gomod" ] || { say "cannot download k8s.io/kubernetes@${K8S_VERSION}"; exit 1; }
   {
@@ -141,7 +143,11 @@ wrapper() {
     grep -oE '^[[:space:]]*k8s\.io/[A-Za-z0-9._-]+ => \./staging/' "$gomod" | awk '{print $1}' | sort -u |
       while read -r m; do printf 'replace %s => %s %s\n' "$m" "$m" "$STAGING_VERSION"; done
   } >go.mod
-  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >tools.go
+  {
+    printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    for pkg in "$@"; do printf '\t_ "%s"\n' "$pkg"; done
+    printf ')\n'
+  } >tools.go
   go mod tidy >/dev/null 2>&1 || go mod tidy
 }
 

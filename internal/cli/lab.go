@@ -66,10 +66,26 @@ the daemon programs no policy table, and one 'palisade agent --netns
 pal-<name>-node<i>' per node does, fed by a Kubernetes API server that holds
 the lab's objects (the agent's tests run it so).
 
+--cni bridge or --cni ptp wires pods with the reference CNI plugins
+(github.com/containernetworking/plugins, built from source once and cached
+in ~/.cache/palisade/cni-<version>; hack/cni.sh build builds them ahead),
+run inside each node's namespace as a container runtime runs them. With
+bridge every pod of a node sits on cni0, as on flannel or docker nodes:
+traffic between two pods of a node is switched, and policy sees it only
+through br_netfilter, which the lab turns on in the node (the kernel
+module must be loaded: modprobe br_netfilter). The default, routed, is the
+lab's own wiring: a veth per pod, routed by the node.
+
+--kube-proxy nftables or iptables (with --apiserver) runs the real
+kube-proxy (built with kube-apiserver, cached) in each node's namespace in
+place of the lab's own service DNAT (--kube-proxy lab, the default).
+kube-proxy reads EndpointSlices, which only a controller-manager writes.
+
 Up refuses a directory that holds anything but a lab.
 ` + labDirHelp,
 		Example: `  sudo palisade lab up
-  sudo palisade lab up --nodes 2 --ip-family dual`,
+  sudo palisade lab up --nodes 2 --ip-family dual
+  sudo palisade lab up --cni bridge`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			switch enforcement {
@@ -94,6 +110,9 @@ Up refuses a directory that holds anything but a lab.
 	cmd.Flags().StringVar(&opts.IPFamily, "ip-family", "ipv4", "ipv4, ipv6 or dual (dual gives pods and services both; DNS then answers AAAA too)")
 	cmd.Flags().StringVar(&enforcement, "enforcement", "lab", "who enforces NetworkPolicy: lab (the daemon) or external (one palisade agent per node)")
 	cmd.Flags().BoolVar(&opts.APIServer, "apiserver", false, "run the lab on a real kube-apiserver and etcd (built once, cached in ~/.cache/palisade), enforced by one palisade agent per node; see 'palisade lab kubeconfig'")
+	cmd.Flags().StringVar(&opts.KubeProxy, "kube-proxy", "lab", "the service proxy of the nodes: lab (the lab's own DNAT) or the real kube-proxy in nftables or iptables mode (needs --apiserver)")
+	cmd.Flags().BoolVar(&opts.MasqueradeAll, "kube-proxy-masquerade-all", false, "run kube-proxy with --masquerade-all (every service connection SNATed and marked 0x4000)")
+	cmd.Flags().StringVar(&opts.CNI, "cni", "routed", "how pods are wired to their node: routed (the lab's own /32 veths), bridge (the reference bridge + host-local CNI plugins: pods of a node on cni0, flannel/docker style) or ptp (the ptp + host-local plugins); the plugins are built once, cached in ~/.cache/palisade")
 	return cmd
 }
 
@@ -204,6 +223,10 @@ func newLabDaemon(s *streams) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.IPFamily, "ip-family", "dual", "ipv4, ipv6 or dual")
 	cmd.Flags().StringVar(&cfg.Enforcement, "enforcement", "", "'' (the daemon) or external")
 	cmd.Flags().BoolVar(&cfg.APIServer, "apiserver", false, "run on kube-apiserver")
+	cmd.Flags().StringVar(&cfg.CNI, "cni", "", "'' (routed) or the CNI plugin pods are wired with: bridge or ptp")
+	cmd.Flags().StringVar(&cfg.CNIPath, "cni-path", "", "the directory of the CNI plugins (CNI_PATH)")
+	cmd.Flags().StringVar(&cfg.KubeProxy, "kube-proxy", "", "'' (the lab's DNAT) or kube-proxy's mode: nftables or iptables")
+	cmd.Flags().BoolVar(&cfg.KubeProxyMasqueradeAll, "kube-proxy-masquerade-all", false, "run kube-proxy with --masquerade-all")
 	return cmd
 }
 

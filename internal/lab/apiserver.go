@@ -124,6 +124,9 @@ func (d *Daemon) startAPIMode(ctx context.Context) error {
 	if err := d.serveKubeletAPIs(ctx, kc); err != nil {
 		return err
 	}
+	if err := d.startKubeProxies(ctx, kubeconfig); err != nil {
+		return err
+	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err

@@ -55,8 +55,12 @@ func NewDaemon(dir string, cfg *state.Config, log *slog.Logger) (*Daemon, error)
 	}
 	c := &Controller{paths: paths, st: st, self: self, log: log, exited: make(chan exit, 64),
 		clock: time.Now, tombstones: map[string]bool{}, policySyncers: map[string]*dataplane.Syncer{}, freshAddrs: map[string][]netip.Addr{}}
-	c.kubelet = &kubelet.Kubelet{Self: self, Files: paths.podFiles(), Log: log}
-	c.syncers = append(c.syncers, c.syncServices, c.syncDNS)
+	c.kubelet = &kubelet.Kubelet{Self: self, Files: paths.podFiles(), Log: log, CNI: cniKubelet(st.Config, paths)}
+	if st.Config.KubeProxy == "" {
+		// Otherwise kube-proxy programs the nodes' services.
+		c.syncers = append(c.syncers, c.syncServices)
+	}
+	c.syncers = append(c.syncers, c.syncDNS)
 	if st.Config.Enforcement != state.EnforcementExternal {
 		c.syncers = append(c.syncers, c.syncPolicy)
 	}

@@ -168,6 +168,9 @@ func TestLabPodsServicesDNS(t *testing.T) {
 	}{
 		{"ipv4-one-node", nil, false, 1},
 		{"dual-two-nodes", []string{"--nodes", "2", "--ip-family", "dual"}, true, 2},
+		// Pods wired by the reference CNI plugins; traffic crosses nodes.
+		{"bridge-dual-two-nodes", []string{"--nodes", "2", "--ip-family", "dual", "--cni", "bridge"}, true, 2},
+		{"ptp-dual-two-nodes", []string{"--nodes", "2", "--ip-family", "dual", "--cni", "ptp"}, true, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLab(t, tc.args...)

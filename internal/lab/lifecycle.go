@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palisade-net/palisade/internal/lab/cni"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 	"github.com/palisade-net/palisade/internal/lab/state"
 )
@@ -100,6 +101,14 @@ type UpOptions struct {
 	Enforcement string
 	// APIServer runs the lab on kube-apiserver, enforced by agents.
 	APIServer bool
+	// CNI is how pods are wired: "routed" (or "") or a reference CNI
+	// plugin, "bridge" or "ptp" (built on first use, then cached).
+	CNI string
+	// KubeProxy is the service proxy: "lab" (or "") or kube-proxy's
+	// "nftables" or "iptables" mode (needs APIServer); MasqueradeAll
+	// passes kube-proxy --masquerade-all.
+	KubeProxy     string
+	MasqueradeAll bool
 	// Progress receives a line per step.
 	Progress io.Writer
 }
@@ -127,6 +136,23 @@ func Up(dir string, opts UpOptions) error {
 	default:
 		return fmt.Errorf("--enforcement must be lab or external, not %q", opts.Enforcement)
 	}
+	mode, err := checkCNIMode(opts.CNI)
+	if err != nil {
+		return err
+	}
+	opts.CNI = mode
+	if opts.KubeProxy, err = checkKubeProxy(opts.KubeProxy, opts.APIServer); err != nil {
+		return err
+	}
+	if opts.MasqueradeAll && opts.KubeProxy == "" {
+		return fmt.Errorf("--kube-proxy-masquerade-all is a flag of kube-proxy: it needs --kube-proxy nftables or iptables")
+	}
+	var cniPath string
+	if mode != "" {
+		if cniPath, err = cni.Build(progress(opts.Progress)); err != nil {
+			return err
+		}
+	}
 	if opts.APIServer {
 		opts.Enforcement = state.EnforcementExternal
 		// Built once (minutes), then cached; a no-op when it is.
@@ -136,7 +162,8 @@ func Up(dir string, opts UpOptions) error {
 	}
 	c := NewClient(dir)
 	if st, err := state.Load(dir); err == nil {
-		if st.Config.Nodes != opts.Nodes || st.Config.IPFamily != opts.IPFamily || st.Config.Name != opts.Name || st.Config.Enforcement != opts.Enforcement || st.Config.APIServer != opts.APIServer {
+		if st.Config.Nodes != opts.Nodes || st.Config.IPFamily != opts.IPFamily || st.Config.Name != opts.Name || st.Config.Enforcement != opts.Enforcement || st.Config.APIServer != opts.APIServer || st.Config.CNI != opts.CNI ||
+			st.Config.KubeProxy != opts.KubeProxy || st.Config.KubeProxyMasqueradeAll != opts.MasqueradeAll {
 			return fmt.Errorf("a lab with %d node(s), %s, name %q already exists in %s: run 'palisade lab down' first to change its shape",
 				st.Config.Nodes, st.Config.IPFamily, st.Config.Name, dir)
 		}
@@ -145,7 +172,7 @@ func Up(dir string, opts UpOptions) error {
 			return nil
 		}
 	}
-	return startDaemon(dir, opts)
+	return startDaemon(dir, opts, cniPath)
 }
 
 func progress(w io.Writer) io.Writer {
@@ -172,13 +199,15 @@ func EnsureDaemon(dir string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := startDaemon(dir, UpOptions{Name: st.Config.Name, Nodes: st.Config.Nodes, IPFamily: st.Config.IPFamily}); err != nil {
+	if err := startDaemon(dir, UpOptions{Name: st.Config.Name, Nodes: st.Config.Nodes, IPFamily: st.Config.IPFamily}, ""); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func startDaemon(dir string, opts UpOptions) error {
+// startDaemon starts the lab's daemon; cniPath is where the plugins of
+// opts.CNI live (a lab that exists already keeps its own).
+func startDaemon(dir string, opts UpOptions, cniPath string) error {
 	if err := claimDir(dir); err != nil {
 		return err
 	}
@@ -197,7 +226,9 @@ func startDaemon(dir string, opts UpOptions) error {
 	}
 	defer logf.Close()
 	cmd := exec.Command(self, "lab", "daemon", "--dir", dir, "--name", opts.Name,
-		"--nodes", strconv.Itoa(opts.Nodes), "--ip-family", opts.IPFamily, "--enforcement", opts.Enforcement, "--apiserver="+strconv.FormatBool(opts.APIServer))
+		"--nodes", strconv.Itoa(opts.Nodes), "--ip-family", opts.IPFamily, "--enforcement", opts.Enforcement, "--apiserver="+strconv.FormatBool(opts.APIServer),
+		"--cni", opts.CNI, "--cni-path", cniPath,
+		"--kube-proxy", opts.KubeProxy, "--kube-proxy-masquerade-all="+strconv.FormatBool(opts.MasqueradeAll))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = append(os.Environ(), "PALISADE_LAB_DIR="+dir)

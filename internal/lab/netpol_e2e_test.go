@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,29 +193,71 @@ func TestUpstreamSuiteWithPackets(t *testing.T) {
 	if f := os.Getenv("PALISADE_SUITE_FAMILIES"); f != "" {
 		families = strings.Split(f, ",")
 	}
-	for _, family := range families {
-		t.Run(family, func(t *testing.T) {
-			t.Parallel()
-			l := newLab(t, "--ip-family", family)
-			for i, c := range netpolsuite.Cases() {
-				if slices.Contains(c.Protocols, corev1.ProtocolSCTP) {
-					t.Run(c.Name, func(t *testing.T) {
-						t.Skip("SCTP: this kernel has no SCTP sockets, so SCTP cannot be probed (its rules are installed and checked offline)")
-					})
-					continue
-				}
-				t.Run(c.Name, func(t *testing.T) {
-					start := time.Now()
-					d := &labDriver{l: l}
-					err := netpolsuite.Run(context.Background(), d, c,
-						netpolsuite.WithNamespaceNames(func(base string) string { return fmt.Sprintf("%s-%d", base, i) }),
-						netpolsuite.WithReadiness(5, 500*time.Millisecond))
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Logf("%.1fs", time.Since(start).Seconds())
-				})
+	// Pods wired by the lab (routed), and by the reference CNI plugins:
+	// on a bridge (same-node traffic switched, seen through br_netfilter;
+	// IPv4 and IPv6 go through separate sysctls) and point to point
+	// (routed as the lab's own wiring is: one family is enough).
+	type run struct{ name, cni, family string }
+	var runs []run
+	modes := map[string][]string{"routed": families, "bridge": families, "ptp": families[:1]}
+	order := []string{"routed", "bridge", "ptp"}
+	if m := os.Getenv("PALISADE_SUITE_CNI"); m != "" {
+		order = strings.Split(m, ",")
+	}
+	for _, mode := range order {
+		fams, ok := modes[mode]
+		if !ok || os.Getenv("PALISADE_SUITE_FAMILIES") != "" {
+			fams = families
+		}
+		for _, family := range fams {
+			name := family
+			if mode != "routed" {
+				// The routed runs keep their names (-run .../ipv4).
+				name = mode + "-" + family
 			}
+			runs = append(runs, run{name, mode, family})
+		}
+	}
+	// Every lab at once, and casesAtOnce cases at once in each: the time
+	// goes to waiting for denied probes to time out, not to the cores, and
+	// go test's -parallel (the number of cores) would queue them. Cases
+	// are independent: each has namespaces of its own, and probes measure
+	// only those. (t.Run from several goroutines runs subtests side by
+	// side without taking -parallel slots.)
+	const casesAtOnce = 3
+	var labs sync.WaitGroup
+	for _, r := range runs {
+		labs.Go(func() {
+			t.Run(r.name, func(t *testing.T) {
+				l := newLab(t, "--ip-family", r.family, "--cni", r.cni)
+				slots := make(chan struct{}, casesAtOnce)
+				var cases sync.WaitGroup
+				for i, c := range netpolsuite.Cases() {
+					if slices.Contains(c.Protocols, corev1.ProtocolSCTP) {
+						t.Run(c.Name, func(t *testing.T) {
+							t.Skip("SCTP: this kernel has no SCTP sockets, so SCTP cannot be probed (its rules are installed and checked offline)")
+						})
+						continue
+					}
+					slots <- struct{}{}
+					cases.Go(func() {
+						defer func() { <-slots }()
+						t.Run(c.Name, func(t *testing.T) {
+							start := time.Now()
+							d := &labDriver{l: l}
+							err := netpolsuite.Run(context.Background(), d, c,
+								netpolsuite.WithNamespaceNames(func(base string) string { return fmt.Sprintf("%s-%d", base, i) }),
+								netpolsuite.WithReadiness(5, 500*time.Millisecond))
+							if err != nil {
+								t.Fatal(err)
+							}
+							t.Logf("%.1fs", time.Since(start).Seconds())
+						})
+					})
+				}
+				cases.Wait()
+			})
 		})
 	}
+	labs.Wait()
 }

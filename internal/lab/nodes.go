@@ -83,6 +83,9 @@ func buildNodes(cfg state.Config, nodes []*state.Node) error {
 				return fmt.Errorf("node %s: %w", n.Name, err)
 			}
 		}
+		if err := prepareCNINode(cfg, n); err != nil {
+			return err
+		}
 		port := fmt.Sprintf("n%d", n.Index)
 		if err := plumbing.Veth(n.Netns, "eth0", fabric, port); err != nil {
 			return err

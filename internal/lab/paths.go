@@ -38,7 +38,8 @@ const markerFile = ".palisade-lab"
 // owned are the entries a lab writes into its directory (globs); lab down
 // removes these and nothing else, then the directory if that left it empty.
 var owned = []string{markerFile, "name", "state.json", ".state-*.json", "daemon.sock", "daemon.pid", "daemon.log",
-	"toolbox", "dns", "pods", "logs", "apiserver", "agent-*.pid", "agent-*.metrics"}
+	"toolbox", "dns", "pods", "logs", "apiserver", "agent-*.pid", "agent-*.metrics", "cni",
+	"kube-proxy-*.pid", "kube-proxy-*.log", "kube-proxy.kubeconfig"}
 
 // IsLabDir reports whether dir holds a lab: its marker, or the state file
 // of a lab made before markers existed.
@@ -95,6 +96,9 @@ func (p Paths) Socket() string  { return filepath.Join(p.Dir, "daemon.sock") }
 func (p Paths) PIDFile() string { return filepath.Join(p.Dir, "daemon.pid") }
 func (p Paths) Log() string     { return filepath.Join(p.Dir, "daemon.log") }
 func (p Paths) Toolbox() string { return filepath.Join(p.Dir, "toolbox") }
+
+// CNIData is host-local's allocation store (lab up --cni bridge|ptp).
+func (p Paths) CNIData() string { return filepath.Join(p.Dir, "cni") }
 func (p Paths) DNSRecords() string {
 	return filepath.Join(p.Dir, "dns", "records.json")
 }

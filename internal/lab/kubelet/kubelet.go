@@ -42,6 +42,9 @@ type Kubelet struct {
 	Self  string
 	Files Files
 	Log   *slog.Logger
+	// CNI, when set, wires pods through CNI plugins; otherwise they are
+	// routed (Wire).
+	CNI *CNI
 }
 
 // Event is what the kubelet reports about a pod, for the caller to record.
@@ -64,7 +67,11 @@ const podTCPSynRetries = 2
 // pair, with its addresses and routes. On failure the namespace is
 // removed again.
 func (k *Kubelet) Wire(node *state.Node, rt *state.Pod) error {
-	if err := wire(node, rt); err != nil {
+	wired := wire
+	if k.CNI != nil {
+		wired = k.CNI.wire
+	}
+	if err := wired(node, rt); err != nil {
 		_ = plumbing.DeleteNetns(rt.Netns)
 		return err
 	}
@@ -165,6 +172,11 @@ func (k *Kubelet) StopPod(rt *state.Pod, node *state.Node, grace time.Duration) 
 	}
 	wg.Wait()
 	k.stopSandbox(rt)
+	if k.CNI != nil && node != nil && rt.Netns != "" && rt.Netns != node.Netns {
+		if err := k.CNI.unwire(node, rt); err != nil {
+			k.Log.Error("cni DEL", "netns", rt.Netns, "err", err)
+		}
+	}
 	if rt.HostVeth != "" && node != nil {
 		_ = plumbing.DeleteLink(node.Netns, rt.HostVeth)
 	}

@@ -32,8 +32,18 @@ type Config struct {
 	Enforcement string `json:"enforcement,omitempty"`
 	// APIServer runs the lab on a real kube-apiserver (lab up --apiserver):
 	// objects are mirrored there, and agents enforce.
-	APIServer bool      `json:"apiServer,omitempty"`
-	Created   time.Time `json:"created"`
+	APIServer bool `json:"apiServer,omitempty"`
+	// CNI is how pods are wired (lab up --cni): "" (routed, the lab's own
+	// veths) or a CNI plugin run from CNIPath ("bridge", "ptp").
+	CNI     string `json:"cni,omitempty"`
+	CNIPath string `json:"cniPath,omitempty"`
+	// KubeProxy is the service proxy (lab up --kube-proxy): "" (the lab's
+	// own DNAT) or a real kube-proxy mode, "nftables" or "iptables", run
+	// per node in API-server mode; KubeProxyMasqueradeAll passes it
+	// --masquerade-all.
+	KubeProxy              string    `json:"kubeProxy,omitempty"`
+	KubeProxyMasqueradeAll bool      `json:"kubeProxyMasqueradeAll,omitempty"`
+	Created                time.Time `json:"created"`
 }
 
 // EnforcementExternal leaves the nodes' policy tables to agents.
