@@ -179,6 +179,12 @@ e2e_run() {
     --minStartupPods=0
     --node-os-distro=debian
     --dns-domain=cluster.local
+    # The start-up waits are sized for clouds (30 minutes for nodes, 10 for
+    # kube-system): a lab whose nodes and pods are not ready in two minutes
+    # is broken, and should say so before a CI job's timeout does.
+    --node-schedulable-timeout=2m
+    --system-pods-startup-timeout=2m
+    --system-daemonsets-startup-timeout=1m
   )
   [ -z "$skip" ] || args+=(--ginkgo.skip="$skip")
   if [ -x "${KUBECTL_CACHE}/kubectl" ]; then
