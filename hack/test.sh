@@ -58,8 +58,18 @@ fi
 step "the reference CNI plugins for the lab's --cni modes (built once, cached in \$HOME/.cache/palisade)"
 hack/cni.sh build >/dev/null
 
+step "upstream's e2e.test for the Netpol run (built once, cached in \$HOME/.cache/palisade)"
+hack/upstream-e2e.sh build >/dev/null
+
 step "go test"
 go test -count=1 -timeout 30m ./...
+
+# Upstream's own NetworkPolicy e2e tests against 'palisade lab up
+# --apiserver': the representative subset, up to 10 minutes, so a step of
+# its own rather than part of the default run. JUnit goes to
+# $PALISADE_ARTEFACTS/upstream-e2e.
+step "upstream e2e.test Netpol subset against the lab"
+PALISADE_UPSTREAM_E2E=1 go test -count=1 -timeout 20m ./internal/lab/ -run '^TestUpstreamNetpolE2E$' -v
 
 step "no network namespace left behind"
 left=$(comm -13 <(echo "$netns_before") <(ip netns list 2>/dev/null | awk '{print $1}' | sort) | grep -E '^(pal-|palt-|pltest-|pxtest-)' || true)

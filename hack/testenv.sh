@@ -337,6 +337,10 @@ stop() {
   rm -rf "$dir"
 }
 
+# Sourced (hack/upstream-e2e.sh does, for wrapper and the versions), it only
+# defines; run, it does what its first argument says.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
 case "${1:-}" in
 build) build ;;
 path) built && echo "$CACHE" || { say "not built: run '$0 build'"; exit 1; } ;;
