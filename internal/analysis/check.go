@@ -233,8 +233,8 @@ func Check(s *cluster.Snapshot, req CheckRequest) (*CheckResult, error) {
 			v := e.Explain(policy.Conn{Src: src, Dst: t.ep, Protocol: req.Protocol, Port: t.port, Family: req.Family})
 			c := Connection{
 				From: src.String(), To: t.ep.String(), Protocol: string(req.Protocol), Port: t.port, Allowed: v.Allowed,
-				Egress:  side(s, v.Egress, src),
-				Ingress: side(s, v.Ingress, t.ep),
+				Egress:  side(s, v.Egress, src, v.DstIP),
+				Ingress: side(s, v.Ingress, t.ep, v.SrcIP),
 			}
 			if v.SrcIP.IsValid() {
 				c.SrcIP = v.SrcIP.String()
@@ -410,7 +410,13 @@ func source(s *cluster.Snapshot, kind string, k policy.PodKey, fieldPath string)
 	return o.Src.String()
 }
 
-func side(s *cluster.Snapshot, v policy.SideVerdict, self policy.Endpoint) Side {
+// NodeLocalSummary explains the "node" reason: upstream's NetworkPolicy
+// exempts traffic between a pod and the node it runs on (the kubelet's
+// probes), whatever the policies; Palisade's data plane never judges it.
+const NodeLocalSummary = "node-local: traffic between a pod and its own node is always allowed, whatever the policies"
+
+// side explains one side; peer is the address of the other end.
+func side(s *cluster.Snapshot, v policy.SideVerdict, self policy.Endpoint, peer netip.Addr) Side {
 	out := Side{Allowed: v.Allowed, Reason: v.Reason, IsolatedBy: []PolicyRef{}, AllowedBy: []RuleRef{}}
 	if self.Pod != nil {
 		out.Pod = self.Pod.String()
@@ -445,7 +451,10 @@ func side(s *cluster.Snapshot, v policy.SideVerdict, self policy.Endpoint) Side 
 	case "self":
 		out.Summary = "a pod's traffic to itself is always allowed"
 	case "node":
-		out.Summary = "traffic between a pod and its node is always allowed"
+		out.Summary = NodeLocalSummary
+		if peer == policy.NodeLocalDNS {
+			out.Summary += " (" + peer.String() + " is node-local DNS, an address of every node)"
+		}
 	case "not-isolated":
 		out.Summary = fmt.Sprintf("not isolated for %s: no NetworkPolicy with %s in its policyTypes selects %s", dir, v.Direction, out.Pod)
 	case "allowed-by-rule":

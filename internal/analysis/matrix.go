@@ -141,7 +141,7 @@ func NamedPorts(policies []*networkingv1.NetworkPolicy, pods []*corev1.Pod) []Pr
 func ExplainPair(s *cluster.Snapshot, e *policy.Engine, src, dst policy.PodKey, proto corev1.Protocol, port int32, family int) Connection {
 	v := e.Explain(policy.Conn{Src: policy.Endpoint{Pod: &src}, Dst: policy.Endpoint{Pod: &dst}, Protocol: proto, Port: port, Family: family})
 	c := Connection{From: src.String(), To: dst.String(), Protocol: string(proto), Port: port, Allowed: v.Allowed,
-		Egress: side(s, v.Egress, policy.Endpoint{Pod: &src}), Ingress: side(s, v.Ingress, policy.Endpoint{Pod: &dst})}
+		Egress: side(s, v.Egress, policy.Endpoint{Pod: &src}, v.DstIP), Ingress: side(s, v.Ingress, policy.Endpoint{Pod: &dst}, v.SrcIP)}
 	if v.SrcIP.IsValid() {
 		c.SrcIP = v.SrcIP.String()
 	}

@@ -98,6 +98,18 @@ func TestCommands(t *testing.T) {
 			outHas: []string{"TCP/80 x/a x/b\n"}},
 		{name: "unknown flag is a usage error", args: []string{"matrix", "--bogus"}, code: 2, errHas: []string{"unknown flag: --bogus"}},
 		{name: "help teaches", args: []string{"check", "--help"}, code: 0, outHas: []string{"judged after DNAT", "Exit status: 0 allowed, 1 denied"}},
+		{name: "a pod reaches its own node's address under deny-all",
+			args: []string{"check", "-f", "testdata/nodelocal", "--from", "web", "--to", "172.18.0.11", "--port", "10250"}, code: 0,
+			outHas: []string{"ALLOWED  default/web -> 172.18.0.11 TCP/10250", "egress  of default/web: node-local: traffic between a pod and its own node is always allowed"}},
+		{name: "its own node reaches the pod under deny-all",
+			args: []string{"check", "-f", "testdata/nodelocal", "--from", "node/n1", "--to", "web", "--port", "80"}, code: 0,
+			outHas: []string{"(172.18.0.11 -> 10.244.1.5)", "ingress of default/web: node-local:"}},
+		{name: "node-local DNS is the pod's own node",
+			args: []string{"check", "-f", "testdata/nodelocal", "--from", "web", "--to", "169.254.20.10", "--port", "53", "--protocol", "UDP"}, code: 0,
+			outHas: []string{"node-local: traffic between a pod and its own node is always allowed, whatever the policies (169.254.20.10 is node-local DNS"}},
+		{name: "another node is judged on its tunnel address (flannel vxlan)",
+			args: []string{"check", "-f", "testdata/nodelocal", "--from", "node/n2", "--to", "web", "--port", "80"}, code: 1,
+			outHas: []string{"DENIED  node/n2 -> default/web TCP/80  (10.244.2.0 -> 10.244.1.5)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

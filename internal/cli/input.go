@@ -539,6 +539,9 @@ func labObserved(st *state.State) *observed {
 	for _, obj := range lab.List(st, "NetworkPolicy") {
 		o.policies = append(o.policies, obj.(*networkingv1.NetworkPolicy))
 	}
+	// The lab's nodes as their kubelets register them: what node-local
+	// traffic and nodes peers are judged on, as the lab's engine judges.
+	o.nodes = lab.PolicyObjects(st).Nodes
 	for _, kind := range []string{"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"} {
 		for _, obj := range lab.List(st, kind) {
 			o.workloads = append(o.workloads, obj.(kubeObject))

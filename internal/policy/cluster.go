@@ -82,7 +82,10 @@ func (r ClusterRuleRef) String() string {
 type nodeInfo struct {
 	name   string
 	labels labels.Set
-	addrs  []netip.Addr
+	addrs  []netip.Addr // status.addresses, then tunnel addresses
+	// tunnel are the addresses the node's host traffic to pods on other
+	// nodes leaves with on an overlay (see tunnelAddrs); also in addrs.
+	tunnel []netip.Addr
 }
 
 type cnpInfo struct {
@@ -143,8 +146,9 @@ func (p *podInfo) removeCNP(c *cnpInfo) {
 	}
 }
 
-// UpsertNode records a node's labels and addresses, which nodes peers of
-// ClusterNetworkPolicy egress rules select.
+// UpsertNode records a node's labels and addresses: nodes peers of
+// ClusterNetworkPolicy egress rules select them, and traffic between a pod
+// and an address of its own node is node-local (always allowed).
 func (e *Engine) UpsertNode(n *corev1.Node) {
 	e.DeleteNode(n.Name)
 	ni := &nodeInfo{name: n.Name, labels: labels.Set{}}
@@ -152,12 +156,88 @@ func (e *Engine) UpsertNode(n *corev1.Node) {
 		ni.labels[k] = v
 	}
 	for _, a := range n.Status.Addresses {
-		if ip, err := netip.ParseAddr(a.Address); err == nil {
+		if ip, err := netip.ParseAddr(a.Address); err == nil && !slices.Contains(ni.addrs, ip.Unmap()) {
 			ni.addrs = append(ni.addrs, ip.Unmap())
-			e.nodeByIP[ip.Unmap()] = ni
 		}
 	}
+	for _, ip := range tunnelAddrs(n) {
+		if !slices.Contains(ni.addrs, ip) {
+			ni.addrs = append(ni.addrs, ip)
+		}
+		ni.tunnel = append(ni.tunnel, ip)
+	}
+	for _, ip := range ni.addrs {
+		e.nodeByIP[ip] = ni
+	}
 	e.nodes[n.Name] = ni
+}
+
+// Node annotations that record a node's overlay (tunnel) addresses. On an
+// overlay, a node's own traffic to a pod on another node is routed through
+// the tunnel device and so leaves with that device's address, not the
+// node's InternalIP: that is the source an ipBlock sees on the far node.
+const (
+	// Calico writes the address it gives tunl0 (IPIP), vxlan.calico and
+	// wireguard.cali.
+	calicoIPIPAnnotation       = "projectcalico.org/IPv4IPIPTunnelAddr"
+	calicoVXLANAnnotation      = "projectcalico.org/IPv4VXLANTunnelAddr"
+	calicoVXLAN6Annotation     = "projectcalico.org/IPv6VXLANTunnelAddr"
+	calicoWireguardAnnotation  = "projectcalico.org/IPv4WireguardInterfaceAddr"
+	calicoWireguard6Annotation = "projectcalico.org/IPv6WireguardInterfaceAddr"
+	// FlannelBackendAnnotation is written by flannel; with the vxlan
+	// backend, flannel.1 carries the network address of the node's pod
+	// subnet (10.244.N.0), so that is the tunnel address. host-gw routes
+	// without a tunnel: host traffic keeps the InternalIP.
+	FlannelBackendAnnotation = "flannel.alpha.coreos.com/backend-type"
+)
+
+// tunnelAddrs reads the overlay addresses a network plugin recorded on the
+// Node. A plugin that records none (or a routed network) leaves the node's
+// host traffic with its InternalIP, which is what status.addresses gives.
+func tunnelAddrs(n *corev1.Node) []netip.Addr {
+	var out []netip.Addr
+	for _, k := range []string{calicoIPIPAnnotation, calicoVXLANAnnotation, calicoVXLAN6Annotation,
+		calicoWireguardAnnotation, calicoWireguard6Annotation} {
+		if ip, err := netip.ParseAddr(n.Annotations[k]); err == nil {
+			out = append(out, ip.Unmap())
+		}
+	}
+	if n.Annotations[FlannelBackendAnnotation] == "vxlan" {
+		cidrs := n.Spec.PodCIDRs
+		if len(cidrs) == 0 && n.Spec.PodCIDR != "" {
+			cidrs = []string{n.Spec.PodCIDR}
+		}
+		for _, c := range cidrs {
+			if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is4() {
+				// flannel's IPv6 vxlan device (flannel-v6.1) takes the
+				// same form; only IPv4 is modelled, as only it was
+				// measured.
+				out = append(out, p.Masked().Addr())
+			}
+		}
+	}
+	return out
+}
+
+// nodeAddr is the address a node's own traffic carries in family (4 or 6;
+// 0: any): toOtherNode picks its tunnel address where it has one, as the
+// route through the overlay does; else the first address of status.addresses
+// (the kubelet lists InternalIP first).
+func (ni *nodeInfo) nodeAddr(family int, toOtherNode bool) netip.Addr {
+	fits := func(ip netip.Addr) bool { return family == 0 || (family == 4) == ip.Is4() }
+	if toOtherNode {
+		for _, ip := range ni.tunnel {
+			if fits(ip) {
+				return ip
+			}
+		}
+	}
+	for _, ip := range ni.addrs {
+		if fits(ip) && !slices.Contains(ni.tunnel, ip) {
+			return ip
+		}
+	}
+	return netip.Addr{}
 }
 
 // DeleteNode forgets a node.

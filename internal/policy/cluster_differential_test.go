@@ -130,6 +130,15 @@ func differentialCluster(t *testing.T, c *chooser) {
 	}
 	for i := 1; i <= 2; i++ {
 		n := c.node(i)
+		// Overlays: the node's host traffic to other nodes' pods leaves
+		// with a tunnel address its network plugin recorded.
+		switch c.n(3) {
+		case 0:
+			n.Annotations = map[string]string{"flannel.alpha.coreos.com/backend-type": "vxlan"}
+			n.Spec.PodCIDRs = []string{fmt.Sprintf("10.0.%d.0/24", 8+i)}
+		case 1:
+			n.Annotations = map[string]string{"projectcalico.org/IPv4IPIPTunnelAddr": fmt.Sprintf("10.0.%d.1", 8+i)}
+		}
 		ref.Nodes = append(ref.Nodes, n)
 		e.UpsertNode(n)
 	}
@@ -140,6 +149,8 @@ func differentialCluster(t *testing.T, c *chooser) {
 			p.Spec.NodeName = "n2"
 			p.Status.PodIP = "172.18.0.2"
 			p.Status.PodIPs = []corev1.PodIP{{IP: "172.18.0.2"}}
+		} else if c.n(3) == 0 {
+			p.Spec.NodeName = "n2"
 		}
 		ref.Pods = append(ref.Pods, p)
 	}
@@ -210,7 +221,11 @@ func compareCluster(t *testing.T, e *policy.Engine, ref *reference.Cluster) {
 		eps = append(eps, policy.PodEndpoint(p.Namespace, p.Name))
 	}
 	eps = append(eps, policy.Endpoint{IP: netip.MustParseAddr("10.0.1.2")}, policy.Endpoint{IP: netip.MustParseAddr("192.0.2.1")},
-		policy.Endpoint{Node: "n1"}, policy.Endpoint{IP: netip.MustParseAddr("172.18.0.1")}, policy.Endpoint{IP: netip.MustParseAddr("fd00::99")})
+		policy.Endpoint{Node: "n1"}, policy.Endpoint{IP: netip.MustParseAddr("172.18.0.1")}, policy.Endpoint{IP: netip.MustParseAddr("fd00::99")},
+		policy.Endpoint{Node: "n2"}, policy.Endpoint{IP: netip.MustParseAddr("172.18.0.2")}, policy.Endpoint{IP: policy.NodeLocalDNS})
+	for _, a := range []string{"10.0.9.0", "10.0.10.0", "10.0.9.1", "10.0.10.1"} {
+		eps = append(eps, policy.Endpoint{IP: netip.MustParseAddr(a)})
+	}
 	for _, s := range eps {
 		for _, d := range eps {
 			for _, proto := range protos {

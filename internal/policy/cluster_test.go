@@ -136,7 +136,12 @@ func TestClusterNetworkPolicySemantics(t *testing.T) {
 			src:  web, dst: policy.PodEndpoint("prod", "agent"), port: 80, allowed: true},
 		{name: "nodes peer selects node addresses",
 			cnps: []*cnpv1beta1.ClusterNetworkPolicy{cnpOf("no-nodes", admin, 1, prod, out(deny, []cnpv1beta1.ClusterNetworkPolicyEgressPeer{{Nodes: nsSel("role", "worker")}}))},
-			src:  web, dst: policy.Endpoint{IP: netip.MustParseAddr("172.18.0.2")}, port: 10250, allowed: false, tier: policy.TierAdmin, policy: "no-nodes"},
+			src:  web, dst: policy.Endpoint{IP: netip.MustParseAddr("172.18.0.3")}, port: 10250, allowed: false, tier: policy.TierAdmin, policy: "no-nodes"},
+		// The pod's own node is node-local, before every tier: the data
+		// plane judges forwarded packets only, and these are not.
+		{name: "nodes peer: the pod's own node stays node-local",
+			cnps: []*cnpv1beta1.ClusterNetworkPolicy{cnpOf("no-nodes", admin, 1, prod, out(deny, []cnpv1beta1.ClusterNetworkPolicyEgressPeer{{Nodes: nsSel("role", "worker")}}))},
+			src:  web, dst: policy.Endpoint{IP: netip.MustParseAddr("172.18.0.2")}, port: 10250, allowed: true},
 		{name: "unknown peer: an Accept matches nothing",
 			cnps: []*cnpv1beta1.ClusterNetworkPolicy{cnpOf("future", admin, 1, prod, in(accept, []cnpv1beta1.ClusterNetworkPolicyIngressPeer{{}}), in(deny, fromNS(all)))},
 			src:  web, dst: db, port: 80, allowed: false, tier: policy.TierAdmin, policy: "future", index: 1},
@@ -157,6 +162,8 @@ func TestClusterNetworkPolicySemantics(t *testing.T) {
 			e.UpsertPod(agent)
 			e.UpsertNode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{"role": "worker"}},
 				Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "172.18.0.2"}}}})
+			e.UpsertNode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n2", Labels: map[string]string{"role": "worker"}},
+				Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "172.18.0.3"}}}})
 			for _, np := range tc.nps {
 				e.UpsertPolicy(np)
 			}

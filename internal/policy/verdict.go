@@ -22,17 +22,28 @@ func (e *Engine) Explain(c Conn) Verdict {
 	return v
 }
 
+// NodeLocalDNS is node-local DNS's well-known listen address (the
+// NodeLocal DNSCache add-on binds it on a dummy interface of every node).
+// A pod's traffic to it is delivered on the pod's own node, never forwarded,
+// so it is node-local like the node's other addresses: always allowed. It
+// is the one such address the engine knows without being told.
+var NodeLocalDNS = netip.MustParseAddr("169.254.20.10")
+
 // side is what the evaluation knows about one end of the connection.
 type side struct {
 	pod    *podInfo // nil for nodes and bare addresses
 	isNode bool     // a node, or a hostNetwork pod speaking as its node
 	node   string
-	ip     netip.Addr
+	// everyNode: an address every node holds (NodeLocalDNS), so it is the
+	// other end's own node, whichever that is.
+	everyNode bool
+	ip        netip.Addr
 }
 
 func (e *Engine) resolve(ep Endpoint, family int) side {
 	s := side{node: ep.Node, isNode: ep.Node != "", ip: ep.IP.Unmap()}
-	if ep.Pod != nil {
+	switch {
+	case ep.Pod != nil:
 		s.pod = e.pods[*ep.Pod]
 		if s.pod != nil && !s.ip.IsValid() {
 			s.ip = s.pod.addr(family)
@@ -40,10 +51,43 @@ func (e *Engine) resolve(ep Endpoint, family int) side {
 		if s.pod != nil && s.pod.hostNetwork {
 			s.node, s.isNode = s.pod.node, true
 		}
-	} else if p := e.byIP[s.ip]; p != nil && s.ip.IsValid() {
-		s.pod = p
+	case s.isNode:
+		// The address the node speaks with, so that ipBlocks judge a node
+		// as the data plane does (overlaySource refines it for overlays).
+		if ni := e.nodes[s.node]; ni != nil && !s.ip.IsValid() {
+			s.ip = ni.nodeAddr(family, false)
+		}
+	case !s.ip.IsValid():
+	case e.byIP[s.ip] != nil:
+		s.pod = e.byIP[s.ip]
+	case e.nodeByIP[s.ip] != nil:
+		// An address of a Node (status.addresses or a tunnel address):
+		// the node itself, so traffic with its own pods is node-local.
+		s.node, s.isNode = e.nodeByIP[s.ip].name, true
+	case s.ip == NodeLocalDNS:
+		s.isNode, s.everyNode = true, true
 	}
 	return s
+}
+
+// overlaySource gives a node source (or a hostNetwork pod, which speaks as
+// its node) the address its traffic to a pod on another node carries: its
+// tunnel address on an overlay (see tunnelAddrs). An explicit address is
+// left as given.
+func (e *Engine) overlaySource(src *side, ep Endpoint, dst side, family int) {
+	if !src.isNode || src.everyNode || ep.IP.IsValid() || dst.pod == nil || sameNode(src.node, dst.pod.node) {
+		return
+	}
+	if ni := e.nodes[src.node]; ni != nil {
+		if ip := ni.nodeAddr(family, true); ip.IsValid() {
+			src.ip = ip
+		}
+	}
+}
+
+// ownNode says whether other is the node the pod at self runs on.
+func ownNode(self *podInfo, other side) bool {
+	return other.isNode && (other.everyNode || sameNode(other.node, self.node))
 }
 
 func (p *podInfo) addr(family int) netip.Addr {
@@ -66,6 +110,7 @@ func (e *Engine) decide(c Conn, v *Verdict) bool {
 		}
 	}
 	src, dst := e.resolve(c.Src, family), e.resolve(c.Dst, family)
+	e.overlaySource(&src, c.Src, dst, family)
 	if v != nil {
 		v.SrcIP, v.DstIP = src.ip, dst.ip
 	}
@@ -100,7 +145,12 @@ func (e *Engine) side(dir Direction, self, other side, c Conn, sv *SideVerdict) 
 		return say(true, "host-network")
 	case other.pod == self.pod:
 		return say(true, "self")
-	case other.isNode && sameNode(other.node, self.pod.node):
+	case ownNode(self.pod, other):
+		// Upstream: traffic to and from the node a pod runs on is always
+		// allowed (the kubelet's probes need it). The data plane agrees
+		// by construction: it judges only the forward hook, and a pod's
+		// traffic with its own node's addresses is delivered (input) or
+		// sent (output) by that node, never forwarded.
 		return say(true, "node")
 	}
 	var dstPod *podInfo

@@ -56,11 +56,57 @@ type end struct {
 	ip   netip.Addr
 	node string
 	host bool // a node, or a hostNetwork pod
+	// tunnel: a host's overlay addresses (no explicit address given)
+	tunnel []netip.Addr
 }
+
+// nodeAddrs are a Node's addresses and, apart, the tunnel addresses its
+// network plugin recorded (Calico's annotations; flannel's vxlan device
+// holds its pod subnet's network address).
+func nodeAddrs(n *corev1.Node) (addrs, tunnel []netip.Addr) {
+	for _, a := range n.Status.Addresses {
+		if ip, err := netip.ParseAddr(a.Address); err == nil {
+			addrs = append(addrs, ip.Unmap())
+		}
+	}
+	for _, k := range []string{"projectcalico.org/IPv4IPIPTunnelAddr", "projectcalico.org/IPv4VXLANTunnelAddr",
+		"projectcalico.org/IPv6VXLANTunnelAddr", "projectcalico.org/IPv4WireguardInterfaceAddr", "projectcalico.org/IPv6WireguardInterfaceAddr"} {
+		if ip, err := netip.ParseAddr(n.Annotations[k]); err == nil {
+			tunnel = append(tunnel, ip.Unmap())
+		}
+	}
+	if n.Annotations["flannel.alpha.coreos.com/backend-type"] == "vxlan" {
+		cidrs := n.Spec.PodCIDRs
+		if len(cidrs) == 0 {
+			cidrs = []string{n.Spec.PodCIDR}
+		}
+		for _, s := range cidrs {
+			if p, err := netip.ParsePrefix(s); err == nil && p.Addr().Is4() {
+				tunnel = append(tunnel, p.Masked().Addr())
+			}
+		}
+	}
+	return addrs, tunnel
+}
+
+func fits(ip netip.Addr, family int) bool { return family == 0 || (family == 4) == ip.Is4() }
 
 func (c *Cluster) end(e policy.Endpoint, family int) end {
 	if e.Node != "" {
-		return end{node: e.Node, host: true, ip: e.IP}
+		x := end{node: e.Node, host: true, ip: e.IP.Unmap()}
+		for _, n := range c.Nodes {
+			if n.Name != e.Node || x.ip.IsValid() {
+				continue
+			}
+			addrs, tunnel := nodeAddrs(n)
+			for _, ip := range addrs {
+				if fits(ip, family) && !x.ip.IsValid() {
+					x.ip = ip
+				}
+			}
+			x.tunnel = tunnel
+		}
+		return x
 	}
 	var x end
 	if e.Pod != nil {
@@ -71,6 +117,21 @@ func (c *Cluster) end(e policy.Endpoint, family int) end {
 				if ip == e.IP.Unmap() && !p.Spec.HostNetwork {
 					x.pod = p
 				}
+			}
+		}
+		if x.pod == nil && e.IP.IsValid() {
+			// A node's own address is the node.
+			for _, n := range c.Nodes {
+				addrs, tunnel := nodeAddrs(n)
+				for _, ip := range append(addrs, tunnel...) {
+					if ip == e.IP.Unmap() {
+						x.node, x.host = n.Name, true
+					}
+				}
+			}
+			// Node-local DNS listens on every node: "" is any node.
+			if !x.host && e.IP.Unmap() == policy.NodeLocalDNS {
+				x.host = true
 			}
 		}
 	}
@@ -86,6 +147,13 @@ func (c *Cluster) end(e policy.Endpoint, family int) end {
 		}
 		x.host = x.pod.Spec.HostNetwork
 		x.node = x.pod.Spec.NodeName
+		if x.host && !e.IP.IsValid() {
+			for _, n := range c.Nodes {
+				if n.Name == x.node {
+					_, x.tunnel = nodeAddrs(n)
+				}
+			}
+		}
 	}
 	return x
 }
@@ -103,6 +171,16 @@ func (c *Cluster) Allowed(conn policy.Conn) bool {
 	}
 	dst = c.end(conn.Dst, family)
 	src := c.end(conn.Src, family)
+	// A host's traffic to a pod on another node leaves through the overlay
+	// with its tunnel address.
+	if dst.pod != nil && src.host && src.node != "" && dst.pod.Spec.NodeName != "" && src.node != dst.pod.Spec.NodeName {
+		for _, ip := range src.tunnel {
+			if fits(ip, family) {
+				src.ip = ip
+				break
+			}
+		}
+	}
 	return c.sideAllows(src, dst, dst, proto, conn.Port, networkingv1.PolicyTypeEgress) &&
 		c.sideAllows(dst, src, dst, proto, conn.Port, networkingv1.PolicyTypeIngress)
 }
