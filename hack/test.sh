@@ -17,6 +17,8 @@ command -v busybox >/dev/null || need+=(busybox)
 command -v nc.openbsd >/dev/null || need+=(netcat-openbsd)
 command -v curl >/dev/null || need+=(curl)
 command -v ip >/dev/null || need+=(iproute2)
+# The agent's image is built from scratch with buildah (deploy/, hack/image.sh).
+command -v buildah >/dev/null || need+=(buildah)
 # palisade ui's browser tests drive headless Chromium.
 command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
@@ -50,6 +52,13 @@ hack/testenv.sh build >/dev/null
 if ! command -v kubectl >/dev/null; then
   step "kubectl (none on this machine: building it once, cached in \$HOME/.cache/palisade)"
   PATH="$(hack/testenv.sh kubectl):$PATH"
+  export PATH
+fi
+
+# The chart's tests render it with helm (deploy/).
+if ! command -v helm >/dev/null; then
+  step "helm (none on this machine: building it once, cached in \$HOME/.cache/palisade)"
+  PATH="$(hack/helm.sh):$PATH"
   export PATH
 fi
 

@@ -77,7 +77,7 @@ the difference written, typically tens of milliseconds after the event.
 It runs as root with CAP_NET_ADMIN in the host's network namespace: in a
 cluster, as the DaemonSet in deploy/, which is the whole install:
 
-  kubectl apply -f deploy/
+  kubectl apply -k deploy/
   kubectl -n palisade-system get pods -o wide
 
 Connecting: --kubeconfig, else $KUBECONFIG, else the in-cluster service
