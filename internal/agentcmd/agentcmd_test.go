@@ -2,12 +2,16 @@ package agentcmd
 
 import (
 	"bytes"
+	"context"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/testenv"
@@ -160,4 +164,74 @@ func TestCleanupCommand(t *testing.T) {
 	if out := run(); !strings.Contains(out, "nothing to remove") {
 		t.Errorf("second cleanup said %q", out)
 	}
+}
+
+// TestAgentIPv6Metrics: the agent started as the DaemonSet starts it, with
+// the node's address alone as --metrics-addr (here ::1, an IPv6 node's
+// address in a cluster) and --metrics-port, against a real kube-apiserver,
+// serves /readyz on [::1]:PORT. "$(POD_IP):9965" made it exit with "too
+// many colons" on such a node.
+func TestAgentIPv6Metrics(t *testing.T) {
+	ns := testenv.NftNetns(t, "pltest-v6m")
+	env := testenv.Start(t)
+	probe, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	_, port, _ := net.SplitHostPort(probe.Addr().String())
+	probe.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := &lockedBuffer{}
+	cmd := Command(errs)
+	cmd.SetArgs([]string{"--kubeconfig", env.Kubeconfig, "--node-name", "node-1", "--netns", ns,
+		"--metrics-addr", "::1", "--metrics-port", port, "--new-pods", "fail-open", "--strict=false"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v\n%s", err, errs.String())
+		}
+	})
+	url := "http://" + net.JoinHostPort("::1", port) + "/readyz"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("the agent exited: %v\n%s", err, errs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v (last answer); agent log:\n%s", url, err, errs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// lockedBuffer is the agent's log, written by its goroutines while the
+// test may read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
