@@ -324,3 +324,34 @@ func TestServerDryRun(t *testing.T) {
 		})
 	}
 }
+
+// TestHelmInstall: the chart installs, upgrades and uninstalls for real on
+// a kube-apiserver, its release recorded in an existing namespace while the
+// chart makes palisade-system (which --create-namespace could not label).
+// No kubelet or controller runs there, so no pod starts and the namespace's
+// own deletion is left to a controller that is absent; the objects are what
+// is checked.
+func TestHelmInstall(t *testing.T) {
+	h, k := helm(t), kubectl(t)
+	env := testenv.Start(t)
+	kc := "--kubeconfig=" + env.Kubeconfig
+	image := func() string {
+		return string(run(t, k, kc, "-n", "palisade-system", "get", "daemonset", "palisade-agent", "-o", "jsonpath={.spec.template.spec.containers[0].image}"))
+	}
+	run(t, h, kc, "install", "palisade", "chart/palisade", "--namespace", "default")
+	if got, want := image(), "ghcr.io/palisade-net/palisade:"+version(t); got != want {
+		t.Errorf("installed image %q, want %q", got, want)
+	}
+	if got := string(run(t, k, kc, "get", "namespace", "palisade-system", "-o", "jsonpath={.metadata.labels.pod-security\\.kubernetes\\.io/enforce}")); got != "privileged" {
+		t.Errorf("namespace enforce label %q", got)
+	}
+	run(t, h, kc, "upgrade", "palisade", "chart/palisade", "--namespace", "default", "--set", "image.tag=v9.9.9")
+	if got := image(); got != "ghcr.io/palisade-net/palisade:v9.9.9" {
+		t.Errorf("upgraded image %q", got)
+	}
+	run(t, h, kc, "uninstall", "palisade", "--namespace", "default")
+	out, err := exec.Command(k, kc, "get", "clusterrole", "palisade-agent").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "NotFound") {
+		t.Errorf("after uninstall the ClusterRole is still there: %v %s", err, out)
+	}
+}
