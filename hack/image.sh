@@ -15,9 +15,10 @@
 #   ctr -n k8s.io images import OUT        (containerd on a node)
 #   skopeo copy oci-archive:OUT docker://REGISTRY/palisade:VERSION
 #
-# Needs root (buildah's vfs storage, here in a temporary directory removed
-# afterwards, so nothing is left in /var/lib/containers), buildah, nft and
-# go. Only amd64/arm64 Linux hosts: the image is the host's architecture.
+# Needs root, buildah, nft and go. buildah's storage (vfs) is a temporary
+# directory removed afterwards; only its small blob-info cache stays, in
+# /var/lib/containers/cache, as for any buildah push by root. The image is
+# the host's architecture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
