@@ -19,6 +19,8 @@ command -v curl >/dev/null || need+=(curl)
 command -v ip >/dev/null || need+=(iproute2)
 # kube-proxy's iptables mode (the nft backend), run inside lab nodes only.
 command -v iptables >/dev/null || need+=(iptables)
+# The agent's image is built from scratch with buildah (deploy/, hack/image.sh).
+command -v buildah >/dev/null || need+=(buildah)
 # palisade ui's browser tests drive headless Chromium.
 command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
@@ -60,6 +62,13 @@ hack/cni.sh build >/dev/null
 
 step "upstream's e2e.test for the Netpol run (built once, cached in \$HOME/.cache/palisade)"
 hack/upstream-e2e.sh build >/dev/null
+
+# The chart's tests render it with helm (deploy/).
+if ! command -v helm >/dev/null; then
+  step "helm (none on this machine: building it once, cached in \$HOME/.cache/palisade)"
+  PATH="$(hack/helm.sh):$PATH"
+  export PATH
+fi
 
 step "go test"
 go test -count=1 -timeout 30m ./...

@@ -504,8 +504,8 @@ func (a *Agent) lookAtDatapath() {
 // table a previous run left stays in force; that sync replaces it in one
 // transaction. When the API server goes away the informers retry and the
 // table keeps the last state; when Run returns the table stays too, so a
-// restart or upgrade never opens a window without policy (delete it with
-// 'nft delete table inet palisade-policy').
+// restart or upgrade never opens a window without policy (uninstalling
+// deletes it with 'palisade agent cleanup').
 func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +29,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/palisade-net/palisade/internal/agent"
+	"github.com/palisade-net/palisade/internal/dataplane"
 	"github.com/palisade-net/palisade/internal/kube"
 	"github.com/palisade-net/palisade/internal/lab/plumbing"
 )
@@ -58,6 +61,7 @@ func Command(stderr io.Writer) *cobra.Command {
 		kubeconfig, node, netns, newPods, logFormat, logLevel string
 		podCIDRs                                              []string
 		strict, requireVisible                                bool
+		metricsPort                                           int
 		cfg                                                   agent.Config
 	)
 	cmd := &cobra.Command{
@@ -73,7 +77,7 @@ the difference written, typically tens of milliseconds after the event.
 It runs as root with CAP_NET_ADMIN in the host's network namespace: in a
 cluster, as the DaemonSet in deploy/, which is the whole install:
 
-  kubectl apply -f deploy/
+  kubectl apply -k deploy/
   kubectl -n palisade-system get pods -o wide
 
 Connecting: --kubeconfig, else $KUBECONFIG, else the in-cluster service
@@ -85,7 +89,7 @@ Start-up and failure: until the first full sync (after the initial lists)
 the table of a previous run stays in force; that sync replaces it in one
 transaction. If the API server goes away the last state stays enforced, and
 when the agent exits the table stays too, so an upgrade never opens a hole
-(remove it with 'nft delete table inet palisade-policy').
+(uninstalling: 'palisade agent cleanup' on each node, deploy/README.md).
 
 New pods: a pod gets its address before the agent can know it. With
 --new-pods=fail-closed (the default), while a pod of this node that a
@@ -134,7 +138,7 @@ GOMEMLIMIT in its environment to choose otherwise.
 --netns runs the agent against a named network namespace instead (a lab
 node, tests); the API server is still reached from the agent's own.`,
 		Example: `  # In a cluster (what deploy/20-daemonset.yaml runs):
-  palisade agent --node-name $NODE_NAME --metrics-addr $POD_IP:9965 --log-format json
+  palisade agent --node-name $NODE_NAME --metrics-addr $POD_IP --log-format json
 
   # A node whose pods get addresses from 10.244.3.0/24 (else read from
   # the node's spec.podCIDRs), failing closed:
@@ -186,6 +190,9 @@ node, tests); the API server is still reached from the agent's own.`,
 			if cfg.Netns, err = netnsName(netns); err != nil {
 				return fail(exitBadUsage, "error: --netns: %v", err)
 			}
+			if cfg.MetricsAddr, err = listenAddr(cfg.MetricsAddr, metricsPort, cmd.Flags().Changed("metrics-port")); err != nil {
+				return fail(exitBadUsage, "error: --metrics-addr: %v", err)
+			}
 			rc, source, err := restConfig(kubeconfig)
 			if err != nil {
 				return fail(exitBadUsage, "error: %v", err)
@@ -233,13 +240,122 @@ node, tests); the API server is still reached from the agent's own.`,
 	f.BoolVar(&requireVisible, "require-visible-datapath", true, "not ready while pod traffic bypasses the table (bridge without br_netfilter, IPVS); false only reports it")
 	f.BoolVar(&cfg.Audit, "audit", false, "log and count what would be denied, drop nothing")
 	f.Uint16Var(&cfg.LogGroup, "log-group", 0, "also log every denied packet to this NFLOG group (0: off)")
-	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "127.0.0.1:9965", "serve /metrics, /healthz and /readyz here (\"\" to disable)")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "127.0.0.1", "serve /metrics, /healthz and /readyz here: HOST (IPv4, IPv6 or a name; --metrics-port is added) or HOST:PORT, [IPv6]:PORT (\"\" to disable)")
+	f.IntVar(&metricsPort, "metrics-port", 9965, "the port of --metrics-addr when it names none")
 	f.DurationVar(&cfg.MinSyncInterval, "min-sync-interval", 100*time.Millisecond, "after --sync-burst back-to-back syncs, at most one per this interval; events meanwhile are applied together")
 	f.IntVar(&cfg.SyncBurst, "sync-burst", 2, "syncs that may run back to back before --min-sync-interval applies")
 	f.DurationVar(&cfg.FullSyncPeriod, "full-sync-period", time.Hour, "rewrite the whole table this often even without changes, repairing any drift (0: never)")
 	f.DurationVar(&cfg.CounterInterval, "counter-interval", 10*time.Second, "how often denied-packet counters are read for metrics and the audit log")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.AddCommand(cleanupCommand())
+	return cmd
+}
+
+// listenAddr is the address to listen on for --metrics-addr: HOST:PORT
+// and [IPv6]:PORT as given, a bare host (an IPv4 or IPv6 address, with or
+// without brackets, or a name) with port added. The DaemonSet passes the
+// node's address alone, $(POD_IP), because "$(POD_IP):9965" is no address
+// on an IPv6 node (fd00::5:9965). portSet is whether --metrics-port was
+// given: a port in both places is refused rather than one silently lost.
+func listenAddr(addr string, port int, portSet bool) (string, error) {
+	if addr == "" {
+		return "", nil
+	}
+	if port < 0 || port > 65535 {
+		return "", fmt.Errorf("--metrics-port %d: want 0 to 65535", port)
+	}
+	// An IPv6 address alone is read as a host, never as host and port:
+	// "fd00::5:9965" is the address fd00::5:9965.
+	bare := addr
+	if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
+		bare = addr[1 : len(addr)-1]
+	}
+	if _, err := netip.ParseAddr(bare); err == nil {
+		return net.JoinHostPort(bare, strconv.Itoa(port)), nil
+	}
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		if strings.ContainsAny(addr, ":[]") {
+			return "", fmt.Errorf("%q: want HOST, HOST:PORT or [IPv6]:PORT: %v", addr, err)
+		}
+		return net.JoinHostPort(addr, strconv.Itoa(port)), nil // a name
+	}
+	if n, err := strconv.ParseUint(p, 10, 16); err != nil {
+		return "", fmt.Errorf("%q: port %q: want 0 to 65535", addr, p)
+	} else if portSet && int(n) != port {
+		return "", fmt.Errorf("%q names port %s and --metrics-port says %d: give one", addr, p, port)
+	}
+	if strings.Contains(host, ":") {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return "", fmt.Errorf("%q: %q is not an IPv6 address: %v", addr, host, err)
+		}
+	}
+	return addr, nil
+}
+
+func cleanupCommand() *cobra.Command {
+	var (
+		netns string
+		wait  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "cleanup [--netns PATH] [--wait]",
+		Short: "Remove Palisade's nftables table from this node (uninstall), and nothing else",
+		Long: `cleanup deletes the table the agent keeps, inet palisade-policy, from this
+node's network namespace, so that nothing Palisade programmed is enforced any
+more. It deletes that table only if Palisade made it: named palisade-policy,
+in the inet family, and carrying Palisade's comment ("` + dataplane.TableComment + `").
+Every other table is left alone, and so is a table of that name someone else
+made (cleanup says so). No table is no error: running it twice is fine.
+
+The agent never removes its table itself: when it stops the table stays in
+force, so a restart or a rolling update opens no window without policy. Run
+cleanup only once the agent is gone from the node (after uninstalling),
+else the agent writes the table again at its next sync. On a cluster,
+deploy/cleanup runs it on every node (see deploy/README.md):
+
+  kubectl delete -k deploy/
+  kubectl apply -k deploy/cleanup
+  kubectl -n palisade-system rollout status daemonset/palisade-cleanup
+  kubectl delete -k deploy/cleanup
+
+--wait stays running after the table is gone, until SIGTERM: what the
+cleanup DaemonSet's container does, since a DaemonSet restarts a container
+that exits.`,
+		Example: `  # On a node, as root:
+  palisade agent cleanup
+
+  # In a lab node's namespace:
+  sudo palisade agent cleanup --netns /run/netns/pal-lab-node1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ns, err := netnsName(netns)
+			if err != nil {
+				return fail(exitBadUsage, "error: --netns: %v", err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			r, err := dataplane.Remove(ctx, ns)
+			out := cmd.OutOrStdout()
+			switch {
+			case err != nil:
+				return fail(exitNo, "error: %v", err)
+			case r.Removed:
+				fmt.Fprintf(out, "removed table inet %s: Palisade enforces nothing on this node\n", dataplane.Table)
+			case r.Foreign != "":
+				fmt.Fprintf(out, "left alone: %s; Palisade has no table here\n", r.Foreign)
+			default:
+				fmt.Fprintf(out, "no Palisade table (inet %s) here: nothing to remove\n", dataplane.Table)
+			}
+			if wait {
+				<-ctx.Done()
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&netns, "netns", "", "clean this named network namespace (/run/netns/NAME or NAME) instead of the current one")
+	cmd.Flags().BoolVar(&wait, "wait", false, "then stay running until SIGTERM (the cleanup DaemonSet)")
 	return cmd
 }
 

@@ -20,6 +20,8 @@ func TestAgentUsage(t *testing.T) {
 		{[]string{"agent", "--node-name", "n1", "--pod-cidr", "10.244.1.0/33"}, `--pod-cidr "10.244.1.0/33"`},
 		{[]string{"agent", "--node-name", "n1", "--netns", "/proc/1/ns/net"}, "only named namespaces (/run/netns/NAME"},
 		{[]string{"agent", "--node-name", "n1", "--log-level", "loud"}, `--log-level "loud"`},
+		{[]string{"agent", "--node-name", "n1", "--metrics-addr", "10.0.0.1:9000", "--metrics-port", "9001"}, "give one"},
+		{[]string{"agent", "--node-name", "n1", "--metrics-addr", "[fd00::1"}, "want HOST, HOST:PORT or [IPv6]:PORT"},
 		{[]string{"agent", "--node-name", "n1"}, "no API server: pass --kubeconfig, set $KUBECONFIG, or run in a pod"},
 		{[]string{"agent", "--node-name", "n1", "--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig"},
 	} {
@@ -29,9 +31,15 @@ func TestAgentUsage(t *testing.T) {
 		}
 	}
 	code, out, _ := run(t, "", "agent", "--help")
-	for _, want := range []string{"kubectl apply -f deploy/", "--new-pods", "--audit", "/readyz", "inet palisade-policy"} {
+	for _, want := range []string{"kubectl apply -k deploy/", "--new-pods", "--audit", "/readyz", "inet palisade-policy", "--metrics-port", "cleanup"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("agent --help lacks %q", want)
+		}
+	}
+	code, out, _ = run(t, "", "agent", "cleanup", "--help")
+	for _, want := range []string{"kubectl apply -k deploy/cleanup", "palisade: NetworkPolicy enforcement", "--wait"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("agent cleanup --help lacks %q", want)
 		}
 	}
 }

@@ -126,7 +126,7 @@ func compute(e *policy.Engine, opts Options, cache *buildCache, prev *Desired) (
 	}
 	next := newBuildCache(e)
 	next.memo = cache.memo
-	b := &builder{d: NewDesired(tableComment, prev), e: e, opts: opts, sets: map[string]bool{}, cache: cache, next: next, memo: cache.memo}
+	b := &builder{d: NewDesired(TableComment, prev), e: e, opts: opts, sets: map[string]bool{}, cache: cache, next: next, memo: cache.memo}
 	b.base()
 	groups := map[string][]policy.PodKey{} // chain -> policies
 	type mapEntry struct{ m, key, value string }

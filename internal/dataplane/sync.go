@@ -45,8 +45,9 @@ func (s *Syncer) SetOptions(o Options) {
 // kernel is believed to hold.
 func (s *Syncer) ForceFull() { s.w.ForceFull() }
 
-// tableComment says, in the kernel's ruleset, who owns the policy table.
-const tableComment = "palisade: NetworkPolicy enforcement"
+// TableComment says, in the kernel's ruleset, who owns the policy table;
+// Remove deletes a table only if it carries it.
+const TableComment = "palisade: NetworkPolicy enforcement"
 
 // Sync brings the table to what the engine says and returns what it did.
 // After the first (full) sync, only the difference is written: changed
@@ -87,4 +88,28 @@ func PodCounters(ctx context.Context, t *nft.Table, ip netip.Addr) (allowedIn, d
 		vals[i] = counts[ip.String()]
 	}
 	return vals[0], vals[1], vals[2], vals[3], nil
+}
+
+// Removal is what Remove found and did in one namespace.
+type Removal struct {
+	Removed bool   // the table was Palisade's and is gone
+	Foreign string // a table of Palisade's name but another's comment, left alone
+}
+
+// Remove deletes the policy table from netns ("" for the current one) if
+// Palisade made it: named Table, in the inet family, with Palisade's
+// comment. Nothing else is touched: no other table, and not a table of the
+// same name someone else made (Foreign says so). No table is no error.
+func Remove(ctx context.Context, netns string) (Removal, error) {
+	info, found, err := nft.Describe(ctx, netns, knftables.InetFamily, Table)
+	if err != nil || !found {
+		return Removal{}, err
+	}
+	if info.Comment != TableComment {
+		return Removal{Foreign: fmt.Sprintf("table inet %s (handle %d) has comment %q, not Palisade's %q", Table, info.Handle, info.Comment, TableComment)}, nil
+	}
+	if err := nft.DeleteTable(ctx, netns, info); err != nil {
+		return Removal{}, err
+	}
+	return Removal{Removed: true}, nil
 }
