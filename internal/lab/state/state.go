@@ -73,6 +73,9 @@ type Container struct {
 
 // Pod is the lab's side of a pod.
 type Pod struct {
+	// UID is the pod's whose sandbox this is: on an API server a pod
+	// deleted and made again under its name (a StatefulSet's) is another.
+	UID      string       `json:"uid,omitempty"`
 	Netns    string       `json:"netns"`
 	HostVeth string       `json:"hostVeth,omitempty"`
 	Node     string       `json:"node"`
