@@ -30,8 +30,9 @@ type Config struct {
 	// daemon) or EnforcementExternal (nobody in the lab: one `palisade
 	// agent` per node does, fed by a Kubernetes API server).
 	Enforcement string `json:"enforcement,omitempty"`
-	// APIServer runs the lab on a real kube-apiserver (lab up --apiserver):
-	// objects are mirrored there, and agents enforce.
+	// APIServer runs the lab on a real control plane (lab up --apiserver):
+	// the API server holds the objects, the daemon is its nodes' kubelet,
+	// and agents enforce.
 	APIServer bool      `json:"apiServer,omitempty"`
 	Created   time.Time `json:"created"`
 }
