@@ -70,7 +70,6 @@ type apiNode struct {
 	pushed   map[string]string                    // pod key -> hash of the status written
 	evq      []*corev1.Event                      // events to post
 	failed   map[string]string                    // what was refused, logged once
-	synced   func() bool                          // every informer has listed
 }
 
 type podStatusWrite struct {
