@@ -42,6 +42,7 @@ import (
 var (
 	endpointSlicesGVR = schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}
 	eventsGVR         = schema.GroupVersionResource{Version: "v1", Resource: "events"}
+	podsGVR           = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 )
 
 // GVR is the kind's resource on an API server.
@@ -327,7 +328,7 @@ func (a *apiNode) confirmDelete(ns, name string, uid types.UID) {
 	defer cancel()
 	zero := int64(0)
 	opts := metav1.DeleteOptions{GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &uid}}
-	if err := a.api.Pods(ns).Delete(ctx, name, opts); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+	if err := a.dyn.Resource(podsGVR).Namespace(ns).Delete(ctx, name, opts); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		a.once("delete/"+ns+"/"+name, err)
 	}
 }
@@ -426,9 +427,14 @@ func (a *apiNode) writer(ctx context.Context) {
 // writeStatus replaces the fields of the pod's status a kubelet owns,
 // keeping the conditions others set (the scheduler's, a disruption).
 func (a *apiNode) writeStatus(ctx context.Context, w podStatusWrite) error {
+	res := a.dyn.Resource(podsGVR).Namespace(w.ns)
 	for attempt := 0; ; attempt++ {
-		cur, err := a.api.Pods(w.ns).Get(ctx, w.name, metav1.GetOptions{})
+		u, err := res.Get(ctx, w.name, metav1.GetOptions{})
 		if err != nil {
+			return err
+		}
+		cur := &corev1.Pod{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, cur); err != nil {
 			return err
 		}
 		if string(cur.UID) != w.uid {
@@ -441,8 +447,12 @@ func (a *apiNode) writeStatus(ctx context.Context, w podStatusWrite) error {
 				st.Conditions = append(st.Conditions, cond)
 			}
 		}
-		cur.Status = st
-		_, err = a.api.Pods(w.ns).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
+		if err != nil {
+			return err
+		}
+		u.Object["status"] = status
+		_, err = res.UpdateStatus(ctx, u, metav1.UpdateOptions{})
 		if apierrors.IsConflict(err) && attempt < 3 {
 			continue
 		}
