@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -155,6 +156,18 @@ func registerNodes(ctx context.Context, api *kube.Clients, nodes []*state.Node) 
 		}
 		if err != nil {
 			return err
+		}
+		// The TaintNodesByCondition admission plugin marks a new node
+		// not-ready until the node lifecycle controller sees it Ready; that
+		// controller does not run here (see control_plane in
+		// hack/testenv.sh), so the node, Ready at once, drops the taint.
+		if kept := slices.DeleteFunc(slices.Clone(node.Spec.Taints), func(t corev1.Taint) bool {
+			return t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable
+		}); len(kept) != len(node.Spec.Taints) {
+			node.Spec.Taints = kept
+			if node, err = api.Nodes().Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+				return err
+			}
 		}
 		now := metav1.Now()
 		node.Status = corev1.NodeStatus{
