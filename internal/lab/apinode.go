@@ -30,8 +30,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/palisade-net/palisade/internal/kube"
@@ -59,7 +59,6 @@ type apiNode struct {
 	dyn   dynamic.Interface
 	nodes map[string]bool
 
-	factory  dynamicinformer.DynamicSharedInformerFactory
 	mu       sync.Mutex                           // guards informers
 	informer map[string]cache.SharedIndexInformer // by Kind ("" key: none)
 	slices   cache.SharedIndexInformer            // EndpointSlices
@@ -82,7 +81,6 @@ type podStatusWrite struct {
 
 func newAPINode(d *Daemon, api *kube.Clients, dyn dynamic.Interface) *apiNode {
 	a := &apiNode{c: d.c, d: d, api: api, dyn: dyn, nodes: map[string]bool{},
-		factory:  dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0),
 		informer: map[string]cache.SharedIndexInformer{},
 		kick:     make(chan struct{}, 1), writes: make(chan struct{}, 1),
 		pending: map[string]podStatusWrite{}, pushed: map[string]string{}, failed: map[string]string{}}
@@ -118,20 +116,19 @@ func (a *apiNode) start(ctx context.Context) error {
 			crds = append(crds, k)
 			continue
 		}
-		a.informer[k.Kind] = a.factory.ForResource(k.GVR()).Informer()
+		a.informer[k.Kind] = informerFor(a.dyn, k.GVR())
 	}
-	a.slices = a.factory.ForResource(endpointSlicesGVR).Informer()
-	a.events = a.factory.ForResource(eventsGVR).Informer()
-	for _, inf := range a.informer {
+	a.slices = informerFor(a.dyn, endpointSlicesGVR)
+	a.events = informerFor(a.dyn, eventsGVR)
+	all := append(slices.Collect(maps.Values(a.informer)), a.slices, a.events)
+	var synced []cache.InformerSynced
+	for _, inf := range all {
 		a.watch(inf)
+		go inf.Run(ctx.Done())
+		synced = append(synced, inf.HasSynced)
 	}
-	a.watch(a.slices)
-	a.watch(a.events)
-	a.factory.Start(ctx.Done())
-	for gvr, ok := range a.factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return fmt.Errorf("watching %s: the informer did not sync", gvr.Resource)
-		}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return fmt.Errorf("watching the API server: the informers did not sync")
 	}
 	for _, k := range crds {
 		go a.watchCRD(ctx, k)
@@ -140,13 +137,29 @@ func (a *apiNode) start(ctx context.Context) error {
 	return nil
 }
 
+// informerFor watches a resource through the dynamic client. Not
+// client-go's dynamicinformer: it imports the typed informers of every API
+// group, and with them every typed client (package kube says why not).
+func informerFor(dyn dynamic.Interface, gvr schema.GroupVersionResource) cache.SharedIndexInformer {
+	r := dyn.Resource(gvr)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return r.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return r.Watch(ctx, o)
+		},
+	}
+	return cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+}
+
 // watchCRD starts the informer of a custom resource once the API server
 // serves it, saying once why it is not shown meanwhile.
 func (a *apiNode) watchCRD(ctx context.Context, k Kind) {
 	for ctx.Err() == nil {
 		_, err := a.dyn.Resource(k.GVR()).List(ctx, metav1.ListOptions{Limit: 1})
 		if err == nil {
-			inf := dynamicinformer.NewFilteredDynamicInformer(a.dyn, k.GVR(), "", 0, cache.Indexers{}, nil).Informer()
+			inf := informerFor(a.dyn, k.GVR())
 			a.watch(inf)
 			go inf.Run(ctx.Done())
 			if cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
@@ -131,7 +130,6 @@ func TestAPINodeWritesOnlyStatus(t *testing.T) {
 	st.Nodes = []*state.Node{{Name: "node-1"}}
 	c := &Controller{st: st, log: slog.New(slog.DiscardHandler), clock: time.Now, tombstones: map[string]bool{}}
 	a := &apiNode{c: c, dyn: dyn, nodes: map[string]bool{"node-1": true},
-		factory:  dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0),
 		informer: map[string]cache.SharedIndexInformer{},
 		kick:     make(chan struct{}, 1), writes: make(chan struct{}, 1),
 		pending: map[string]podStatusWrite{}, pushed: map[string]string{}, failed: map[string]string{}}
