@@ -150,7 +150,9 @@ func informerFor(dyn dynamic.Interface, gvr schema.GroupVersionResource) cache.S
 			return r.Watch(ctx, o)
 		},
 	}
-	return cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	// A client that cannot stream a watch list (client-go's fake) says so.
+	src := cache.ToListWatcherWithWatchListSemantics(lw, dyn)
+	return cache.NewSharedIndexInformer(src, &unstructured.Unstructured{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 }
 
 // watchCRD starts the informer of a custom resource once the API server
