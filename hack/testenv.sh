@@ -343,7 +343,8 @@ EOF
 # collide), the admin kubeconfig, no cloud provider. The controllers are
 # kind's set minus what a lab cannot use: nodeipam (the lab gives each node
 # its pod range), nodelifecycle (lab nodes renew no Lease, so it would
-# taint them all NotReady after 40 s), and the cloud ones.
+# taint them all NotReady after 40 s). (The cloud controllers are not in
+# kube-controller-manager any more.)
 control_plane() {
   local dir=$1 t0 f
   t0=$(date +%s%N)
@@ -351,7 +352,7 @@ control_plane() {
     --kubeconfig "$dir/kubeconfig" \
     --bind-address 127.0.0.1 --secure-port 0 \
     --leader-elect=false \
-    --controllers '*,bootstrapsigner,tokencleaner,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
+    --controllers '*,bootstrapsigner,tokencleaner,-nodeipam,-nodelifecycle' \
     --service-account-private-key-file "$CACHE/sa.key" \
     --root-ca-file "$dir/certs/apiserver.crt" \
     --use-service-account-credentials=false \

@@ -29,6 +29,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/palisade-net/palisade/hack"
 	"github.com/palisade-net/palisade/internal/kube"
@@ -145,6 +146,17 @@ func (w logWriter) Write(p []byte) (int, error) {
 // so nothing marks them NotReady.
 func registerNodes(ctx context.Context, api *kube.Clients, nodes []*state.Node) error {
 	for _, n := range nodes {
+		// The controller-manager annotates new nodes (ttl) meanwhile: on a
+		// conflict, register again on its version.
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error { return registerNode(ctx, api, n) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func registerNode(ctx context.Context, api *kube.Clients, n *state.Node) error {
+	{
 		want := nodeObject(n)
 		want.Status = corev1.NodeStatus{}
 		node, err := api.Nodes().Create(ctx, want, metav1.CreateOptions{})
