@@ -15,7 +15,9 @@ import (
 func TestSliceEndpoints(t *testing.T) {
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web"}}
 	yes, no := true, false
-	port := func(name string, p int32) discoveryv1.EndpointPort { return discoveryv1.EndpointPort{Name: &name, Port: &p} }
+	port := func(name string, p int32) discoveryv1.EndpointPort {
+		return discoveryv1.EndpointPort{Name: &name, Port: &p}
+	}
 	ep := func(ip, pod string, ready *bool) discoveryv1.Endpoint {
 		return discoveryv1.Endpoint{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: ready},
 			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "ns", Name: pod}}
