@@ -224,11 +224,13 @@ func (a *apiNode) copyIn() {
 	oldPods := c.st.Pods
 	for kind, inf := range informers {
 		k, _ := KindOf(kind)
-		for _, key := range k.store.keys(c.st) {
-			k.store.remove(c.st, key)
-		}
 		if kind == "Pod" {
+			// A new map: oldPods keeps the statuses the node derived.
 			c.st.Pods = map[string]*corev1.Pod{}
+		} else {
+			for _, key := range k.store.keys(c.st) {
+				k.store.remove(c.st, key)
+			}
 		}
 		for _, item := range inf.GetStore().List() {
 			obj, err := typedFrom(k, item)

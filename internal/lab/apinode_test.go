@@ -156,6 +156,12 @@ func TestAPINodeWritesOnlyStatus(t *testing.T) {
 		Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}, {Type: corev1.PodReady, Status: corev1.ConditionTrue}},
 		ContainerStatuses: []corev1.ContainerStatus{{Name: "c", Image: "nginx", Ready: true, Started: &started,
 			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}}
+	// An informer event before the status is written (the API server's
+	// copy has no address yet) must not take the node's status away.
+	a.copyIn()
+	if got := st.Pods["ns/web"].Status; got.PodIP != "10.244.1.2" || got.Phase != corev1.PodRunning {
+		t.Fatalf("copyIn replaced the status the node derived: %+v", got)
+	}
 	a.statusesChanged()
 	c.record(reconcile.Event{Kind: "Pod", Namespace: "ns", Name: "web", Type: corev1.EventTypeNormal, Reason: "Started", Message: "Started container c"})
 	c.mu.Unlock()
