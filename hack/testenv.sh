@@ -5,8 +5,12 @@
 #
 #   hack/testenv.sh build        build the binaries unless cached; print their directory
 #   hack/testenv.sh path         print the cache directory (exit 1 when not built)
-#   hack/testenv.sh start DIR    run etcd + kube-apiserver with their state in DIR (made
-#                                if missing); print the kubeconfig path once ready
+#   hack/testenv.sh start DIR [--control-plane]
+#                                run etcd + kube-apiserver with their state in DIR (made
+#                                if missing); print the kubeconfig path once ready. With
+#                                --control-plane also kube-controller-manager and
+#                                kube-scheduler, and the ServiceAccount admission plugin
+#                                (what `lab up --apiserver` runs)
 #   hack/testenv.sh stop DIR     stop what 'start DIR' started (by PID) and remove DIR
 #   hack/testenv.sh kubectl      build kubectl ${K8S_VERSION} unless cached; print its directory
 #                                (for machines without one: the lab's kubectl test uses it)
@@ -31,7 +35,14 @@ ADMIN_TOKEN=palisade-testenv-admin
 
 say() { printf 'testenv: %s\n' "$*" >&2; }
 
-built() { [ -x "$CACHE/kube-apiserver" ] && [ -x "$CACHE/kube-proxy" ] && [ -x "$CACHE/etcd" ] && [ -f "$CACHE/sa.key" ] && [ -f "$CACHE/sa.pub" ]; }
+# The control plane and kube-proxy, built from k8s.io/kubernetes in one 'go build' (see build).
+K8S_CMDS="kube-apiserver kube-controller-manager kube-scheduler kube-proxy"
+
+built() {
+  local c
+  for c in $K8S_CMDS etcd; do [ -x "$CACHE/$c" ] || return 1; done
+  [ -f "$CACHE/sa.key" ] && [ -f "$CACHE/sa.pub" ]
+}
 
 build() {
   if built; then
@@ -71,16 +82,29 @@ EOF
   )
   say "etcd: built in $(($(date +%s) - start))s"
 
-  say "kube-apiserver, kube-proxy ${K8S_VERSION}: resolving k8s.io/kubernetes and its staging modules"
-  mkdir -p "$work/apiserver"
+  say "kubernetes ${K8S_VERSION} (${K8S_CMDS}): resolving k8s.io/kubernetes and its staging modules"
+  mkdir -p "$work/k8s"
   (
-    cd "$work/apiserver"
-    wrapper apiserver k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-proxy
-    say "kube-apiserver: $(grep -c '^replace' go.mod) staging modules pinned to ${STAGING_VERSION}"
-    say "kube-apiserver, kube-proxy: compiling (one go build: shared packages compile once; a cold build takes minutes)"
-    go build -trimpath -ldflags "$ldflags" -o "$work/bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-proxy
+    cd "$work/k8s"
+    local pkgs=() c
+    for c in $K8S_CMDS; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+    wrapper k8s "${pkgs[@]}"
+    say "kubernetes: $(grep -c '^replace' go.mod) staging modules pinned to ${STAGING_VERSION}"
+    say "kubernetes: compiling ${K8S_CMDS} in one build so shared packages compile once (a cold build takes many minutes; -v lists packages as they finish)"
+    # One invocation: the three commands share most of their packages.
+    # -v prints each package as it is compiled, the only progress go build has.
+    go build -v -trimpath -ldflags "$ldflags" -o "$work/bin/" "${pkgs[@]}" 2>"$work/k8s-build.log" &
+    local gopid=$! n tick=0
+    while kill -0 "$gopid" 2>/dev/null; do
+      sleep 1
+      tick=$((tick + 1))
+      [ $((tick % 20)) -eq 0 ] || continue
+      n=$(wc -l <"$work/k8s-build.log")
+      say "kubernetes: ${n} packages compiled so far ($(($(date +%s) - start))s)"
+    done
+    wait "$gopid" || { say "kubernetes: go build failed:"; tail -n 30 "$work/k8s-build.log" >&2; exit 1; }
   )
-  say "kube-apiserver, kube-proxy: built"
+  say "kubernetes: built in $(($(date +%s) - start))s"
 
   # The service-account signing key kube-apiserver insists on; generated
   # with Go so that no openssl binary is needed.
@@ -204,6 +228,7 @@ freeport() {
 
 start() {
   local dir=$1 attempt rc
+  CONTROL_PLANE=${2:-}
   built || { say "not built: run '$0 build' first"; exit 1; }
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
@@ -258,9 +283,12 @@ launch() {
       --kubelet-preferred-address-types InternalDNS)
   fi
 
-  # No controller-manager runs, so nothing creates service accounts: the
-  # ServiceAccount admission plugin would refuse every pod. No endpoint
-  # reconciler either: the advertised 127.0.0.1 is not a routable address.
+  # Without a controller-manager nothing creates service accounts: the
+  # ServiceAccount admission plugin would refuse every pod, so the bare
+  # API server (package tests) runs without it. No endpoint reconciler
+  # either: the advertised 127.0.0.1 is not a routable address.
+  local admission=(--disable-admission-plugins ServiceAccount)
+  [ "$CONTROL_PLANE" = --control-plane ] && admission=()
   "$CACHE/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
@@ -271,7 +299,7 @@ launch() {
     --service-account-key-file "$CACHE/sa.pub" --service-account-signing-key-file "$CACHE/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 \
     --endpoint-reconciler-type none \
-    --disable-admission-plugins ServiceAccount \
+    "${admission[@]}" \
     --enable-priority-and-fairness=false --profiling=false \
     "${kubelet_flags[@]}" \
     >"$dir/apiserver.log" 2>&1 &
@@ -309,6 +337,9 @@ EOF
       curl -sf --cacert "$dir/certs/apiserver.crt" -H "Authorization: Bearer $ADMIN_TOKEN" \
         "https://127.0.0.1:$api_port/readyz" >/dev/null 2>&1; then
       say "ready on https://127.0.0.1:$api_port in $((($(date +%s%N) - t0) / 1000000)) ms"
+      if [ "$CONTROL_PLANE" = --control-plane ]; then
+        control_plane "$dir" || { stop "$dir" >/dev/null; return 1; }
+      fi
       echo "$dir/kubeconfig"
       return
     fi
@@ -320,11 +351,56 @@ EOF
   return 1
 }
 
-# stop ends the two processes start recorded, by PID: first politely, then
+# control_plane starts kube-controller-manager and kube-scheduler on the
+# API server of DIR, as kind runs them but on one machine: no leader
+# election, no serving port (--secure-port 0: nothing to bind, nothing to
+# collide), the admin kubeconfig, no cloud provider. The controllers are
+# kind's set minus what a lab cannot use: nodeipam (the lab gives each node
+# its pod range), nodelifecycle (lab nodes renew no Lease, so it would
+# taint them all NotReady after 40 s). (The cloud controllers are not in
+# kube-controller-manager any more.)
+control_plane() {
+  local dir=$1 t0 f
+  t0=$(date +%s%N)
+  "$CACHE/kube-controller-manager" \
+    --kubeconfig "$dir/kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port 0 \
+    --leader-elect=false \
+    --controllers '*,bootstrapsigner,tokencleaner,-nodeipam,-nodelifecycle' \
+    --service-account-private-key-file "$CACHE/sa.key" \
+    --root-ca-file "$dir/certs/apiserver.crt" \
+    --use-service-account-credentials=false \
+    --allocate-node-cidrs=false \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --concurrent-deployment-syncs 2 --concurrent-replicaset-syncs 2 \
+    --profiling=false \
+    >"$dir/controller-manager.log" 2>&1 &
+  echo $! >"$dir/controller-manager.pid"
+  "$CACHE/kube-scheduler" \
+    --kubeconfig "$dir/kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port 0 \
+    --leader-elect=false \
+    --profiling=false \
+    >"$dir/scheduler.log" 2>&1 &
+  echo $! >"$dir/scheduler.pid"
+  # They need no wait to be useful (each retries until its informers have
+  # synced); a quick look catches one that refused its flags.
+  sleep 0.3
+  for f in controller-manager scheduler; do
+    if ! kill -0 "$(cat "$dir/$f.pid")" 2>/dev/null; then
+      say "kube-$f exited during start-up; the last lines of its log:"
+      tail -n 20 "$dir/$f.log" >&2 || true
+      return 1
+    fi
+  done
+  say "kube-controller-manager and kube-scheduler started in $((($(date +%s%N) - t0) / 1000000)) ms"
+}
+
+# stop ends the processes start recorded, by PID: first politely, then
 # for good, and removes the state directory.
 stop() {
   local dir=$1 pid f
-  for f in apiserver etcd; do
+  for f in scheduler controller-manager apiserver etcd; do
     [ -f "$dir/$f.pid" ] || continue
     pid=$(cat "$dir/$f.pid")
     if kill -0 "$pid" 2>/dev/null; then
@@ -344,7 +420,11 @@ stop() {
 case "${1:-}" in
 build) build ;;
 path) built && echo "$CACHE" || { say "not built: run '$0 build'"; exit 1; } ;;
-start) [ -n "${2:-}" ] || { say "usage: $0 start DIR"; exit 2; }; start "$2" ;;
+start)
+  [ -n "${2:-}" ] || { say "usage: $0 start DIR [--control-plane]"; exit 2; }
+  case "${3:-}" in "" | --control-plane) ;; *) say "start: unknown option ${3}"; exit 2 ;; esac
+  start "$2" "${3:-}"
+  ;;
 stop) [ -n "${2:-}" ] || { say "usage: $0 stop DIR"; exit 2; }; stop "$2" ;;
 kubectl) kubectl_build ;;
 *)

@@ -66,6 +66,10 @@ type Controller struct {
 	// state it left: services, DNS records and, unless agents enforce,
 	// policy follow the pods. A failing one does not stop the others.
 	syncers []func(*state.State) error
+	// api is the node side of API-server mode (nil in the default lab):
+	// the API server holds the objects and runs the controllers, and this
+	// Controller is its kubelet.
+	api *apiNode
 }
 
 func (c *Controller) now() metav1.Time { return metav1.NewTime(c.clock().Truncate(time.Second)) }
@@ -92,6 +96,9 @@ func (c *Controller) record(ev reconcile.Event) {
 	if len(c.st.Events) > 1000 {
 		c.st.Events = c.st.Events[len(c.st.Events)-1000:]
 	}
+	if c.api != nil {
+		c.api.event(c.st.Events[len(c.st.Events)-1])
+	}
 	if ev.Type == corev1.EventTypeWarning {
 		c.log.Warn(ev.Message, "object", ev.Namespace+"/"+ev.Name, "reason", ev.Reason)
 	}
@@ -104,7 +111,11 @@ func isReady(p *corev1.Pod) bool { return reconcile.IsReady(p) }
 // input is what the core decides on: the state, the tombstones, what was
 // observed of the processes, and the clock.
 func (c *Controller) input(obs reconcile.Observed) reconcile.Input {
-	return reconcile.Input{State: c.st, Tombstones: c.tombstones, Observed: obs, Now: c.clock(), Generation: c.generation}
+	st := c.st
+	if c.api != nil {
+		st = c.api.view(st)
+	}
+	return reconcile.Input{State: st, Tombstones: c.tombstones, Observed: obs, Now: c.clock(), Generation: c.generation}
 }
 
 // observe looks at every container's process, and reads the ports of
@@ -144,6 +155,9 @@ func (c *Controller) reconcile() error {
 			c.log.Error("sync failed", "err", err)
 			errs = append(errs, err)
 		}
+	}
+	if c.api != nil {
+		c.api.statusesChanged()
 	}
 	// A failed sync leaves the previous rules in force; the next tick
 	// retries, and the caller hears about it.

@@ -93,6 +93,11 @@ func (d *Daemon) bootstrap() error {
 	} else {
 		c.adopt()
 	}
+	if c.st.Config.APIServer {
+		// The API server says what runs (startAPIMode); the lab's own
+		// workloads (coredns) are written there, not run from here.
+		return d.save()
+	}
 	if err := c.reconcile(); err != nil {
 		return err
 	}
@@ -287,6 +292,31 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 }
 
+// writeThrough are the verbs API-server mode sends to the API server.
+var writeThrough = map[string]func(a *apiNode, body []byte) Response{
+	"/apply": func(a *apiNode, b []byte) Response {
+		var req ApplyRequest
+		if err := json.Unmarshal(b, &req); err != nil {
+			return Response{Error: err.Error()}
+		}
+		return a.apply(req)
+	},
+	"/delete": func(a *apiNode, b []byte) Response {
+		var req []DeleteRequest
+		if err := json.Unmarshal(b, &req); err != nil {
+			return Response{Error: err.Error()}
+		}
+		return a.delete(req)
+	},
+	"/label": func(a *apiNode, b []byte) Response {
+		var req LabelRequest
+		if err := json.Unmarshal(b, &req); err != nil {
+			return Response{Error: err.Error()}
+		}
+		return a.label(req)
+	},
+}
+
 func (d *Daemon) routes(mux *http.ServeMux) {
 	handle := func(path string, fn func(body []byte) Response) {
 		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
@@ -298,6 +328,14 @@ func (d *Daemon) routes(mux *http.ServeMux) {
 				if err != nil {
 					break
 				}
+			}
+			if a := d.c.api; a != nil && writeThrough[path] != nil {
+				// On an API server the verbs write through it, without the
+				// lock: the node side takes the result from its informers.
+				resp := writeThrough[path](a, body)
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(resp)
+				return
 			}
 			d.c.mu.Lock()
 			resp := fn(body)

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
-	"github.com/palisade-net/palisade/internal/kube"
 	"github.com/palisade-net/palisade/internal/lab/state"
 	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/printers"
@@ -26,9 +24,8 @@ import (
 
 // Kind is one resource the lab serves: the names kubectl users type and
 // read, where its objects live in the lab's state, how the lab treats them
-// when they are applied and deleted, how kubectl prints them, and whether
-// and how they are mirrored to a real API server. Adding a kind is adding
-// an entry to Kinds.
+// when they are applied and deleted, and how kubectl prints them. Adding a
+// kind is adding an entry to Kinds.
 type Kind struct {
 	Kind       string
 	Resource   string // plural, as in "deployments"
@@ -64,7 +61,6 @@ type Kind struct {
 	// lab stores and judges but its data plane does not enforce ("" for
 	// nothing).
 	notEnforced func(obj metav1.Object) string
-	mirror      *mirrorKind
 }
 
 // Kinds lists what the lab serves, in the order kubectl prints `get all`.
@@ -86,18 +82,6 @@ var Kinds = []Kind{
 			p := o.(*corev1.Pod)
 			return p.Labels, containerPorts(p.Spec)
 		},
-		mirror: &mirrorKind{rank: 4, api: typed(func(c *kube.Clients, ns string) kube.Client[*corev1.Pod, *corev1.PodList] { return c.Pods(ns).Client }),
-			forCreate: func(o metav1.Object) {
-				p := o.(*corev1.Pod)
-				p.Status = corev1.PodStatus{}
-				for i := range p.Spec.Containers {
-					// An attached `run -it` container is the lab's business.
-					p.Spec.Containers[i].Stdin, p.Spec.Containers[i].StdinOnce, p.Spec.Containers[i].TTY = false, false, false
-				}
-			},
-			take:      func(dst, src metav1.Object) { dst.SetLabels(src.GetLabels()) },
-			status:    (*mirror).pushStatus,
-			deleteNow: true},
 	},
 	{Kind: "Service", Resource: "services", Short: []string{"svc", "service"}, Namespaced: true, InAll: true, Print: printers.Service,
 		store: stored(func(s *state.State) map[string]*corev1.Service { return s.Services }),
@@ -122,18 +106,6 @@ var Kinds = []Kind{
 		},
 		deleted: func(c *Controller, _ string, obj metav1.Object) { c.releaseClusterIP(obj.(*corev1.Service)) },
 		facts:   serviceFacts,
-		mirror: &mirrorKind{rank: 2, api: typed((*kube.Clients).Services),
-			forCreate: func(o metav1.Object) { o.(*corev1.Service).Status = corev1.ServiceStatus{} },
-			take: func(dst, src metav1.Object) {
-				d, s := dst.(*corev1.Service), src.(*corev1.Service)
-				d.Labels, d.Spec.Selector, d.Spec.Ports = s.Labels, s.Spec.Selector, s.Spec.Ports
-			},
-			form: func(o metav1.Object) any {
-				s := o.(*corev1.Service)
-				return map[string]any{"selector": s.Spec.Selector, "ports": s.Spec.Ports}
-			},
-			// The API server makes this one for itself.
-			system: func(o metav1.Object) bool { return o.GetNamespace() == "default" && o.GetName() == "kubernetes" }},
 	},
 	// Their pods go at the next reconcile, when nobody wants them any more.
 	{Kind: "DaemonSet", Resource: "daemonsets", Group: "apps", Short: []string{"ds", "daemonset"}, Namespaced: true, InAll: true, Print: printers.DaemonSet,
@@ -148,16 +120,6 @@ var Kinds = []Kind{
 			}
 			return sel, containerPorts(d.Spec.Template.Spec)
 		},
-		mirror: &mirrorKind{rank: 3, api: typed((*kube.Clients).Deployments),
-			forCreate: func(o metav1.Object) { o.(*appsv1.Deployment).Status = appsv1.DeploymentStatus{} },
-			take: func(dst, src metav1.Object) {
-				d, s := dst.(*appsv1.Deployment), src.(*appsv1.Deployment)
-				d.Labels, d.Spec.Replicas = s.Labels, s.Spec.Replicas
-			},
-			form: func(o metav1.Object) any {
-				d := o.(*appsv1.Deployment)
-				return map[string]any{"replicas": d.Spec.Replicas, "selector": d.Spec.Selector}
-			}},
 	},
 	{Kind: "ReplicaSet", Resource: "replicasets", Group: "apps", Short: []string{"rs", "replicaset"}, Namespaced: true, InAll: true, Print: printers.ReplicaSet,
 		store: stored(func(s *state.State) map[string]*appsv1.ReplicaSet { return s.ReplicaSets }),
@@ -177,12 +139,6 @@ var Kinds = []Kind{
 		store: stored(func(s *state.State) map[string]*batchv1.CronJob { return s.CronJobs })},
 	{Kind: "NetworkPolicy", Resource: "networkpolicies", Group: "networking.k8s.io", Short: []string{"netpol", "networkpolicy"}, Namespaced: true, Print: printers.NetworkPolicy,
 		store: stored(func(s *state.State) map[string]*networkingv1.NetworkPolicy { return s.Policies }),
-		mirror: &mirrorKind{rank: 1, api: typed((*kube.Clients).NetworkPolicies),
-			take: func(dst, src metav1.Object) {
-				d, s := dst.(*networkingv1.NetworkPolicy), src.(*networkingv1.NetworkPolicy)
-				d.Labels, d.Spec = s.Labels, s.Spec
-			},
-			form: func(o metav1.Object) any { return o.(*networkingv1.NetworkPolicy).Spec }},
 	},
 	// A custom resource (network-policy-api's CRD): decoded as written so
 	// that validation prunes and warns as the API server does, stored
@@ -192,16 +148,6 @@ var Kinds = []Kind{
 		store:       stored(func(s *state.State) map[string]*cnpv1beta1.ClusterNetworkPolicy { return s.ClusterPolicies }),
 		decode:      func() runtime.Object { return &unstructured.Unstructured{} },
 		notEnforced: cnpNotEnforced,
-		mirror: &mirrorKind{rank: 0, api: func(m *mirror) apiResource {
-			return m.custom(schema.GroupVersionResource{Group: cnpv1beta1.GroupName, Version: "v1beta1", Resource: "clusternetworkpolicies"}, "ClusterNetworkPolicy",
-				func() runtime.Object { return &cnpv1beta1.ClusterNetworkPolicy{} })
-		},
-			take: func(dst, src metav1.Object) {
-				d, s := dst.(*cnpv1beta1.ClusterNetworkPolicy), src.(*cnpv1beta1.ClusterNetworkPolicy)
-				d.Labels, d.Spec = s.Labels, s.Spec
-			},
-			form: func(o metav1.Object) any { return o.(*cnpv1beta1.ClusterNetworkPolicy).Spec },
-			crd:  true},
 	},
 	{Kind: "Namespace", Resource: "namespaces", Short: []string{"ns", "namespace"}, Print: printers.Namespace,
 		store:   stored(func(s *state.State) map[string]*corev1.Namespace { return s.Namespaces }),
@@ -209,12 +155,6 @@ var Kinds = []Kind{
 		prepare: func(_ *Controller, obj, _ metav1.Object) {
 			obj.(*corev1.Namespace).Status.Phase = corev1.NamespaceActive
 		},
-		mirror: &mirrorKind{rank: -1, api: typed(func(c *kube.Clients, _ string) kube.Client[*corev1.Namespace, *corev1.NamespaceList] {
-			return c.Namespaces()
-		}),
-			forCreate: func(o metav1.Object) { o.(*corev1.Namespace).Status = corev1.NamespaceStatus{} },
-			take:      func(dst, src metav1.Object) { dst.SetLabels(src.GetLabels()) },
-			system:    func(o metav1.Object) bool { return strings.HasPrefix(o.GetName(), "kube-") }},
 	},
 	// The lab's nodes: listed, never applied.
 	{Kind: "Node", Resource: "nodes", Short: []string{"no", "node"}, Print: printers.Node, list: nodes},
@@ -372,18 +312,6 @@ func Facts(st *state.State, obj runtime.Object) printers.Facts {
 		k.facts(st, obj, &f)
 	}
 	return f
-}
-
-// mirroredKinds are the kinds the mirror carries, in its order (rank).
-func mirroredKinds() []Kind {
-	var out []Kind
-	for _, k := range Kinds {
-		if k.mirror != nil {
-			out = append(out, k)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].mirror.rank < out[j].mirror.rank })
-	return out
 }
 
 // PolicyObjects are the lab's objects as the policy core reads them, for

@@ -38,7 +38,7 @@ const markerFile = ".palisade-lab"
 // owned are the entries a lab writes into its directory (globs); lab down
 // removes these and nothing else, then the directory if that left it empty.
 var owned = []string{markerFile, "name", "state.json", ".state-*.json", "daemon.sock", "daemon.pid", "daemon.log",
-	"toolbox", "dns", "pods", "logs", "apiserver", "agent-*.pid", "agent-*.metrics", "cni",
+	"toolbox", "dns", "pods", "logs", "apiserver", "agent-*.pid", "agent-*.metrics", "cni", "agent-*.log",
 	"kube-proxy-*.pid", "kube-proxy-*.log", "kube-proxy.kubeconfig"}
 
 // IsLabDir reports whether dir holds a lab: its marker, or the state file

@@ -64,7 +64,7 @@ func (c *Controller) startPod(sb reconcile.Sandbox) error {
 	if node == nil {
 		return fmt.Errorf("node %q does not exist in this lab", sb.Node)
 	}
-	rt := &state.Pod{Node: node.Name, Dir: c.paths.PodDir(pod.Namespace, pod.Name), IPs: sb.IPs}
+	rt := &state.Pod{UID: string(pod.UID), Node: node.Name, Dir: c.paths.PodDir(pod.Namespace, pod.Name), IPs: sb.IPs}
 	if sb.HostNetwork {
 		rt.Netns = node.Netns
 	} else {

@@ -132,7 +132,14 @@ func (c *Controller) syncServices(st *state.State) error {
 	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
 		services = append(services, st.Services[k])
 	}
-	e := endpointEngine(st, services, "")
+	var eps proxy.EndpointsFunc
+	if c.api != nil {
+		// The endpointslice controller's slices, as kube-proxy reads them.
+		eps = c.api.endpoints
+	} else {
+		e := endpointEngine(st, services, "")
+		eps = func(svc *corev1.Service) map[string][]proxy.Endpoint { return proxy.Endpoints(e, svc) }
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if c.serviceProxies == nil {
@@ -147,7 +154,7 @@ func (c *Controller) syncServices(st *state.State) error {
 			}
 			c.serviceProxies[n.Name] = p
 		}
-		if _, err := p.Sync(ctx, e, services); err != nil {
+		if _, err := p.SyncWith(ctx, eps, services); err != nil {
 			return fmt.Errorf("services on %s: %w", n.Name, err)
 		}
 	}
@@ -161,7 +168,7 @@ func (c *Controller) syncDNS(st *state.State) error {
 	var recs []kubedns.Record
 	for _, k := range slices.Sorted(maps.Keys(st.Services)) {
 		svc := st.Services[k]
-		if len(svc.Spec.ClusterIPs) == 0 {
+		if len(svc.Spec.ClusterIPs) == 0 || svc.Spec.ClusterIP == corev1.ClusterIPNone {
 			continue
 		}
 		recs = append(recs, kubedns.Record{Name: fmt.Sprintf("%s.%s.svc.cluster.local.", svc.Name, svc.Namespace), IPs: svc.Spec.ClusterIPs})

@@ -76,7 +76,11 @@ func Objects(st *state.State, q Query) ([]runtime.Object, error) {
 // the counts of their pods.
 func replicaSets(st *state.State) []*appsv1.ReplicaSet {
 	var out []*appsv1.ReplicaSet
+	// On an API server, the deployment controller's ReplicaSets are stored.
 	for _, k := range slices.Sorted(maps.Keys(st.Deployments)) {
+		if st.Config.APIServer {
+			break
+		}
 		d := st.Deployments[k]
 		exp, err := workload.ExpandAll(d, workload.Options{})
 		if err != nil || exp.ReplicaSet == nil {

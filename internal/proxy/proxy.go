@@ -26,6 +26,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/knftables"
 
 	"github.com/palisade-net/palisade/internal/dataplane"
@@ -93,14 +94,63 @@ func familyOf(ip netip.Addr) family {
 func (f family) serviceMap() string  { return "service-ips" + f.suffix }
 func (f family) noEndpoints() string { return "no-endpoints" + f.suffix }
 
+// EndpointsFunc gives the backends of every port of a service, by port
+// name: from the pods (Endpoints), or from the EndpointSlices an
+// endpointslice controller wrote (SliceEndpoints).
+type EndpointsFunc func(svc *corev1.Service) map[string][]Endpoint
+
+// SliceEndpoints lists the backends of every port of svc from its
+// EndpointSlices, as kube-proxy reads them: every address of an endpoint
+// not marked unready (Ready unset counts as ready, as the API says), on
+// the slice's port of the same name.
+func SliceEndpoints(svc *corev1.Service, slices []*discoveryv1.EndpointSlice) map[string][]Endpoint {
+	out := map[string][]Endpoint{}
+	for _, sl := range slices {
+		if sl.Namespace != svc.Namespace || sl.Labels[discoveryv1.LabelServiceName] != svc.Name {
+			continue
+		}
+		for _, sp := range sl.Ports {
+			if sp.Port == nil {
+				continue
+			}
+			name := ""
+			if sp.Name != nil {
+				name = *sp.Name
+			}
+			for _, ep := range sl.Endpoints {
+				if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+					continue
+				}
+				var pod policy.PodKey
+				if ep.TargetRef != nil {
+					pod = policy.PodKey{Namespace: ep.TargetRef.Namespace, Name: ep.TargetRef.Name}
+				}
+				for _, a := range ep.Addresses {
+					ip, err := netip.ParseAddr(a)
+					if err != nil {
+						continue
+					}
+					out[name] = append(out[name], Endpoint{Pod: pod, IP: ip, Port: *sp.Port})
+				}
+			}
+		}
+	}
+	return out
+}
+
 // Build computes the whole service table. services are those e was built
 // with, in the order to write them; prev (may be nil) is the previous
 // table, for sizing.
 func Build(e *policy.Engine, services []*corev1.Service, prev *dataplane.Desired) *dataplane.Desired {
+	return BuildWith(func(svc *corev1.Service) map[string][]Endpoint { return Endpoints(e, svc) }, services, prev)
+}
+
+// BuildWith is Build with the backends from eps.
+func BuildWith(eps EndpointsFunc, services []*corev1.Service, prev *dataplane.Desired) *dataplane.Desired {
 	d := dataplane.NewDesired(tableComment, prev)
 	base(d)
 	for _, svc := range services {
-		eps := Endpoints(e, svc)
+		eps := eps(svc)
 		key := svc.Namespace + "/" + svc.Name
 		for _, sp := range svc.Spec.Ports {
 			proto := strings.ToLower(string(validation.ProtocolOrTCP(sp.Protocol)))
@@ -205,8 +255,13 @@ func NewFor(t *nft.Table) *Proxy { return &Proxy{w: dataplane.NewWriter(t)} }
 // Sync brings the table to what e and services say, in one transaction,
 // and returns what it did.
 func (p *Proxy) Sync(ctx context.Context, e *policy.Engine, services []*corev1.Service) (dataplane.Result, error) {
+	return p.SyncWith(ctx, func(svc *corev1.Service) map[string][]Endpoint { return Endpoints(e, svc) }, services)
+}
+
+// SyncWith is Sync with the backends from eps.
+func (p *Proxy) SyncWith(ctx context.Context, eps EndpointsFunc, services []*corev1.Service) (dataplane.Result, error) {
 	start := time.Now()
-	r, err := p.w.Write(ctx, Build(e, services, p.w.Last()))
+	r, err := p.w.Write(ctx, BuildWith(eps, services, p.w.Last()))
 	r.Took = time.Since(start)
 	return r, err
 }

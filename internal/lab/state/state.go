@@ -30,8 +30,9 @@ type Config struct {
 	// daemon) or EnforcementExternal (nobody in the lab: one `palisade
 	// agent` per node does, fed by a Kubernetes API server).
 	Enforcement string `json:"enforcement,omitempty"`
-	// APIServer runs the lab on a real kube-apiserver (lab up --apiserver):
-	// objects are mirrored there, and agents enforce.
+	// APIServer runs the lab on a real control plane (lab up --apiserver):
+	// the API server holds the objects, the daemon is its nodes' kubelet,
+	// and agents enforce.
 	APIServer bool `json:"apiServer,omitempty"`
 	// CNI is how pods are wired (lab up --cni): "" (routed, the lab's own
 	// veths) or a CNI plugin run from CNIPath ("bridge", "ptp").
@@ -83,6 +84,9 @@ type Container struct {
 
 // Pod is the lab's side of a pod.
 type Pod struct {
+	// UID is the pod's whose sandbox this is: on an API server a pod
+	// deleted and made again under its name (a StatefulSet's) is another.
+	UID      string       `json:"uid,omitempty"`
 	Netns    string       `json:"netns"`
 	HostVeth string       `json:"hostVeth,omitempty"`
 	Node     string       `json:"node"`
