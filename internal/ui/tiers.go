@@ -49,9 +49,14 @@ type TierRule struct {
 // TierFlow is this side's verdict on the connections between the pod and
 // one workload, on some ports.
 type TierFlow struct {
-	Peer    string `json:"peer"`    // the workload, "ns/deploy/web"
+	Peer string `json:"peer"` // the workload, "ns/deploy/web"
+	// Pods counts the workload's pods the row is about: a workload whose
+	// pods differ in what a verdict reads has a row per kind of pod.
+	Pods    int    `json:"pods"`
 	Example string `json:"example"` // one of its pods, for the explain panel
 	Ports   string `json:"ports"`
+	// Ranges are the ports, merged.
+	Ranges []PortRange `json:"ranges"`
 	// ExamplePort and ExampleProtocol are one connection of the group.
 	ExampleProtocol string `json:"exampleProtocol"`
 	ExamplePort     int32  `json:"examplePort"`
@@ -64,6 +69,9 @@ type TierFlow struct {
 	Rule *TierRule `json:"rule,omitempty"`
 	// Passed are the Pass rules evaluation went through first.
 	Passed []TierRule `json:"passed,omitempty"`
+
+	members []int   // the pods of the row
+	set     portSet // the intervals of the row
 }
 
 const maxTierPeers = 60
@@ -127,7 +135,27 @@ func (a *analyzer) tierSide(i int, dir policy.Direction, isolating []policy.PodK
 			others = append(others, j)
 		}
 	}
-	groups := groupByWorkload(wd, others)
+	// Pods of one workload can still differ in what a verdict reads (an
+	// address inside a networks block and one outside): a workload is cut
+	// by the classes, so one pod answers for each group exactly.
+	classes := a.src
+	if dir == policy.Egress {
+		classes = a.dst
+	}
+	var groups []workloadPods
+	for _, g := range groupByWorkload(wd, others) {
+		byClass := map[int]int{}
+		for _, p := range g.pods {
+			c := classes.of[p]
+			at, ok := byClass[c]
+			if !ok {
+				at = len(groups)
+				byClass[c] = at
+				groups = append(groups, workloadPods{name: g.name})
+			}
+			groups[at].pods = append(groups[at].pods, p)
+		}
+	}
 	if len(groups) > maxTierPeers {
 		groups, ts.Truncated = groups[:maxTierPeers], true
 	}
@@ -157,7 +185,7 @@ func (a *analyzer) tierSide(i int, dir policy.Direction, isolating []policy.PodK
 			}
 			ac := byDecider[key]
 			if ac == nil {
-				f.Peer, f.Example = g.name, wd.keys[g.pods[0]].String()
+				f.Peer, f.Example, f.Pods = g.name, wd.keys[g.pods[0]].String(), len(g.pods)
 				f.ExampleProtocol, f.ExamplePort = string(iv.proto), iv.lo
 				ac = &acc{flow: f, set: newPortSet(len(a.ivs))}
 				byDecider[key] = ac
@@ -167,7 +195,9 @@ func (a *analyzer) tierSide(i int, dir policy.Direction, isolating []policy.PodK
 		}
 		for _, key := range order {
 			ac := byDecider[key]
-			ac.flow.Ports = portsText(ranges(ac.set, a.ivs))
+			ac.flow.Ranges = ranges(ac.set, a.ivs)
+			ac.flow.Ports = portsText(ac.flow.Ranges)
+			ac.flow.members, ac.flow.set = g.pods, ac.set
 			ts.Flows = append(ts.Flows, ac.flow)
 		}
 	}
