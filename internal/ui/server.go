@@ -320,7 +320,7 @@ func (s *Server) session() Session {
 		pods--
 	}
 	return Session{Describe: s.wd.describe, Generation: s.gen, Text: s.wd.inForceText, Namespace: ns, Pods: pods,
-		Namespaces: s.wd.nsNames, Policies: len(s.wd.inForce), Lab: s.opts.Lab != nil, AssumedDNS: s.wd.assumedDNS,
+		Namespaces: s.wd.nsNames, Policies: len(s.wd.inForce) + len(s.wd.inForceCNP), Lab: s.opts.Lab != nil, AssumedDNS: s.wd.assumedDNS,
 		Templates: s.templates, Choices: s.choices}
 }
 
