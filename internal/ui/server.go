@@ -147,7 +147,7 @@ func fingerprint(w Workloads) ([32]byte, error) {
 	for k, v := range w.Workload {
 		names[k.String()] = v
 	}
-	b, err := json.Marshal([]any{w.Namespaces, w.Pods, w.Services, w.Policies, w.ClusterPolicies, names})
+	b, err := json.Marshal([]any{w.Namespaces, w.Pods, w.Services, w.Policies, w.ClusterPolicies, w.Nodes, names})
 	if err != nil {
 		return [32]byte{}, err
 	}
@@ -647,6 +647,14 @@ func (s *Server) serveLabApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := plan(base, ev)
+	if len(p.clusterPolicies) > 0 {
+		// Applying the NetworkPolicies alone would leave the lab in a state
+		// the page never judged, so nothing is applied.
+		writeJSON(w, http.StatusUnprocessableEntity, LabApplyResponse{Plan: p, Error: fmt.Sprintf(
+			"the edit changes ClusterNetworkPolicies (%s), which the page does not apply to the lab yet; nothing was applied: use 'palisade lab apply -f' for them",
+			strings.Join(p.clusterPolicies, ", "))})
+		return
+	}
 	if req.Confirm == "" {
 		writeJSON(w, http.StatusOK, LabApplyResponse{Plan: p})
 		return

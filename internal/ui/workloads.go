@@ -35,6 +35,8 @@ type Workloads struct {
 	// ClusterPolicies are the ClusterNetworkPolicies in force (validated,
 	// v1beta1), which the editor also starts with.
 	ClusterPolicies []*cnpv1beta1.ClusterNetworkPolicy
+	// Nodes are what ClusterNetworkPolicies' nodes peers select.
+	Nodes []*corev1.Node
 	// Origin locates objects in their manifests (cluster.Snapshot.Origin),
 	// so explanations of policies in force can name file and line. Nil for
 	// the lab.
@@ -78,7 +80,7 @@ func FromManifests(objs []*manifest.Object, describe string) (Workloads, *cluste
 func FromSnapshot(snap *cluster.Snapshot, written []*networkingv1.NetworkPolicy, describe string) Workloads {
 	w := Workloads{
 		Namespaces: snap.Namespaces, Pods: snap.Pods, Services: snap.Services,
-		Policies: written, ClusterPolicies: snap.ClusterPolicies, Origin: snap.Origin, Workload: map[policy.PodKey]string{}, Describe: describe,
+		Policies: written, ClusterPolicies: snap.ClusterPolicies, Nodes: snap.Nodes, Origin: snap.Origin, Workload: map[policy.PodKey]string{}, Describe: describe,
 	}
 	if w.Policies == nil {
 		w.Policies = snap.Policies
@@ -100,6 +102,7 @@ func FromSnapshot(snap *cluster.Snapshot, written []*networkingv1.NetworkPolicy,
 func FromLabState(st *state.State) Workloads {
 	o := lab.PolicyObjects(st)
 	w := Workloads{Namespaces: o.Namespaces, Pods: o.Pods, Services: o.Services, Policies: o.Policies,
+		ClusterPolicies: o.ClusterPolicies, Nodes: o.Nodes,
 		Workload: map[policy.PodKey]string{}, Describe: "the lab " + st.Config.Name}
 	for _, p := range w.Pods {
 		if name := labWorkload(st, p); name != "" {
@@ -243,6 +246,7 @@ type world struct {
 	podOrigin   map[cluster.Ref]*manifest.Object
 	inForce     []*networkingv1.NetworkPolicy // defaulted
 	inForceCNP  []*cnpv1beta1.ClusterNetworkPolicy
+	nodes       []*corev1.Node
 	inForceText string
 
 	partMu sync.Mutex
@@ -320,6 +324,7 @@ func newWorld(w Workloads, gen uint64) (*world, error) {
 		return nil, err
 	}
 	wd.inForceCNP = w.ClusterPolicies
+	wd.nodes = w.Nodes
 	if len(w.ClusterPolicies) > 0 {
 		ct, err := clusterPolicyYAML(w.ClusterPolicies)
 		if err != nil {
@@ -382,7 +387,7 @@ func assumedDNSPod(pods []*corev1.Pod) *corev1.Pod {
 // objects is the world with a set of (defaulted) policies, as the core
 // takes it.
 func (wd *world) objects(policies []*networkingv1.NetworkPolicy, cnps []*cnpv1beta1.ClusterNetworkPolicy) policy.Objects {
-	return policy.Objects{Namespaces: wd.namespaces, Pods: wd.pods, Services: wd.services, Policies: policies, ClusterPolicies: cnps}
+	return policy.Objects{Namespaces: wd.namespaces, Pods: wd.pods, Services: wd.services, Policies: policies, ClusterPolicies: cnps, Nodes: wd.nodes}
 }
 
 // writtenPolicies copies the NetworkPolicies of decoded manifests before
