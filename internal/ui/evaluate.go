@@ -72,6 +72,7 @@ type evaluation struct {
 	changes     *Changes
 	picMu       sync.Mutex
 	pictures    map[policy.PodKey]*Picture
+	tierViews   map[string]*TiersView
 }
 
 // changesVs returns what the edit changes against the policies in force.

@@ -262,5 +262,21 @@ func (ev *evaluation) tiersOf(base *evaluation, focus, pod string) *TiersView {
 			}
 		}
 	}
-	return ev.analysis(base).tiers(at, len(sel))
+	// Kept with the evaluation, as pictures are: a cursor moving between
+	// policies asks again for the same text.
+	key := fmt.Sprintf("%d/%d", at, len(sel))
+	ev.picMu.Lock()
+	tv, ok := ev.tierViews[key]
+	ev.picMu.Unlock()
+	if ok {
+		return tv
+	}
+	tv = ev.analysis(base).tiers(at, len(sel))
+	ev.picMu.Lock()
+	if ev.tierViews == nil {
+		ev.tierViews = map[string]*TiersView{}
+	}
+	ev.tierViews[key] = tv
+	ev.picMu.Unlock()
+	return tv
 }
