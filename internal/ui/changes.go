@@ -67,10 +67,25 @@ func (a *analyzer) changes() *Changes {
 			changed[k] = true
 		}
 	}
+	changedCNP := map[string]bool{}
+	for _, c := range edit.cnps {
+		switch edit.cnpStatus[c.Name] {
+		case "new":
+			ch.Added = append(ch.Added, cnpFocus(c.Name))
+			changedCNP[c.Name] = true
+		case "changed":
+			ch.Changed = append(ch.Changed, cnpFocus(c.Name))
+			changedCNP[c.Name] = true
+		}
+	}
 	for _, r := range ch.Removed {
+		if name, ok := cnpName(r); ok {
+			changedCNP[name] = true
+			continue
+		}
 		changed[policy.ParseKey(r, "")] = true
 	}
-	if len(changed) == 0 {
+	if len(changed) == 0 && len(changedCNP) == 0 {
 		return ch
 	}
 	// A verdict reads the policies that select the source (egress) and the
@@ -86,9 +101,20 @@ func (a *analyzer) changes() *Changes {
 		return false
 	}
 	bIso, eIso := base.isolations(), edit.isolations()
-	for i := range wd.keys {
+	for i, k := range wd.keys {
 		affIn[i] = anyChanged(bIso[i].in) || anyChanged(eIso[i].in)
 		affOut[i] = anyChanged(bIso[i].eg) || anyChanged(eIso[i].eg)
+		if len(changedCNP) > 0 {
+			// A ClusterNetworkPolicy judges both directions of the pods its
+			// subject selects, before or after the edit.
+			for _, names := range [][]string{base.engine.ClusterSubjects(k), edit.engine.ClusterSubjects(k)} {
+				for _, n := range names {
+					if changedCNP[n] {
+						affIn[i], affOut[i] = true, true
+					}
+				}
+			}
+		}
 	}
 	dstAff := map[int]bool{}
 	srcAff := map[int]bool{}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/palisade-net/palisade/internal/policy"
 	"github.com/palisade-net/palisade/internal/validation"
@@ -155,8 +156,53 @@ func policyFacts(engines ...*policy.Engine) facts {
 			}
 		}
 	}
+	for _, e := range engines {
+		for _, c := range e.ClusterPolicies() {
+			for _, r := range cnpRules(e.ClusterPolicy(c)) {
+				for _, n := range r.networks {
+					if p, err := netip.ParsePrefix(string(n)); err == nil {
+						add(p.Masked())
+					}
+				}
+				for _, pr := range r.protocols {
+					if pr.DestinationNamedPort != "" {
+						// A named port stands for the destination's port of
+						// that name and the connection's protocol.
+						for _, proto := range protocols {
+							f.names[pr.DestinationNamedPort+"/"+string(proto)] = true
+						}
+					}
+				}
+			}
+		}
+	}
 	sort.Slice(f.blocks, func(i, j int) bool { return f.blocks[i].String() < f.blocks[j].String() })
 	return f
+}
+
+// cnpRule is what of a ClusterNetworkPolicy rule tells pods and ports
+// apart: its networks peers and its protocols.
+type cnpRule struct {
+	networks  []cnpv1beta1.CIDR
+	protocols []cnpv1beta1.ClusterNetworkPolicyProtocol
+}
+
+func cnpRules(c *cnpv1beta1.ClusterNetworkPolicy) []cnpRule {
+	if c == nil {
+		return nil
+	}
+	var out []cnpRule
+	for _, r := range c.Spec.Ingress {
+		out = append(out, cnpRule{protocols: r.Protocols})
+	}
+	for _, r := range c.Spec.Egress {
+		cr := cnpRule{protocols: r.Protocols}
+		for _, to := range r.To {
+			cr.networks = append(cr.networks, to.Networks...)
+		}
+		out = append(out, cr)
+	}
+	return out
 }
 
 // interval is a run of ports of one protocol on which every verdict is
@@ -206,6 +252,39 @@ func portIntervals(engines ...*policy.Engine) []interval {
 						default:
 							cut(pv.Protocol, pv.Port, max(pv.Port, pv.EndPort))
 						}
+					}
+				}
+			}
+		}
+	}
+	for _, e := range engines {
+		names := map[string]bool{}
+		for _, c := range e.ClusterPolicies() {
+			for _, r := range cnpRules(e.ClusterPolicy(c)) {
+				for _, pr := range r.protocols {
+					var proto corev1.Protocol
+					var dp *cnpv1beta1.Port
+					switch {
+					case pr.TCP != nil:
+						proto, dp = corev1.ProtocolTCP, pr.TCP.DestinationPort
+					case pr.UDP != nil:
+						proto, dp = corev1.ProtocolUDP, pr.UDP.DestinationPort
+					case pr.SCTP != nil:
+						proto, dp = corev1.ProtocolSCTP, pr.SCTP.DestinationPort
+					case pr.DestinationNamedPort != "" && !names[pr.DestinationNamedPort]:
+						names[pr.DestinationNamedPort] = true
+						for _, pp := range protocols {
+							for _, t := range e.NamedPortTargets(pr.DestinationNamedPort, pp) {
+								cut(pp, t.Port, t.Port)
+							}
+						}
+					}
+					switch {
+					case dp == nil:
+					case dp.Range != nil:
+						cut(proto, dp.Range.Start, max(dp.Range.Start, dp.Range.End))
+					default:
+						cut(proto, dp.Number, dp.Number)
 					}
 				}
 			}

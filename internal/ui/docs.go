@@ -7,7 +7,10 @@ import (
 	"sync"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/manifest"
@@ -86,7 +89,12 @@ type decoded struct {
 	problems []Problem
 	objects  []*manifest.Object // NetworkPolicies, defaulted, valid or not
 	policies []*networkingv1.NetworkPolicy
-	invalid  bool
+	// cnpObjects and cnps are the ClusterNetworkPolicies, validated
+	// against the experimental CRD as `palisade validate` does by default,
+	// and converted to v1beta1 when valid.
+	cnpObjects []*manifest.Object
+	cnps       []*cnpv1beta1.ClusterNetworkPolicy
+	invalid    bool
 }
 
 // docCache keeps decoded documents across edits, in two generations: what
@@ -134,13 +142,14 @@ func (c *docCache) get(text, namespace string) *decoded {
 const editorFile = "editor"
 
 // decodePiece decodes, defaults and validates one document exactly as
-// `palisade validate` would, keeping only NetworkPolicies.
+// `palisade validate` would, keeping NetworkPolicies and
+// ClusterNetworkPolicies.
 func decodePiece(token, text, namespace string) *decoded {
 	d := &decoded{token: token, lines: strings.Count(text, "\n")}
 	if !strings.HasSuffix(text, "\n") {
 		d.lines++
 	}
-	res, err := manifest.Decode(token, []byte(text), manifest.Options{DefaultNamespace: namespace})
+	res, err := manifest.Decode(token, []byte(text), manifest.Options{DefaultNamespace: namespace, ClusterNetworkPolicies: true})
 	if list, ok := err.(manifest.ErrorList); ok {
 		for _, e := range list {
 			d.problems = append(d.problems, Problem{Line: e.Src.Line, Column: e.Src.Column, Severity: severityError,
@@ -157,16 +166,20 @@ func decodePiece(token, text, namespace string) *decoded {
 	for _, n := range res.Notes {
 		d.problems = append(d.problems, Problem{Line: n.Src.Line, Column: n.Src.Column, Severity: severityWarning, Object: n.Object, Message: n.Msg})
 	}
-	var policies []*manifest.Object
+	var policies, cnps []*manifest.Object
 	for _, o := range res.Objects {
-		if _, ok := o.Obj.(*networkingv1.NetworkPolicy); !ok {
-			d.problems = append(d.problems, Problem{Line: o.Src.Line, Column: o.Src.Column, Severity: severityWarning, Object: o.String(),
-				Message: fmt.Sprintf("the editor holds NetworkPolicies; this %s is ignored (pass workloads with -f)", o.Kind)})
+		if _, ok := o.Obj.(*networkingv1.NetworkPolicy); ok {
+			policies = append(policies, o)
 			continue
 		}
-		policies = append(policies, o)
+		if _, ok := o.Obj.(*unstructured.Unstructured); ok && o.Kind == "ClusterNetworkPolicy" {
+			cnps = append(cnps, o)
+			continue
+		}
+		d.problems = append(d.problems, Problem{Line: o.Src.Line, Column: o.Src.Column, Severity: severityWarning, Object: o.String(),
+			Message: fmt.Sprintf("the editor holds NetworkPolicies and ClusterNetworkPolicies; this %s is ignored (pass workloads with -f)", o.Kind)})
 	}
-	errs, warnings := cluster.Validate(policies)
+	errs, warnings := cluster.Validate(append(append([]*manifest.Object(nil), policies...), cnps...))
 	for _, p := range errs {
 		d.problems = append(d.problems, Problem{Line: p.Src.Line, Column: p.Src.Column, Severity: severityError,
 			Object: p.Object.String(), Field: p.Field, Message: p.Message})
@@ -179,6 +192,21 @@ func decodePiece(token, text, namespace string) *decoded {
 	for _, o := range policies {
 		d.objects = append(d.objects, o)
 		d.policies = append(d.policies, o.Obj.(*networkingv1.NetworkPolicy))
+	}
+	if d.invalid {
+		return d
+	}
+	for _, o := range cnps {
+		// Validated (and pruned in place), so it converts exactly, as in
+		// cluster.Build.
+		cnp := &cnpv1beta1.ClusterNetworkPolicy{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Obj.(*unstructured.Unstructured).Object, cnp); err != nil {
+			d.problems = append(d.problems, Problem{Line: o.Src.Line, Column: o.Src.Column, Severity: severityError, Object: o.String(), Message: err.Error()})
+			d.invalid = true
+			continue
+		}
+		d.cnpObjects = append(d.cnpObjects, o)
+		d.cnps = append(d.cnps, cnp)
 	}
 	return d
 }

@@ -1037,7 +1037,9 @@ func keepComments(n, o *yaml.Node) {
 
 // modelFor is the model of the drawn policy, from its document as written.
 func (s *Server) modelFor(text, focus string) *PolicyModel {
-	if focus == "" {
+	if _, isCNP := cnpName(focus); focus == "" || isCNP {
+		// ClusterNetworkPolicies are not built by clicking (yet): the
+		// builder is for NetworkPolicies.
 		return nil
 	}
 	key := policy.ParseKey(focus, s.defaultNamespace())

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 
 	"github.com/palisade-net/palisade/internal/cluster"
 	"github.com/palisade-net/palisade/internal/manifest"
@@ -18,7 +20,10 @@ import (
 // DocInfo tells the editor where each policy is written and how it
 // compares with the one in force.
 type DocInfo struct {
+	// Policy is "ns/name" for a NetworkPolicy and "ClusterNetworkPolicy/NAME"
+	// (see cnpFocus) for a ClusterNetworkPolicy.
 	Policy  string `json:"policy"`
+	Kind    string `json:"kind"`
 	Line    int    `json:"line"`
 	EndLine int    `json:"endLine"`
 	// Status is "new", "changed" (its spec differs from the one in force)
@@ -42,8 +47,12 @@ type evaluation struct {
 	valid    bool
 	policies []*networkingv1.NetworkPolicy // defaulted; the later of two same-named wins
 	byKey    map[policy.PodKey]*networkingv1.NetworkPolicy
-	engine   *policy.Engine
-	snap     *cluster.Snapshot
+	// cnps are the ClusterNetworkPolicies (v1beta1, validated), by name.
+	cnps      []*cnpv1beta1.ClusterNetworkPolicy
+	cnpByName map[string]*cnpv1beta1.ClusterNetworkPolicy
+	cnpStatus map[string]string
+	engine    *policy.Engine
+	snap      *cluster.Snapshot
 	// offsets moves sources the core derives from a document ("editor#7:3")
 	// to the document's place in the text.
 	offsets map[string]int
@@ -63,6 +72,7 @@ type evaluation struct {
 	changes     *Changes
 	picMu       sync.Mutex
 	pictures    map[policy.PodKey]*Picture
+	tierViews   map[string]*TiersView
 }
 
 // changesVs returns what the edit changes against the policies in force.
@@ -108,8 +118,13 @@ const baseID = "in-force"
 
 // newBaseline evaluates the policies in force.
 func newBaseline(wd *world, origin map[cluster.Ref]*manifest.Object) *evaluation {
-	ev := &evaluation{id: baseID, wd: wd, text: wd.inForceText, valid: true, policies: wd.inForce,
-		byKey: map[policy.PodKey]*networkingv1.NetworkPolicy{}, sources: map[policy.PodKey]string{}, status: map[policy.PodKey]string{}}
+	ev := &evaluation{id: baseID, wd: wd, text: wd.inForceText, valid: true, policies: wd.inForce, cnps: wd.inForceCNP,
+		byKey: map[policy.PodKey]*networkingv1.NetworkPolicy{}, sources: map[policy.PodKey]string{}, status: map[policy.PodKey]string{},
+		cnpByName: map[string]*cnpv1beta1.ClusterNetworkPolicy{}, cnpStatus: map[string]string{}}
+	for _, c := range wd.inForceCNP {
+		ev.cnpByName[c.Name] = c
+		ev.cnpStatus[c.Name] = "unchanged"
+	}
 	o := map[cluster.Ref]*manifest.Object{}
 	for ref, obj := range wd.podOrigin {
 		o[ref] = obj
@@ -124,7 +139,7 @@ func newBaseline(wd *world, origin map[cluster.Ref]*manifest.Object) *evaluation
 			ev.sources[k] = src.Src.String()
 		}
 	}
-	ev.snap = &cluster.Snapshot{Objects: wd.objects(wd.inForce), Origin: o}
+	ev.snap = &cluster.Snapshot{Objects: wd.objects(wd.inForce, wd.inForceCNP), Origin: o}
 	ev.engine = ev.snap.Engine()
 	return ev
 }
@@ -139,7 +154,8 @@ func evaluate(wd *world, base *evaluation, cache *docCache, text, namespace stri
 	text = normalizeNewlines(text)
 	ev := &evaluation{id: stateID(wd.gen, namespace, text), wd: wd, text: text,
 		byKey: map[policy.PodKey]*networkingv1.NetworkPolicy{}, offsets: map[string]int{},
-		sources: map[policy.PodKey]string{}, status: map[policy.PodKey]string{}}
+		sources: map[policy.PodKey]string{}, status: map[policy.PodKey]string{},
+		cnpByName: map[string]*cnpv1beta1.ClusterNetworkPolicy{}, cnpStatus: map[string]string{}}
 	origin := map[cluster.Ref]*manifest.Object{}
 	for ref, o := range wd.podOrigin {
 		origin[ref] = o
@@ -151,6 +167,12 @@ func evaluate(wd *world, base *evaluation, cache *docCache, text, namespace stri
 		endLine int
 	}
 	var all []placed
+	type placedCNP struct {
+		cnp           *cnpv1beta1.ClusterNetworkPolicy
+		obj           *manifest.Object
+		line, endLine int
+	}
+	var allCNP []placedCNP
 	invalid := false
 	for _, pc := range splitPieces(text) {
 		d := cache.get(pc.text, namespace)
@@ -177,6 +199,13 @@ func evaluate(wd *world, base *evaluation, cache *docCache, text, namespace stri
 			}
 			all = append(all, placed{np: np, obj: d.objects[i], line: line, endLine: max(line, pc.line+d.lines-1)})
 		}
+		for i, c := range d.cnps {
+			line := first
+			if len(d.cnps)+len(d.policies) > 1 {
+				line = d.cnpObjects[i].Src.Line + off
+			}
+			allCNP = append(allCNP, placedCNP{cnp: c, obj: d.cnpObjects[i], line: line, endLine: max(line, pc.line+d.lines-1)})
+		}
 	}
 	seen := map[policy.PodKey]int{}
 	for i, p := range all {
@@ -186,7 +215,7 @@ func evaluate(wd *world, base *evaluation, cache *docCache, text, namespace stri
 				Message: fmt.Sprintf("also written at line %d; this later one wins, as kubectl apply of both would leave it", all[j].line)})
 		}
 		seen[k] = i
-		ev.docs = append(ev.docs, DocInfo{Policy: k.String(), Line: p.line, EndLine: p.endLine, Selects: -1})
+		ev.docs = append(ev.docs, DocInfo{Policy: k.String(), Kind: "NetworkPolicy", Line: p.line, EndLine: p.endLine, Selects: -1})
 	}
 	for i, p := range all {
 		k := policy.PodKey{Namespace: p.np.Namespace, Name: p.np.Name}
@@ -212,6 +241,40 @@ func evaluate(wd *world, base *evaluation, cache *docCache, text, namespace stri
 			ev.removed = append(ev.removed, k.String())
 		}
 	}
+	seenCNP := map[string]int{}
+	for i, p := range allCNP {
+		name := p.cnp.Name
+		if j, dup := seenCNP[name]; dup {
+			ev.problems = append(ev.problems, Problem{Line: p.line, Severity: severityWarning, Object: "ClusterNetworkPolicy " + name,
+				Message: fmt.Sprintf("also written at line %d; this later one wins, as kubectl apply of both would leave it", allCNP[j].line)})
+		}
+		seenCNP[name] = i
+	}
+	for i, p := range allCNP {
+		name := p.cnp.Name
+		status := "new"
+		if old := base.cnpByName[name]; old != nil {
+			status = "changed"
+			if apiequality.Semantic.DeepEqual(old.Spec, p.cnp.Spec) {
+				status = "unchanged"
+			}
+		}
+		ev.docs = append(ev.docs, DocInfo{Policy: cnpFocus(name), Kind: "ClusterNetworkPolicy", Line: p.line, EndLine: p.endLine, Status: status, Selects: -1})
+		if seenCNP[name] != i {
+			continue
+		}
+		ev.cnps = append(ev.cnps, p.cnp)
+		ev.cnpByName[name] = p.cnp
+		ev.cnpStatus[name] = status
+		origin[cluster.Ref{Kind: "ClusterNetworkPolicy", Name: name}] = p.obj
+	}
+	for _, c := range base.cnps {
+		if ev.cnpByName[c.Name] == nil {
+			ev.removed = append(ev.removed, cnpFocus(c.Name))
+		}
+	}
+	// The page lists documents in the order they are written.
+	sort.SliceStable(ev.docs, func(i, j int) bool { return ev.docs[i].Line < ev.docs[j].Line })
 	sort.SliceStable(ev.problems, func(i, j int) bool { return ev.problems[i].Line < ev.problems[j].Line })
 	if ev.problems == nil {
 		ev.problems = []Problem{}
@@ -221,13 +284,43 @@ func evaluate(wd *world, base *evaluation, cache *docCache, text, namespace stri
 		// As `palisade apply` does: one invalid object and nothing is used.
 		return ev
 	}
-	ev.snap = &cluster.Snapshot{Objects: wd.objects(ev.policies), Origin: origin}
+	ev.snap = &cluster.Snapshot{Objects: wd.objects(ev.policies, ev.cnps), Origin: origin}
 	ev.engine = ev.snap.Engine()
 	counts := ev.selectCounts()
 	for i := range ev.docs {
+		if name, ok := cnpName(ev.docs[i].Policy); ok {
+			ev.docs[i].Selects = len(ev.cnpSubjects(name))
+			continue
+		}
 		ev.docs[i].Selects = counts[policy.ParseKey(ev.docs[i].Policy, "")]
 	}
 	return ev
+}
+
+// cnpPrefix marks a ClusterNetworkPolicy where the page names policies by
+// "ns/name": a namespace name cannot hold capitals, so no NetworkPolicy's
+// key looks like it.
+const cnpPrefix = "ClusterNetworkPolicy/"
+
+func cnpFocus(name string) string { return cnpPrefix + name }
+
+func cnpName(focus string) (string, bool) {
+	if strings.HasPrefix(focus, cnpPrefix) {
+		return strings.TrimPrefix(focus, cnpPrefix), true
+	}
+	return "", false
+}
+
+// cnpSubjects lists the pods a ClusterNetworkPolicy's subject selects, as
+// the core sees it.
+func (ev *evaluation) cnpSubjects(name string) []int {
+	var out []int
+	for i, k := range ev.wd.keys {
+		if slices.Contains(ev.engine.ClusterSubjects(k), name) {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // fixSource turns a source in a document ("editor#7:3") into one in the

@@ -49,7 +49,8 @@ func FuzzEvaluate(f *testing.F) {
 	cache := newDocCache(256)
 	for _, s := range []string{wd.inForceText, allowDB, denyEgress, wd.inForceText + "---\n" + allowDB,
 		strings.Replace(allowDB, "5433", "1", 1), "kind: NetworkPolicy\n", "apiVersion: v1\nkind: List\nitems: []\n",
-		"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"x\"},\"spec\":{}}", "a: [\n", "--- x\n"} {
+		"{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"x\"},\"spec\":{}}", "a: [\n", "--- x\n",
+		cnpProtectDB, allowDB + "---\n" + cnpBaseline + "---\n" + cnpAllowProm, strings.Replace(cnpProtectDB, "priority: 10", "priority: 1001", 1)} {
 		f.Add(s, 3)
 	}
 	f.Fuzz(func(t *testing.T, text string, cursor int) {
@@ -76,7 +77,9 @@ func FuzzEvaluate(f *testing.F) {
 			t.Fatalf("changes %+v", ch)
 		}
 		if f := focus(ev, evaluateRequest{CursorLine: cursor}); f != "" {
-			if pic := ev.picture(base, policy.ParseKey(f, "")); pic == nil {
+			if _, isCNP := cnpName(f); isCNP {
+				ev.tiersOf(base, f, "")
+			} else if pic := ev.picture(base, policy.ParseKey(f, "")); pic == nil {
 				t.Fatalf("no picture for %s", f)
 			}
 		}

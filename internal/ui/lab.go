@@ -116,6 +116,9 @@ type Plan struct {
 
 	upsert []*networkingv1.NetworkPolicy
 	remove []policy.PodKey
+	// clusterPolicies are the ClusterNetworkPolicies the edit adds, changes
+	// or removes ("ClusterNetworkPolicy/NAME").
+	clusterPolicies []string
 }
 
 // plan compares the edit with the policies in force object by object:
@@ -139,7 +142,16 @@ func plan(base, ev *evaluation) *Plan {
 		}
 		p.upsert = append(p.upsert, np)
 	}
+	for _, c := range ev.cnps {
+		if st := ev.cnpStatus[c.Name]; st == "new" || st == "changed" {
+			p.clusterPolicies = append(p.clusterPolicies, cnpFocus(c.Name))
+		}
+	}
 	for _, r := range ev.removed {
+		if _, ok := cnpName(r); ok {
+			p.clusterPolicies = append(p.clusterPolicies, r)
+			continue
+		}
 		p.Delete = append(p.Delete, r)
 		p.remove = append(p.remove, policy.ParseKey(r, ""))
 	}

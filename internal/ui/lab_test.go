@@ -220,3 +220,25 @@ func TestLabDaemonWorkloads(t *testing.T) {
 		t.Error("no lab: want an error")
 	}
 }
+
+// TestLabApplyRefusesClusterPolicies: the page applies NetworkPolicies
+// only, so an edit that changes a ClusterNetworkPolicy applies nothing
+// rather than half of what the page judged.
+func TestLabApplyRefusesClusterPolicies(t *testing.T) {
+	fl := newFakeLab(t)
+	s := newTestServer(t, Options{Load: fl.Workloads, Lab: fl})
+	text := s.session().Text + "---\n" + allowDB + "---\n" + cnpProtectDB
+	for _, confirm := range []string{"", "anything"} {
+		var r LabApplyResponse
+		code, b, _ := s.do("POST", "/api/lab/apply", labApplyRequest{YAML: text, Confirm: confirm}, nil)
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if code != http.StatusUnprocessableEntity || !strings.Contains(r.Error, "ClusterNetworkPolicy/protect-db") || r.Applied {
+			t.Errorf("confirm %q: HTTP %d %+v", confirm, code, r)
+		}
+	}
+	if len(fl.applied) != 0 {
+		t.Errorf("applied %v", fl.applied)
+	}
+}

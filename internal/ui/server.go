@@ -147,7 +147,7 @@ func fingerprint(w Workloads) ([32]byte, error) {
 	for k, v := range w.Workload {
 		names[k.String()] = v
 	}
-	b, err := json.Marshal([]any{w.Namespaces, w.Pods, w.Services, w.Policies, names})
+	b, err := json.Marshal([]any{w.Namespaces, w.Pods, w.Services, w.Policies, w.ClusterPolicies, w.Nodes, names})
 	if err != nil {
 		return [32]byte{}, err
 	}
@@ -320,7 +320,7 @@ func (s *Server) session() Session {
 		pods--
 	}
 	return Session{Describe: s.wd.describe, Generation: s.gen, Text: s.wd.inForceText, Namespace: ns, Pods: pods,
-		Namespaces: s.wd.nsNames, Policies: len(s.wd.inForce), Lab: s.opts.Lab != nil, AssumedDNS: s.wd.assumedDNS,
+		Namespaces: s.wd.nsNames, Policies: len(s.wd.inForce) + len(s.wd.inForceCNP), Lab: s.opts.Lab != nil, AssumedDNS: s.wd.assumedDNS,
 		Templates: s.templates, Choices: s.choices}
 }
 
@@ -342,6 +342,9 @@ type evaluateRequest struct {
 	// line. Focus ("ns/name") is used when the cursor is in none.
 	CursorLine int    `json:"cursorLine"`
 	Focus      string `json:"focus"`
+	// TierPod ("ns/name") picks the pod the tiers view shows; by default
+	// the first one the focused policy selects.
+	TierPod string `json:"tierPod,omitempty"`
 	// Edit, when set, is a click to apply to the text first; the answer
 	// then carries the new text.
 	Edit *EditOp `json:"edit,omitempty"`
@@ -358,6 +361,9 @@ type EvaluateResponse struct {
 	Focus      string    `json:"focus"`
 	Picture    *Picture  `json:"picture"`
 	Changes    *Changes  `json:"changes"`
+	// Tiers is how the first pod the focused policy selects is judged, tier
+	// by tier (nil when it selects none).
+	Tiers *TiersView `json:"tiers,omitempty"`
 	// Model is the drawn policy as written, for the page's controls.
 	Model *PolicyModel `json:"model,omitempty"`
 	// Text is the editor's new text after an edit; EditError says why an
@@ -414,11 +420,18 @@ func (s *Server) evaluateText(req evaluateRequest) *EvaluateResponse {
 		resp.Model.Ports = ev.namedPortsOf(policy.ParseKey(resp.Focus, ""))
 	}
 	var wg sync.WaitGroup
-	if resp.Focus != "" {
+	if _, isCNP := cnpName(resp.Focus); resp.Focus != "" && !isCNP {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			resp.Picture = ev.picture(base, policy.ParseKey(resp.Focus, ""))
+		}()
+	}
+	if resp.Focus != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp.Tiers = ev.tiersOf(base, resp.Focus, req.TierPod)
 		}()
 	}
 	resp.Changes = ev.changesVs(base)
@@ -443,6 +456,9 @@ func focus(ev *evaluation, req evaluateRequest) string {
 		}
 	}
 	if req.Focus != "" && ev.byKey[policy.ParseKey(req.Focus, "")] != nil {
+		return req.Focus
+	}
+	if name, ok := cnpName(req.Focus); ok && ev.cnpByName[name] != nil {
 		return req.Focus
 	}
 	if len(ev.docs) > 0 {
@@ -505,6 +521,14 @@ func check(ev *evaluation, req analysis.CheckRequest) (*analysis.CheckResult, er
 			}
 			for j := range side.AllowedBy {
 				side.AllowedBy[j].Source = ev.fixSource(side.AllowedBy[j].Source)
+			}
+			if side.DecidedBy != nil {
+				side.DecidedBy.Source = ev.fixSource(side.DecidedBy.Source)
+			}
+			for _, rs := range [][]analysis.ClusterRule{side.Passed, side.NotEvaluated} {
+				for j := range rs {
+					rs[j].Source = ev.fixSource(rs[j].Source)
+				}
 			}
 		}
 	}
@@ -623,6 +647,14 @@ func (s *Server) serveLabApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := plan(base, ev)
+	if len(p.clusterPolicies) > 0 {
+		// Applying the NetworkPolicies alone would leave the lab in a state
+		// the page never judged, so nothing is applied.
+		writeJSON(w, http.StatusUnprocessableEntity, LabApplyResponse{Plan: p, Error: fmt.Sprintf(
+			"the edit changes ClusterNetworkPolicies (%s), which the page does not apply to the lab yet; nothing was applied: use 'palisade lab apply -f' for them",
+			strings.Join(p.clusterPolicies, ", "))})
+		return
+	}
 	if req.Confirm == "" {
 		writeJSON(w, http.StatusOK, LabApplyResponse{Plan: p})
 		return

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	cnpv1beta1 "sigs.k8s.io/network-policy-api/apis/v1beta1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-net/palisade/internal/cluster"
@@ -31,6 +32,11 @@ type Workloads struct {
 	// starts with them, so defaulting must not have added fields the user
 	// never typed.
 	Policies []*networkingv1.NetworkPolicy
+	// ClusterPolicies are the ClusterNetworkPolicies in force (validated,
+	// v1beta1), which the editor also starts with.
+	ClusterPolicies []*cnpv1beta1.ClusterNetworkPolicy
+	// Nodes are what ClusterNetworkPolicies' nodes peers select.
+	Nodes []*corev1.Node
 	// Origin locates objects in their manifests (cluster.Snapshot.Origin),
 	// so explanations of policies in force can name file and line. Nil for
 	// the lab.
@@ -74,7 +80,7 @@ func FromManifests(objs []*manifest.Object, describe string) (Workloads, *cluste
 func FromSnapshot(snap *cluster.Snapshot, written []*networkingv1.NetworkPolicy, describe string) Workloads {
 	w := Workloads{
 		Namespaces: snap.Namespaces, Pods: snap.Pods, Services: snap.Services,
-		Policies: written, Origin: snap.Origin, Workload: map[policy.PodKey]string{}, Describe: describe,
+		Policies: written, ClusterPolicies: snap.ClusterPolicies, Nodes: snap.Nodes, Origin: snap.Origin, Workload: map[policy.PodKey]string{}, Describe: describe,
 	}
 	if w.Policies == nil {
 		w.Policies = snap.Policies
@@ -96,6 +102,7 @@ func FromSnapshot(snap *cluster.Snapshot, written []*networkingv1.NetworkPolicy,
 func FromLabState(st *state.State) Workloads {
 	o := lab.PolicyObjects(st)
 	w := Workloads{Namespaces: o.Namespaces, Pods: o.Pods, Services: o.Services, Policies: o.Policies,
+		ClusterPolicies: o.ClusterPolicies, Nodes: o.Nodes,
 		Workload: map[policy.PodKey]string{}, Describe: "the lab " + st.Config.Name}
 	for _, p := range w.Pods {
 		if name := labWorkload(st, p); name != "" {
@@ -170,6 +177,39 @@ func PolicyYAML(policies []*networkingv1.NetworkPolicy) (string, error) {
 	return strings.Join(docs, "---\n"), nil
 }
 
+// clusterPolicyYAML renders ClusterNetworkPolicies for the editor, as
+// PolicyYAML does NetworkPolicies: sorted by name, v1beta1, no status.
+func clusterPolicyYAML(cnps []*cnpv1beta1.ClusterNetworkPolicy) (string, error) {
+	sorted := append([]*cnpv1beta1.ClusterNetworkPolicy(nil), cnps...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	var docs []string
+	for _, c := range sorted {
+		clean := &cnpv1beta1.ClusterNetworkPolicy{
+			TypeMeta:   metav1.TypeMeta{APIVersion: cnpv1beta1.GroupVersion.String(), Kind: "ClusterNetworkPolicy"},
+			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Labels: c.Labels, Annotations: userAnnotations(c.Annotations)},
+			Spec:       c.Spec,
+		}
+		b, err := json.Marshal(clean)
+		if err != nil {
+			return "", err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return "", err
+		}
+		if meta, ok := m["metadata"].(map[string]any); ok {
+			delete(meta, "creationTimestamp")
+		}
+		delete(m, "status")
+		y, err := yaml.Marshal(m)
+		if err != nil {
+			return "", err
+		}
+		docs = append(docs, string(y))
+	}
+	return strings.Join(docs, "---\n"), nil
+}
+
 // userAnnotations drops what kubectl and controllers write for themselves.
 func userAnnotations(a map[string]string) map[string]string {
 	var out map[string]string
@@ -205,6 +245,8 @@ type world struct {
 	assumedDNS  string
 	podOrigin   map[cluster.Ref]*manifest.Object
 	inForce     []*networkingv1.NetworkPolicy // defaulted
+	inForceCNP  []*cnpv1beta1.ClusterNetworkPolicy
+	nodes       []*corev1.Node
 	inForceText string
 
 	partMu sync.Mutex
@@ -281,6 +323,18 @@ func newWorld(w Workloads, gen uint64) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
+	wd.inForceCNP = w.ClusterPolicies
+	wd.nodes = w.Nodes
+	if len(w.ClusterPolicies) > 0 {
+		ct, err := clusterPolicyYAML(w.ClusterPolicies)
+		if err != nil {
+			return nil, err
+		}
+		if text != "" {
+			text += "---\n"
+		}
+		text += ct
+	}
 	wd.inForceText = text
 	return wd, nil
 }
@@ -332,8 +386,8 @@ func assumedDNSPod(pods []*corev1.Pod) *corev1.Pod {
 
 // objects is the world with a set of (defaulted) policies, as the core
 // takes it.
-func (wd *world) objects(policies []*networkingv1.NetworkPolicy) policy.Objects {
-	return policy.Objects{Namespaces: wd.namespaces, Pods: wd.pods, Services: wd.services, Policies: policies}
+func (wd *world) objects(policies []*networkingv1.NetworkPolicy, cnps []*cnpv1beta1.ClusterNetworkPolicy) policy.Objects {
+	return policy.Objects{Namespaces: wd.namespaces, Pods: wd.pods, Services: wd.services, Policies: policies, ClusterPolicies: cnps, Nodes: wd.nodes}
 }
 
 // writtenPolicies copies the NetworkPolicies of decoded manifests before

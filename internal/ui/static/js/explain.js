@@ -19,6 +19,11 @@ function side(title, who, sd, onJump) {
   const items = [];
   for (const p of sd.isolatedBy || []) items.push(h("li", {}, "isolated by ", h("code", {}, p.policy), sourceLink(p.source, onJump)));
   for (const r of sd.allowedBy || []) items.push(h("li", {}, "allowed by ", h("code", {}, `${r.policy} ${r.rule}`), sourceLink(r.source, onJump)));
+  const crule = (r) => `ClusterNetworkPolicy ${r.policy} (tier ${r.tier}, priority ${r.priority}) ${r.rule}${r.name ? ` "${r.name}"` : ""} ${r.action}`;
+  for (const r of sd.passed || []) items.push(h("li", {}, "passed by ", h("code", {}, crule(r)), sourceLink(r.source, onJump)));
+  if (sd.decidedBy) items.push(h("li", {}, `decided in the ${sd.tier} tier by `, h("code", {}, crule(sd.decidedBy)), sourceLink(sd.decidedBy.source, onJump)));
+  else if (sd.tier) items.push(h("li", {}, `decided in the ${sd.tier} tier`));
+  for (const r of sd.notEvaluated || []) items.push(h("li", {}, "NOT EVALUATED (domainNames): ", h("code", {}, crule(r)), sourceLink(r.source, onJump)));
   for (const np of sd.namedPorts || []) {
     items.push(h("li", {}, `named port "${np.name}" (${np.protocol}) in ${np.rule}`, np.port ? ` = ${np.port}` : ": the pod has no such port"));
   }

@@ -10,6 +10,7 @@ import { h, clear, $, plural } from "./dom.js";
 import { get, post, ApiError } from "./api.js";
 import { Editor } from "./editor.js";
 import { drawPicture } from "./picture.js";
+import { renderTiers } from "./tiers.js";
 import { renderChanges, changesBadge } from "./changes.js";
 import { drawMatrix } from "./matrix.js";
 import { renderExplain, renderPod } from "./explain.js";
@@ -263,11 +264,24 @@ function renderPicture() {
   const note = $("#picture-note");
   note.hidden = true;
   note.classList.remove("stale");
+  renderTiers($("#tiers"), valid && valid.tiers, {
+    onExplain: (ex) => explain(ex, valid.state),
+    onJump: (line) => editor.jumpTo(line),
+  });
+  if (valid && !valid.picture && valid.tiers && valid.focus) {
+    // A ClusterNetworkPolicy has no NetworkPolicy picture: its tiers are
+    // the picture.
+    clear(root);
+    $("#picture-title").textContent = valid.focus;
+    note.hidden = false;
+    note.textContent = stale ? "The text is invalid: showing the last valid version." : `${valid.focus} selects ${plural(valid.tiers.subjects, "pod", "pods")}; below, how ${valid.tiers.pod} is judged tier by tier. ClusterNetworkPolicies are edited as YAML (the builder is for NetworkPolicies).`;
+    return;
+  }
   if (!valid || !valid.picture) {
     clear(root);
     $("#picture-title").textContent = "";
     note.hidden = false;
-    note.textContent = stale ? "Fix the errors on the left to see a picture." : "Write a NetworkPolicy, or insert a template, to see what it lets in and out.";
+    note.textContent = stale ? "Fix the errors on the left to see a picture." : "Write a NetworkPolicy or a ClusterNetworkPolicy, or insert a template, to see what it lets in and out.";
     return;
   }
   const pic = valid.picture;
