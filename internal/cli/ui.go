@@ -142,6 +142,7 @@ reachable by anyone who can reach that address. Stop it with Ctrl-C.`,
 	}
 	in.analysis = true
 	in.register(cmd)
+	in.registerCNP(cmd)
 	f := cmd.Flags()
 	f.BoolVar(&useLab, "lab", false, "use the running lab's workloads and policies; lets the page apply and probe (needs root)")
 	f.StringVar(&addr, "addr", "127.0.0.1:7777", "address to listen on (host:port; port 0 picks a free one)")

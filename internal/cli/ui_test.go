@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -54,10 +56,65 @@ func TestUIUsage(t *testing.T) {
 // TestUIServesAndStopsOnInterrupt runs `palisade ui` as a user does: it
 // prints the URL, serves the page there, and Ctrl-C stops it cleanly.
 func TestUIServesAndStopsOnInterrupt(t *testing.T) {
+	url, body, stop := startUI(t, "-f", netpolDir)
+	if !bytes.Contains(body, []byte(`name="palisade-token"`)) {
+		t.Fatalf("GET %s: no token in the page\n%s", url, body)
+	}
+	stop()
+	if _, err := http.Get(url); err == nil {
+		t.Error("still answering after Ctrl-C")
+	}
+}
+
+// TestUIReadsClusterNetworkPolicies: a ClusterNetworkPolicy given with -f
+// is read and in force in the page's session, as for the other analysis
+// commands (it was dropped before: the command registered no CNP input).
+func TestUIReadsClusterNetworkPolicies(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "cnp.yaml")
+	cnp := `apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: default, labels: {app: b}}
+spec: {containers: [{name: c, image: busybox}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: deny-b}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: b}}}}
+  ingress: [{name: deny, action: Deny, from: [{pods: {namespaceSelector: {}, podSelector: {}}}]}]
+`
+	if err := os.WriteFile(f, []byte(cnp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url, page, stop := startUI(t, "-f", f)
+	defer stop()
+	m := regexp.MustCompile(`name="palisade-token" content="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no token in the page:\n%s", page)
+	}
+	req, _ := http.NewRequest("GET", url+"api/session", nil)
+	req.Header.Set("X-Palisade-Token", string(m[1]))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("ClusterNetworkPolicy")) || !bytes.Contains(body, []byte("deny-b")) {
+		t.Fatalf("GET /api/session: %d, the CNP is not in the session:\n%.2000s", resp.StatusCode, body)
+	}
+}
+
+// startUI runs `palisade ui ARGS` on a free port, returns its URL and the
+// page, and a stop that sends Ctrl-C and waits for a clean exit.
+func startUI(t *testing.T, args ...string) (string, []byte, func()) {
+	t.Helper()
 	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Main([]string{"ui", "-f", netpolDir, "--addr", "127.0.0.1:0"}, strings.NewReader(""), &out, &errOut)
+		done <- Main(append([]string{"ui", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(""), &out, &errOut)
 	}()
 	urlRE := regexp.MustCompile(`http://127\.0\.0\.1:\d+/`)
 	var url string
@@ -78,23 +135,27 @@ func TestUIServesAndStopsOnInterrupt(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`name="palisade-token"`)) {
+	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %d\n%s", url, resp.StatusCode, body)
 	}
-	// The command listens for SIGINT by now (it printed the URL after
-	// setting that up), so the signal stops it rather than the test.
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit %d after Ctrl-C\n%s", code, errOut.String())
+	stopped := false
+	return url, body, func() {
+		if stopped {
+			return
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("still serving 10s after Ctrl-C")
-	}
-	if _, err := http.Get(url); err == nil {
-		t.Error("still answering after Ctrl-C")
+		stopped = true
+		// The command listens for SIGINT by now (it printed the URL after
+		// setting that up), so the signal stops it rather than the test.
+		if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("exit %d after Ctrl-C\n%s", code, errOut.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("still serving 10s after Ctrl-C")
+		}
 	}
 }
