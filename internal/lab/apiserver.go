@@ -237,27 +237,36 @@ func (d *Daemon) runAgent(ctx context.Context, n *state.Node, kubeconfig string)
 			args = append(args, "--pod-cidr", n.PodCIDR6.String())
 		}
 		cmd := exec.Command(d.c.self, args...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			d.c.log.Error("starting the agent", "node", n.Name, "err", err)
+		if d.runOnce(ctx, "the agent", n.Name, cmd, logf, pidFile, cmd.Start) {
 			return
 		}
-		_ = os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-ctx.Done():
-			// The daemon stops; the agent stays and keeps enforcing (lab
-			// down stops it by its PID file).
-			logf.Close()
-			return
-		case err := <-done:
-			logf.Close()
-			d.c.log.Warn("agent exited; restarting it", "node", n.Name, "err", err)
-			time.Sleep(time.Second)
-		}
+	}
+}
+
+// runOnce starts a node's process with start (which may enter a namespace
+// first), its output to logf, records its PID and waits. It reports true
+// when the caller should stop: the process could not start, or the daemon
+// is stopping (the process stays: an agent keeps enforcing, and lab down
+// stops it by its PID file); false when it exited and should be started
+// again.
+func (d *Daemon) runOnce(ctx context.Context, what, node string, cmd *exec.Cmd, logf *os.File, pidFile string, start func() error) bool {
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := start(); err != nil {
+		d.c.log.Error("starting "+what, "node", node, "err", err)
+		return true
+	}
+	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-ctx.Done():
+		return true
+	case err := <-done:
+		d.c.log.Warn(what+" exited; restarting it", "node", node, "err", err)
+		time.Sleep(time.Second)
+		return false
 	}
 }
 

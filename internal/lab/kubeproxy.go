@@ -161,26 +161,10 @@ func (d *Daemon) runKubeProxy(ctx context.Context, n *state.Node, bin, mode, kub
 			return
 		}
 		cmd := exec.Command(bin, kubeProxyArgs(d.c.st.Config, n, mode, kubeconfig)...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		// Started from a thread in the node's namespace, kube-proxy and
 		// its iptables/nft children live there: its rules are the node's.
-		if err := netns.Do(n.Netns, cmd.Start); err != nil {
-			logf.Close()
-			d.c.log.Error("starting kube-proxy", "node", n.Name, "err", err)
+		if d.runOnce(ctx, "kube-proxy", n.Name, cmd, logf, pidFile, func() error { return netns.Do(n.Netns, cmd.Start) }) {
 			return
-		}
-		_ = os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-ctx.Done():
-			logf.Close()
-			return
-		case err := <-done:
-			logf.Close()
-			d.c.log.Warn("kube-proxy exited; restarting it", "node", n.Name, "err", err)
-			time.Sleep(time.Second)
 		}
 	}
 }

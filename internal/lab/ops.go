@@ -438,6 +438,27 @@ type LabelRequest struct {
 	Overwrite bool              `json:"overwrite"`
 }
 
+// targets are the keys a verb acts on: the objects named (each must exist),
+// or else those the selector picks (see selected).
+func (c *Controller) targets(k Kind, verb string, names []string, selector, ns string) ([]string, *Response) {
+	if len(names) == 0 {
+		keys, _, errResp := c.selected(k, verb, selector, ns, false)
+		return keys, errResp
+	}
+	keys := make([]string, 0, len(names))
+	for _, n := range names {
+		key := n
+		if k.Namespaced {
+			key = state.Key(ns, n)
+		}
+		if c.get(k.Kind, key) == nil {
+			return nil, &Response{Error: k.NotFound(n), NotFound: true}
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
 // Label changes labels in place, as `kubectl label` does.
 func (c *Controller) Label(r LabelRequest) Response {
 	k, err := LookupKind(r.Kind)
@@ -448,23 +469,9 @@ func (c *Controller) Label(r LabelRequest) Response {
 	if ns == "" {
 		ns = "default"
 	}
-	var keys []string
-	if len(r.Names) > 0 {
-		for _, n := range r.Names {
-			key := n
-			if k.Namespaced {
-				key = state.Key(ns, n)
-			}
-			if c.get(k.Kind, key) == nil {
-				return Response{Error: k.NotFound(n), NotFound: true}
-			}
-			keys = append(keys, key)
-		}
-	} else {
-		var errResp *Response
-		if keys, _, errResp = c.selected(k, "label", r.Selector, ns, false); errResp != nil {
-			return *errResp
-		}
+	keys, errResp := c.targets(k, "label", r.Names, r.Selector, ns)
+	if errResp != nil {
+		return *errResp
 	}
 	// Check everything first: one refusal changes nothing.
 	for _, key := range keys {

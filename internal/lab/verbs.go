@@ -105,26 +105,12 @@ func (c *Controller) Patch(r PatchRequest) Response {
 	if ns == "" {
 		ns = "default"
 	}
-	var keys []string
-	if len(r.Names) > 0 {
-		for _, n := range r.Names {
-			key := n
-			if k.Namespaced {
-				key = state.Key(ns, n)
-			}
-			if c.get(k.Kind, key) == nil {
-				return Response{Error: k.NotFound(n), NotFound: true}
-			}
-			keys = append(keys, key)
-		}
-	} else {
-		var errResp *Response
-		if keys, _, errResp = c.selected(k, "change", r.Selector, ns, false); errResp != nil {
-			return *errResp
-		}
-		if len(keys) == 0 {
-			return Response{Lines: []string{fmt.Sprintf("No resources found in %s namespace.", ns)}}
-		}
+	keys, errResp := c.targets(k, "change", r.Names, r.Selector, ns)
+	if errResp != nil {
+		return *errResp
+	}
+	if len(r.Names) == 0 && len(keys) == 0 {
+		return Response{Lines: []string{fmt.Sprintf("No resources found in %s namespace.", ns)}}
 	}
 	req := ApplyRequest{DryRun: r.DryRun, verbs: map[string]string{}}
 	for _, key := range keys {
