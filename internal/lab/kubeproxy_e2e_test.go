@@ -148,6 +148,8 @@ func TestKubeProxy(t *testing.T) {
 				{"other", clusterIP + ":8080"},
 				{"web", clusterIP + ":8080"}, // hairpin
 				{"outside", fmt.Sprintf("172.18.0.11:%d", nodePort)},
+				// node-2 forwards to web on node-1: the NodePort across nodes.
+				{"outside", fmt.Sprintf("172.18.0.12:%d", nodePort)},
 			}
 			measure := func() []bool {
 				got := make([]bool, len(cases))
@@ -169,10 +171,10 @@ func TestKubeProxy(t *testing.T) {
 				if fmt.Sprint(got) != fmt.Sprint(want) {
 					rules, _ := exec.Command("ip", "netns", "exec", nodeNetns, "nft", "list", "ruleset").CombinedOutput()
 					logf, _ := os.ReadFile(filepath.Join(l.dir, "kube-proxy-node-1.log"))
-					t.Fatalf("%s: reached %v, want %v (a, other -> ClusterIP; web -> own ClusterIP; outside -> NodePort)\n%s\n--- kube-proxy log (tail)\n%s", step, got, want, rules, tail(string(logf), 30))
+					t.Fatalf("%s: reached %v, want %v (a, other -> ClusterIP; web -> own ClusterIP; outside -> NodePort of node-1, of node-2)\n%s\n--- kube-proxy log (tail)\n%s", step, got, want, rules, tail(string(logf), 30))
 				}
 			}
-			expect("through kube-proxy, no policy", true, true, true, true)
+			expect("through kube-proxy, no policy", true, true, true, true, true)
 			// What carried them is kube-proxy's rules, not the lab's DNAT:
 			// its table is absent, kube-proxy's holds the ClusterIP and
 			// marks for masquerade with its 0x4000.
@@ -195,7 +197,7 @@ func TestKubeProxy(t *testing.T) {
 				t.Errorf("no %s with %s and the 0x4000 mark in the node:\n%s", kubeProxyTable, clusterIP, rs)
 			}
 			l.apply("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: only-a}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  ingress: [{from: [{podSelector: {matchLabels: {app: a}}}]}]\n")
-			expect("web admits only app=a", true, false, true, false)
+			expect("web admits only app=a", true, false, true, false, false)
 			sameHostNetwork(t, "with kube-proxy running", before)
 		})
 	}
