@@ -147,13 +147,14 @@ type SyncReport struct {
 	// "partial" (only the difference written) or "unchanged".
 	Mode string
 	Took time.Duration
-	// CPU is the whole process's CPU time (user and system, its own and
-	// that of the nft processes it waited for) while the sync ran: Took
-	// on a loaded machine is mostly waiting for a core, CPU is the work.
-	CPU        time.Duration
-	Changes    []Change // empty for the first sync, which reads everything
-	Stats      dataplane.Stats
-	FailClosed bool // whether unknown pod addresses are denied now
+	// CPU is the whole process's CPU time (user and system; the garbage
+	// collector's included) while the sync ran, and NftCPU that of the
+	// nft processes it ran: Took on a loaded machine is mostly waiting
+	// for a core, CPU and NftCPU are the work.
+	CPU, NftCPU time.Duration
+	Changes     []Change // empty for the first sync, which reads everything
+	Stats       dataplane.Stats
+	FailClosed  bool // whether unknown pod addresses are denied now
 }
 
 const (
@@ -701,7 +702,7 @@ func (a *Agent) pending() bool {
 func (a *Agent) sync(ctx context.Context) error {
 	changes := a.takeDirty()
 	first := a.engine == nil
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0, nft0 := time.Now(), cpuTime(syscall.RUSAGE_SELF), cpuTime(syscall.RUSAGE_CHILDREN)
 	a.busySince.Store(start.UnixNano())
 	defer a.busySince.Store(0)
 	if first {
@@ -738,7 +739,8 @@ func (a *Agent) sync(ctx context.Context) error {
 	a.metrics.elements.Set(float64(st.Elements))
 	a.metrics.pods.Set(float64(st.Pods))
 	a.noteGaps(st.Unsupported)
-	report := SyncReport{Mode: mode, Took: took, CPU: cpuTime() - cpu0, Stats: st, FailClosed: failClosed}
+	report := SyncReport{Mode: mode, Took: took, CPU: cpuTime(syscall.RUSAGE_SELF) - cpu0,
+		NftCPU: cpuTime(syscall.RUSAGE_CHILDREN) - nft0, Stats: st, FailClosed: failClosed}
 	for ref, t := range changes {
 		a.metrics.programmed.Observe(now.Sub(t).Seconds())
 		if a.cfg.OnSync != nil {
@@ -852,17 +854,14 @@ func (a *Agent) upsertPod(p *podLite) {
 	}
 }
 
-// cpuTime is the CPU time this process and its waited-for children
-// (nft) have used.
-func cpuTime() time.Duration {
-	var total time.Duration
-	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
-		var ru syscall.Rusage
-		if syscall.Getrusage(who, &ru) == nil {
-			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		}
+// cpuTime is the CPU time this process (RUSAGE_SELF) or its waited-for
+// children (RUSAGE_CHILDREN: nft) have used.
+func cpuTime(who int) time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(who, &ru) != nil {
+		return 0
 	}
-	return total
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // failClosed decides whether unknown addresses of the node's pod ranges
