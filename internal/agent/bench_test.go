@@ -538,3 +538,23 @@ func procStatus(pid int, field string) float64 {
 	}
 	return statusField(string(data), field)
 }
+
+// TestFirstSyncTook reads the figure BenchmarkAgentProcess reports from
+// the agent's log as the agent writes it (slog's text or JSON handler).
+func TestFirstSyncTook(t *testing.T) {
+	for _, tc := range []struct {
+		logs string
+		want time.Duration
+		ok   bool
+	}{
+		{`time=x level=INFO msg="first full sync applied" took=1.234s isolated-pods=3`, 1234 * time.Millisecond, true},
+		{"level=INFO msg=\"listing pods\"\ntime=x level=INFO msg=\"first full sync applied\" took=87ms chains=2\n", 87 * time.Millisecond, true},
+		{`{"msg":"first full sync applied","took":"2.5s"}`, 0, false}, // JSON (--log-format json): the benchmark runs the default text
+		{`time=x level=INFO msg=synced took=5ms`, 0, false},
+	} {
+		got, ok := firstSyncTook(tc.logs)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("firstSyncTook(%q) = %v, %v; want %v, %v", tc.logs, got, ok, tc.want, tc.ok)
+		}
+	}
+}
