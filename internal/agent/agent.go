@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -144,11 +145,16 @@ type Change struct {
 type SyncReport struct {
 	// Mode is "full" (the whole table replaced in one transaction),
 	// "partial" (only the difference written) or "unchanged".
-	Mode       string
-	Took       time.Duration
-	Changes    []Change // empty for the first sync, which reads everything
-	Stats      dataplane.Stats
-	FailClosed bool // whether unknown pod addresses are denied now
+	Mode string
+	Took time.Duration
+	// CPU is the whole process's CPU time (user and system; the garbage
+	// collector's included) while the sync ran, and NftCPU that of the
+	// nft processes it ran: Took on a loaded machine is mostly waiting
+	// for a core, CPU and NftCPU are the work.
+	CPU, NftCPU time.Duration
+	Changes     []Change // empty for the first sync, which reads everything
+	Stats       dataplane.Stats
+	FailClosed  bool // whether unknown pod addresses are denied now
 }
 
 const (
@@ -696,7 +702,7 @@ func (a *Agent) pending() bool {
 func (a *Agent) sync(ctx context.Context) error {
 	changes := a.takeDirty()
 	first := a.engine == nil
-	start := time.Now()
+	start, cpu0, nft0 := time.Now(), cpuTime(syscall.RUSAGE_SELF), cpuTime(syscall.RUSAGE_CHILDREN)
 	a.busySince.Store(start.UnixNano())
 	defer a.busySince.Store(0)
 	if first {
@@ -733,7 +739,8 @@ func (a *Agent) sync(ctx context.Context) error {
 	a.metrics.elements.Set(float64(st.Elements))
 	a.metrics.pods.Set(float64(st.Pods))
 	a.noteGaps(st.Unsupported)
-	report := SyncReport{Mode: mode, Took: took, Stats: st, FailClosed: failClosed}
+	report := SyncReport{Mode: mode, Took: took, CPU: cpuTime(syscall.RUSAGE_SELF) - cpu0,
+		NftCPU: cpuTime(syscall.RUSAGE_CHILDREN) - nft0, Stats: st, FailClosed: failClosed}
 	for ref, t := range changes {
 		a.metrics.programmed.Observe(now.Sub(t).Seconds())
 		if a.cfg.OnSync != nil {
@@ -845,6 +852,16 @@ func (a *Agent) upsertPod(p *podLite) {
 	} else {
 		delete(a.waiting, key)
 	}
+}
+
+// cpuTime is the CPU time this process (RUSAGE_SELF) or its waited-for
+// children (RUSAGE_CHILDREN: nft) have used.
+func cpuTime(who int) time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(who, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // failClosed decides whether unknown addresses of the node's pod ranges

@@ -487,7 +487,7 @@ func (b *builder) group(chain string, dir policy.Direction, pols []policy.PodKey
 			b.matcherSets(id)
 		}
 		for _, np := range g.named {
-			b.namedPortSets(np.name, np.proto)
+			b.namedPortSets(np.name, np.proto, np.local)
 		}
 		for _, r := range g.rules {
 			b.rule(chain, r)
@@ -548,6 +548,7 @@ type groupEntry struct {
 type namedRef struct {
 	name  string
 	proto corev1.Protocol
+	local bool // this node's pods only
 }
 
 type matcherEntry struct {
@@ -639,7 +640,12 @@ func (b *builder) ruleLines(dir policy.Direction, r policy.RuleView) []string {
 		case p.Any:
 			ports = append(ports, clause{"", "meta l4proto " + proto})
 		case p.Name != "":
-			s4, s6 := b.namedPortSets(p.Name, p.Protocol)
+			// An ingress chain is entered only for a packet to one of
+			// this node's pods (ingress-pods is keyed by them), so its
+			// named port set needs only theirs: a thousand elements, not
+			// one per pod of the cluster, to write and to rebuild when
+			// any pod comes or goes. Egress can lead to any pod.
+			s4, s6 := b.namedPortSets(p.Name, p.Protocol, dir == policy.Ingress && b.opts.Node != "")
 			ports = append(ports,
 				clause{"ip", fmt.Sprintf("ip %s . meta l4proto . th dport @%s", portAddrField, s4)},
 				clause{"ip6", fmt.Sprintf("ip6 %s . meta l4proto . th dport @%s", portAddrField, s6)})
@@ -702,27 +708,37 @@ func (b *builder) matcherSets(id policy.MatcherID) (string, string) {
 }
 
 // namedPortSets declares (once) the address·protocol·port sets where a
-// named port leads.
-func (b *builder) namedPortSets(name string, proto corev1.Protocol) (string, string) {
+// named port leads: on every pod, or with local on this node's pods only.
+func (b *builder) namedPortSets(name string, proto corev1.Protocol, local bool) (string, string) {
 	if b.refs != nil {
-		b.refs.named = append(b.refs.named, namedRef{name, proto})
+		b.refs.named = append(b.refs.named, namedRef{name, proto, local})
+	}
+	key := name + "/" + string(proto)
+	prefix, comment := "np", fmt.Sprintf("named port %s/%s", name, proto)
+	if local {
+		key += "/local"
+		prefix, comment = "npl", comment+" on this node's pods"
 	}
 	h := policy.ShortHash(name+"/"+string(proto), 12)
-	s4, s6 := "np4-"+h, "np6-"+h
+	s4, s6 := prefix+"4-"+h, prefix+"6-"+h
 	if b.sets[s4] {
 		return s4, s6
 	}
 	b.sets[s4], b.sets[s6] = true, true
-	comment := knftables.PtrTo(fmt.Sprintf("named port %s/%s", name, proto))
-	b.d.Set(&knftables.Set{Name: s4, Type: "ipv4_addr . inet_proto . inet_service", Comment: comment})
-	b.d.Set(&knftables.Set{Name: s6, Type: "ipv6_addr . inet_proto . inet_service", Comment: comment})
+	b.d.Set(&knftables.Set{Name: s4, Type: "ipv4_addr . inet_proto . inet_service", Comment: &comment})
+	b.d.Set(&knftables.Set{Name: s6, Type: "ipv6_addr . inet_proto . inet_service", Comment: &comment})
 	b.stats.Sets += 2
-	key := name + "/" + string(proto)
 	np, ok := b.cache.named[key]
 	if !ok || np.version != b.e.PortsVersion() {
 		np = namedEntry{version: b.e.PortsVersion(), v4: newElemSet(b.d.sizes[s4]), v6: newElemSet(b.d.sizes[s6])}
 		p := strings.ToLower(string(proto))
-		for _, t := range b.e.NamedPortTargets(name, proto) {
+		var targets []policy.AddrPort
+		if local {
+			targets = b.e.NamedPortTargetsOn(b.opts.Node, name, proto)
+		} else {
+			targets = b.e.NamedPortTargets(name, proto)
+		}
+		for _, t := range targets {
 			if t.Addr.Is6() {
 				np.v6.add(t.Addr.String(), p, strconv.Itoa(int(t.Port)))
 			} else {

@@ -32,8 +32,9 @@ type Engine struct {
 
 	matchers map[string]*matcher
 	versions uint64
-	// portsVersion changes when any pod's addresses or container ports do
-	// (or a pod comes or goes): what named-port sets depend on.
+	// portsVersion changes when any pod's addresses, container ports or
+	// node do (or a pod comes or goes): what named-port sets depend on,
+	// a node's own (NamedPortTargetsOn) included.
 	portsVersion uint64
 	matcherByID  map[MatcherID]*matcher
 	// nsSelMatchers are the matchers that reach across namespaces; each
@@ -377,7 +378,9 @@ func (e *Engine) UpsertPod(obj *corev1.Pod) {
 	e.setLabels(p, obj.Labels)
 	p.ips = PodIPs(obj)
 	p.hostNetwork = obj.Spec.HostNetwork
+	moved := false
 	if _, placed := e.byNode[p.node][p]; !placed || p.node != obj.Spec.NodeName {
+		moved = true
 		e.unplace(p)
 		p.node = obj.Spec.NodeName
 		if e.byNode[p.node] == nil {
@@ -391,7 +394,7 @@ func (e *Engine) UpsertPod(obj *corev1.Pod) {
 			e.byIP[ip] = p
 		}
 	}
-	if !slices.Equal(oldIPs, p.ips) || portsChanged {
+	if !slices.Equal(oldIPs, p.ips) || portsChanged || moved {
 		e.versions++
 		e.portsVersion = e.versions
 	}

@@ -166,20 +166,37 @@ func (e *Engine) Pod(key PodKey) (PodInfo, bool) {
 func (e *Engine) NamedPortTargets(name string, proto corev1.Protocol) []AddrPort {
 	var out []AddrPort
 	for _, p := range e.pods {
-		if p.hostNetwork {
-			continue
-		}
-		if n := p.lookupPort(name, proto); n != 0 {
-			for _, ip := range p.ips {
-				out = append(out, AddrPort{Addr: ip, Port: n})
-			}
-		}
+		out = p.namedPortTargets(out, name, proto)
 	}
 	return out // unordered: callers treat it as a set
 }
 
-// PortsVersion changes whenever a pod's addresses or container ports change
-// or a pod comes or goes; NamedPortTargets is stable between changes.
+// NamedPortTargetsOn is NamedPortTargets for the pods whose spec.nodeName
+// is node: where an ingress rule's named port can lead on a node that
+// enforces only its own pods (the destination is one of them).
+func (e *Engine) NamedPortTargetsOn(node, name string, proto corev1.Protocol) []AddrPort {
+	var out []AddrPort
+	for p := range e.byNode[node] {
+		out = p.namedPortTargets(out, name, proto)
+	}
+	return out
+}
+
+func (p *podInfo) namedPortTargets(out []AddrPort, name string, proto corev1.Protocol) []AddrPort {
+	if p.hostNetwork {
+		return out
+	}
+	if n := p.lookupPort(name, proto); n != 0 {
+		for _, ip := range p.ips {
+			out = append(out, AddrPort{Addr: ip, Port: n})
+		}
+	}
+	return out
+}
+
+// PortsVersion changes whenever a pod's addresses, container ports or node
+// change or a pod comes or goes; NamedPortTargets and NamedPortTargetsOn
+// are stable between changes.
 func (e *Engine) PortsVersion() uint64 { return e.portsVersion }
 
 // AddrPort is an address and a port.
