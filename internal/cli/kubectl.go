@@ -250,15 +250,7 @@ func newDelete(s *streams) *cobra.Command {
 				reqs = append(reqs, lab.DeleteRequest{Kind: kind, Namespace: in.ns(), Names: names, All: all, Selector: selector,
 					AllNamespaces: allNamespaces, IgnoreNotFound: ignoreNotFound})
 			}
-			c, err := labClient()
-			if err != nil {
-				return err
-			}
-			r, err := c.Call("/delete", reqs)
-			if err != nil {
-				return labError(err)
-			}
-			return printResponse(s, r)
+			return callLab(s, "/delete", reqs)
 		},
 	}
 	in.register(cmd)
@@ -314,15 +306,7 @@ func newLabel(s *streams) *cobra.Command {
 			if len(req.Names) == 0 && !all && selector == "" {
 				return fail(exitBadUsage, "error: resource(s) were provided, but no name was specified")
 			}
-			c, err := labClient()
-			if err != nil {
-				return err
-			}
-			r, err := c.Call("/label", req)
-			if err != nil {
-				return labError(err)
-			}
-			return printResponse(s, r)
+			return callLab(s, "/label", req)
 		},
 	}
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "default", "namespace")

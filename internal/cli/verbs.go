@@ -49,13 +49,13 @@ func dryRunMode(s *streams, v string) (string, error) {
 	return "", fail(exitNo, `error: Invalid dry-run value (%s). Must be "none", "server", or "client".`, v)
 }
 
-// callPatch sends a patch to the lab and prints its answer.
-func callPatch(s *streams, req lab.PatchRequest) error {
+// callLab sends one request to the lab's daemon and prints its answer.
+func callLab(s *streams, path string, req any) error {
 	c, err := labClient()
 	if err != nil {
 		return err
 	}
-	r, err := c.Call("/patch", req)
+	r, err := c.Call(path, req)
 	if err != nil {
 		return labError(err)
 	}
@@ -123,7 +123,7 @@ merge or json patches only.`,
 			if err != nil {
 				return fail(exitNo, "error: unable to parse %q: %v", string(body), err)
 			}
-			return callPatch(s, lab.PatchRequest{Kind: k.Kind, Namespace: ns, Names: []string{name}, Type: typ, Patch: j, DryRun: mode})
+			return callLab(s, "/patch", lab.PatchRequest{Kind: k.Kind, Namespace: ns, Names: []string{name}, Type: typ, Patch: j, DryRun: mode})
 		},
 	}
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "default", "namespace")
@@ -203,7 +203,7 @@ then create or stop pods until the workload has that many. With
 			} else {
 				req.Patch = []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
 			}
-			return callPatch(s, req)
+			return callLab(s, "/patch", req)
 		},
 	}
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "default", "namespace")
@@ -290,7 +290,7 @@ KEY- removes one. A key that has another value already is refused unless
 			if !overwrite {
 				req.NoOverwrite = keep
 			}
-			return callPatch(s, req)
+			return callLab(s, "/patch", req)
 		},
 	}
 	cmd.Flags().StringVarP(&ns, "namespace", "n", "default", "namespace")
@@ -345,7 +345,7 @@ their names and are not replaced when the template changes.`,
 				return err
 			}
 			patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, restartedAtAnnotation, time.Now().Format(time.RFC3339))
-			return callPatch(s, lab.PatchRequest{Kind: k.Kind, Namespace: ns, Names: names, Type: lab.PatchStrategic, Patch: []byte(patch), DryRun: mode, Verb: "restarted"})
+			return callLab(s, "/patch", lab.PatchRequest{Kind: k.Kind, Namespace: ns, Names: names, Type: lab.PatchStrategic, Patch: []byte(patch), DryRun: mode, Verb: "restarted"})
 		},
 	}
 	restart.Flags().StringVarP(&ns, "namespace", "n", "default", "namespace")
